@@ -1,0 +1,25 @@
+// Runs the committed CLI bundle as a user would, capturing exit code and output.
+
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+
+export const CLI = path.resolve('dist/cli/index.js')
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export function runTako(args: string[], opts: { cwd?: string; env?: Record<string, string>; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', reject)
+    if (child.pid) opts.onSpawn?.(child.pid)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}

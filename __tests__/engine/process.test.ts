@@ -1,0 +1,319 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { runScript, terminateGroup, type RunScriptOptions } from '../../src/engine/process.js'
+
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined)
+)
+
+let root: string
+let work: string
+let tmp: string
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'tako-process-'))
+  work = path.join(root, 'work')
+  tmp = path.join(root, 'tmp')
+  await mkdir(work)
+  await mkdir(tmp)
+})
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+function run(script: string, extra: Partial<RunScriptOptions> = {}) {
+  return runScript({ script, shell: 'bash', cwd: work, env: baseEnv, tempDir: tmp, ...extra })
+}
+
+function pidsIn(file: string): number[] {
+  return readFileSync(path.join(work, file), 'utf8').split('\n').filter(Boolean).map(Number)
+}
+
+/**
+ * Dead, or a zombie: killed orphans are reparented to init, and the init of some containers (this
+ * sandbox's included) never reaps them, so they stay signalable although nothing runs.
+ */
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
+  } catch {
+    return true
+  }
+}
+
+describe('runScript', () => {
+  it('propagates the exit code', async () => {
+    const ok = await run('echo hi')
+    expect(ok).toMatchObject({ exitCode: 0, signal: null, timedOut: false, cancelled: false })
+    expect(ok.stdout.text()).toBe('hi\n')
+
+    const failed = await run('echo before\nexit 3')
+    expect(failed.exitCode).toBe(3)
+    expect(failed.signal).toBeNull()
+  })
+
+  it('runs bash as GitHub Actions does: -e stops at the failing command, pipefail fails a pipeline', async () => {
+    const stopped = await run('echo one\nfalse\necho two')
+    expect(stopped.exitCode).toBe(1)
+    expect(stopped.stdout.text()).toBe('one\n')
+
+    const pipeline = await run('false | true\necho after')
+    expect(pipeline.exitCode).toBe(1)
+    expect(pipeline.stdout.text()).toBe('')
+
+    const commandLine = await run('ps -o args= -p $$')
+    expect(commandLine.stdout.text()).toMatch(/^bash --noprofile --norc -eo pipefail \S+\.sh\n$/)
+  })
+
+  it('runs sh with -e and without pipefail', async () => {
+    const stopped = await run('echo one\nfalse\necho two', { shell: 'sh' })
+    expect(stopped.exitCode).toBe(1)
+    expect(stopped.stdout.text()).toBe('one\n')
+
+    const pipeline = await run('false | true\necho after', { shell: 'sh' })
+    expect(pipeline.exitCode).toBe(0)
+    expect(pipeline.stdout.text()).toBe('after\n')
+
+    const commandLine = await run('ps -o args= -p $$', { shell: 'sh' })
+    expect(commandLine.stdout.text()).toMatch(/^sh -e \S+\.sh\n$/)
+  })
+
+  it('gives the process exactly the environment it is passed, and the working directory', async () => {
+    const result = await run('echo "$GREETING"\necho "${HOME-no home}"\npwd -P', {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GREETING: 'hello  "world" $x' }
+    })
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout.text()).toBe(`hello  "world" $x\nno home\n${realpathSync(work)}\n`)
+  })
+
+  it('captures stdout and stderr apart, and both in arrival order', async () => {
+    const result = await run('echo out1\nsleep 0.2\necho err1 >&2\nsleep 0.2\necho out2')
+    expect(result.stdout.text()).toBe('out1\nout2\n')
+    expect(result.stderr.text()).toBe('err1\n')
+    expect(result.combined.text()).toBe('out1\nerr1\nout2\n')
+    expect(result.combined.tailLines(2)).toBe('err1\nout2')
+  })
+
+  it('streams output live, before the script ends', async () => {
+    // The script only finishes once the test has seen its first line and created `go`.
+    const seen: Array<[string, string]> = []
+    const result = await run('echo first\nwhile [ ! -f go ]; do sleep 0.05; done\necho second >&2', {
+      timeoutMs: 10_000,
+      onOutput: (chunk, stream) => {
+        seen.push([stream, chunk])
+        if (chunk.includes('first')) void writeFile(path.join(work, 'go'), '')
+      }
+    })
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false })
+    expect(seen).toEqual([
+      ['stdout', 'first\n'],
+      ['stderr', 'second\n']
+    ])
+  })
+
+  it('does not split a multibyte character in live chunks', async () => {
+    const chunks: string[] = []
+    // printf writes the two halves of 'é' in separate writes, with a pause between.
+    const result = await run("printf '\\303'\nsleep 0.2\nprintf '\\251\\n'", { onOutput: (chunk) => chunks.push(chunk) })
+    expect(result.exitCode).toBe(0)
+    expect(chunks.join('')).toBe('é\n')
+    expect(chunks.join('')).not.toContain('\uFFFD')
+  })
+
+  it('keeps memory bounded on huge output and reports what was cut', async () => {
+    let streamed = 0
+    const size = 20_000_000
+    const result = await run(`head -c ${size} /dev/zero | tr '\\0' y`, {
+      onOutput: (chunk) => {
+        streamed += chunk.length
+      }
+    })
+    const mib = 1024 * 1024
+    expect(result.exitCode).toBe(0)
+    expect(streamed).toBe(size)
+    expect(result.stdout.byteLength).toBe(mib)
+    expect(result.stdout.truncatedBytes).toBe(size - mib)
+    expect(result.stdout.text()).toBe('y'.repeat(mib))
+    expect(result.combined.byteLength).toBe(mib)
+    expect(result.combined.tailLines(1)).toBe(`[… ${size - mib} bytes cut]\n${'y'.repeat(mib)}`)
+
+    const small = await run('seq 1 1000', { maxCaptureBytes: 100 })
+    expect(small.stdout.byteLength).toBe(100)
+    expect(small.stdout.tailLines(1)).toMatch(/^\[… \d+ bytes cut\]\n1000$/)
+  })
+
+  it('writes the script to a file in tempDir and removes it afterwards, also when the script fails', async () => {
+    const ok = await run('echo "$0"\ntest -f "$0"')
+    expect(ok.exitCode).toBe(0)
+    const scriptPath = ok.stdout.text().trim()
+    expect(path.dirname(scriptPath)).toBe(tmp)
+    expect(existsSync(scriptPath)).toBe(false)
+
+    const failed = await run('exit 7')
+    expect(failed.exitCode).toBe(7)
+    const timedOut = await run('sleep 30', { timeoutMs: 100 })
+    expect(timedOut.timedOut).toBe(true)
+    expect(await readdir(tmp)).toEqual([])
+  })
+
+  it('ends the whole group when the step ends: background processes are not left behind', async () => {
+    const started = Date.now()
+    // `sleep 60 &` keeps stdout open, the other two write elsewhere; one is a grandchild of another shell.
+    const result = await run(
+      [
+        'echo $$ > pids',
+        'sleep 60 &',
+        'echo $! >> pids',
+        'sleep 61 > /dev/null 2>&1 &',
+        'echo $! >> pids',
+        "bash -c 'sleep 62 > /dev/null & echo $!' >> pids",
+        'echo done'
+      ].join('\n')
+    )
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout.text()).toBe('done\n')
+    expect(Date.now() - started).toBeLessThan(5_000)
+    const pids = pidsIn('pids')
+    expect(pids).toHaveLength(4)
+    for (const pid of pids) expect(isGone(pid)).toBe(true)
+  })
+
+  it('times out: SIGTERM to the group, and the result says so', async () => {
+    const started = Date.now()
+    const result = await run('echo $$ > pids\nsleep 30 &\necho $! >> pids\nsleep 30', { timeoutMs: 300 })
+    expect(result).toMatchObject({ timedOut: true, cancelled: false, exitCode: null, signal: 'SIGTERM' })
+    expect(Date.now() - started).toBeLessThan(5_000)
+    for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)
+  })
+
+  it('kills a script that traps SIGTERM once the grace period is over', async () => {
+    const started = Date.now()
+    const result = await run(
+      [
+        "trap 'echo caught TERM' TERM",
+        'echo $$ > pids',
+        "(trap '' TERM; touch ready; sleep 30) &",
+        'echo $! >> pids',
+        'until [ -f ready ]; do sleep 0.01; done',
+        'while true; do sleep 0.05 || true; done'
+      ].join('\n'),
+      { timeoutMs: 1_000, killGraceMs: 500 }
+    )
+    const elapsed = Date.now() - started
+    expect(result).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGKILL' })
+    expect(result.stdout.text()).toContain('caught TERM')
+    expect(elapsed).toBeGreaterThanOrEqual(1_500)
+    expect(elapsed).toBeLessThan(5_000)
+    for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)
+  })
+
+  it('applies the grace period to leftovers that ignore SIGTERM after a normal exit', async () => {
+    const started = Date.now()
+    const result = await run(
+      "(trap '' TERM; touch ready; sleep 30) > /dev/null &\necho $! > pids\nuntil [ -f ready ]; do sleep 0.01; done",
+      { killGraceMs: 400 }
+    )
+    expect(result.exitCode).toBe(0)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400)
+    for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)
+  })
+
+  it('is cancelled through an AbortSignal', async () => {
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 300)
+    const started = Date.now()
+    const result = await run('echo $$ > pids\nsleep 30 &\necho $! >> pids\nsleep 30', { signal: controller.signal })
+    expect(result).toMatchObject({ cancelled: true, timedOut: false, exitCode: null, signal: 'SIGTERM' })
+    expect(Date.now() - started).toBeLessThan(5_000)
+    for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)
+  })
+
+  it('is cancelled by an abort that comes while the script is being started', async () => {
+    const controller = new AbortController()
+    const started = Date.now()
+    const pending = run('sleep 30', { signal: controller.signal })
+    controller.abort()
+    const result = await pending
+    expect(result).toMatchObject({ cancelled: true, exitCode: null, signal: 'SIGTERM' })
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+
+  it('does not start a script whose signal is already aborted', async () => {
+    const result = await run('touch ran', { signal: AbortSignal.abort() })
+    expect(result).toMatchObject({ cancelled: true, exitCode: null })
+    expect(existsSync(path.join(work, 'ran'))).toBe(false)
+  })
+
+  it('does not hang on a process that left the group and holds the output open', async () => {
+    const started = Date.now()
+    const result = await run(
+      [
+        'setsid sleep 30 &',
+        'echo $! > pids',
+        // Until setsid has run, the process is still in the group and would simply be killed.
+        'until [ "$(ps -o sid= -p $! | tr -d " ")" = "$!" ]; do sleep 0.01; done',
+        'echo done'
+      ].join('\n')
+    )
+    const [escaped] = pidsIn('pids')
+    try {
+      expect(isGone(escaped)).toBe(false)
+      expect(result.exitCode).toBe(0)
+      expect(result.stdout.text()).toBe('done\n')
+      expect(Date.now() - started).toBeLessThan(5_000)
+    } finally {
+      process.kill(escaped, 'SIGKILL')
+    }
+  })
+
+  it('rejects with a clear message when the working directory is missing or the shell cannot start', async () => {
+    await expect(run('true', { cwd: path.join(work, 'nope') })).rejects.toThrow(
+      `working directory ${path.join(work, 'nope')} does not exist or is not a directory`
+    )
+    await expect(run('true', { env: { PATH: root } })).rejects.toThrow(/^cannot start bash: spawn bash ENOENT$/)
+    expect(await readdir(tmp)).toEqual([])
+  })
+})
+
+describe('terminateGroup', () => {
+  it('terminates every member of a group and resolves at once for a group that is gone', async () => {
+    const child = spawn('sh', ['-c', 'sleep 30 & echo $!; sleep 30'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] })
+    const background = Number(await new Promise<string>((resolve) => child.stdout.once('data', (d) => resolve(String(d)))))
+    const leader = child.pid as number
+    await terminateGroup(leader, 1_000)
+    expect(isGone(leader)).toBe(true)
+    expect(isGone(background)).toBe(true)
+
+    const started = Date.now()
+    await terminateGroup(leader, 10_000)
+    expect(Date.now() - started).toBeLessThan(500)
+  })
+
+  it('counts a killed member its parent has not reaped yet as gone, without waiting out the grace period', async () => {
+    // `set -m` puts the background sleep in its own group; its parent then becomes a sleep that never reaps.
+    const parent = spawn('bash', ['-c', 'set -m; sleep 30 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    try {
+      const member = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d)))))
+      // Until the exec, bash itself would reap the member.
+      while (!readFileSync(`/proc/${parent.pid}/cmdline`, 'utf8').startsWith('sleep')) await delay(10)
+      const started = Date.now()
+      await terminateGroup(member, 10_000)
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(readFileSync(`/proc/${member}/stat`, 'utf8')).toMatch(/\) Z /)
+    } finally {
+      parent.kill('SIGKILL')
+    }
+  })
+})

@@ -1,0 +1,73 @@
+import { describe, expect, it } from '@jest/globals'
+import { Outputs } from '../../src/github/constants.js'
+import { actionOutputs, redact } from '../../src/github/outputs.js'
+import { child, failedChild, report, step } from '../../__fixtures__/reports.js'
+
+describe('actionOutputs', () => {
+  const web = child('acme/web', 'update', { id: 'web-update-1', duration_ms: 1500 })
+  const tree = report({
+    status: 'failure',
+    steps: [step('build', { outputs: { version: 'v1.2.3', sha: 'abc' } }), step('fan-out', { outputs: { triggered: '6' } }), step('notify')],
+    children: [
+      web,
+      failedChild('acme/db', 'migrate', { parent_id: 'web-update-1', duration_ms: 200 }),
+      child('acme/cli', 'bump', { parent_id: 'web-update-1', status: 'reused', duration_ms: 0 }),
+      child('acme/x', 'y', { status: 'timed_out', duration_ms: 600_000, error: { kind: 'timed_out', message: 'fan-out timed out after 10m' } }),
+      child('acme/z', 'y', { parent_id: 'web-update-1', status: 'cancelled', duration_ms: 3, error: { kind: 'cancelled', message: 'cancelled by SIGTERM' } }),
+      child('acme/web', 'update', { status: 'skipped', duration_ms: 0, error: { kind: 'cycle', message: 'duplicate' } })
+    ]
+  })
+
+  it('gives every output as a string, counting the whole tree', () => {
+    expect(actionOutputs(tree, { reportPath: '/runner/_temp/tako/report.json', cacheHit: false })).toEqual({
+      status: 'failure',
+      'run-id': 'exec-20261124-143022-a7b3c1d2',
+      succeeded: '2',
+      failed: '3',
+      skipped: '1',
+      children: JSON.stringify([
+        { repository: 'acme/web', workflow: 'update', status: 'success', duration_ms: 1500, error: null },
+        { repository: 'acme/db', workflow: 'migrate', status: 'failure', duration_ms: 200, error: 'step test failed with exit code 1' },
+        { repository: 'acme/cli', workflow: 'bump', status: 'reused', duration_ms: 0, error: null },
+        { repository: 'acme/x', workflow: 'y', status: 'timed_out', duration_ms: 600000, error: 'fan-out timed out after 10m' },
+        { repository: 'acme/z', workflow: 'y', status: 'cancelled', duration_ms: 3, error: 'cancelled by SIGTERM' },
+        { repository: 'acme/web', workflow: 'update', status: 'skipped', duration_ms: 0, error: 'duplicate' }
+      ]),
+      outputs: '{"build":{"version":"v1.2.3","sha":"abc"},"fan-out":{"triggered":"6"},"notify":{}}',
+      'report-path': '/runner/_temp/tako/report.json',
+      'cache-hit': 'false'
+    })
+  })
+
+  it('names exactly the outputs of the constants file', () => {
+    const out = actionOutputs(report(), { reportPath: 'r.json', cacheHit: true })
+    expect(Object.keys(out).sort()).toEqual(Object.values(Outputs).sort())
+    expect(out).toMatchObject({ succeeded: '0', failed: '0', skipped: '0', children: '[]', 'cache-hit': 'true' })
+  })
+})
+
+describe('redact', () => {
+  const token = 'ghs_16C7e42F292c6912E7710c838347Ae178B4a'
+  const b64 = (s: string): string => Buffer.from(s).toString('base64')
+
+  it('masks a secret, its base64 and the base64 of the basic-auth pair git sends', () => {
+    const text = [
+      `git clone https://x-access-token:${token}@github.com/acme/web`,
+      `token=${b64(token)}`,
+      `git -c http.https://github.com/.extraheader=AUTHORIZATION: basic ${b64(`x-access-token:${token}`)} fetch`
+    ].join('\n')
+    expect(redact(text, [token])).toBe(
+      ['git clone https://x-access-token:***@github.com/acme/web', 'token=***', 'git -c http.https://github.com/.extraheader=AUTHORIZATION: basic *** fetch'].join('\n')
+    )
+  })
+
+  it('masks base64 forms with or without padding', () => {
+    const secret = 'abcd'
+    expect(b64(secret)).toBe('YWJjZA==')
+    expect(redact('a YWJjZA== b YWJjZA c', [secret])).toBe('a ***== b *** c')
+  })
+
+  it('masks every secret given, longest form first, and ignores empty ones', () => {
+    expect(redact('p4ss and p4ssword and plain', ['p4ss', 'p4ssword', '', '  '])).toBe('*** and *** and plain')
+  })
+})

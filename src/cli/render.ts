@@ -1,0 +1,123 @@
+// Text the CLI prints, built from engine data only: live lines, the closing summary, the dry-run plan.
+
+import type { RunPlan } from '../engine/engine.js'
+import { formatMs, type RunLabel, type RunObserver } from '../engine/run-scope.js'
+import type { ChildReport, RunReport, StepReport } from '../engine/types.js'
+
+const MARK: Record<string, string> = {
+  success: '✓',
+  reused: '✓',
+  failure: '✗',
+  timed_out: '✗',
+  cancelled: '✗',
+  skipped: '-'
+}
+
+export function stepLine(step: StepReport, indent = ''): string {
+  const extra = step.status === 'success' || step.status === 'skipped' ? (step.status === 'skipped' ? ' skipped' : '') : ` ${step.status}${step.exit_code != null ? ` (exit ${step.exit_code})` : ''}`
+  return `${indent}${MARK[step.status] ?? '?'} ${step.id} ${formatMs(step.duration_ms)}${extra}`
+}
+
+export function childLine(child: ChildReport): string {
+  const parts = [`${MARK[child.status] ?? '?'} ${child.repository} › ${child.workflow}`, `[${child.id}]`, child.status, formatMs(child.duration_ms)]
+  if (child.error?.step) parts.push(`failed at step ${child.error.step}${child.error.exit_code != null ? ` (exit ${child.error.exit_code})` : ''}`)
+  else if (child.error && child.status !== 'success') parts.push(`${child.error.kind}: ${child.error.message}`)
+  if (child.status !== 'success' && child.status !== 'skipped' && child.workspace) parts.push(`workspace kept: ${child.workspace}`)
+  if (child.parent_id) parts.push(`(from ${child.parent_id})`)
+  return parts.join('  ')
+}
+
+/** The closing lines: one per root step, one per child, the failures' log tails, the verdict. */
+export function summaryText(report: RunReport): string {
+  const lines: string[] = ['', `Steps of ${report.source} › ${report.workflow}:`]
+  for (const step of report.steps) {
+    lines.push(stepLine(step, '  '))
+    for (const handler of step.on_failure ?? []) lines.push(stepLine(handler, '      on_failure '))
+  }
+  if (report.children.length > 0) {
+    lines.push('', `Children (${report.children.length}):`)
+    for (const child of report.children) lines.push(`  ${childLine(child)}`)
+  }
+  const notRun = report.discovery.filter((d) => d.result !== 'matched')
+  if (notRun.length > 0) {
+    lines.push('', 'Not triggered:')
+    for (const d of notRun) lines.push(`  - ${d.repository}${d.ref ? `@${d.ref}` : ""}${d.event_type ? ` (${d.event_type})` : ""}: ${d.result}: ${d.reason}`)
+  }
+  for (const child of report.children.filter((c) => c.error?.log_tail)) {
+    lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`)
+    for (const l of (child.error?.log_tail ?? '').split('\n')) lines.push(`  | ${l}`)
+  }
+  for (const w of report.warnings) lines.push(`warning: ${w}`)
+  if (report.error) lines.push('', `error: ${report.error}`)
+  lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}`)
+  return lines.join('\n')
+}
+
+export function planText(plan: RunPlan): string {
+  const lines = [`Plan (dry run, nothing runs): ${plan.source} › ${plan.workflow}`, 'Inputs:']
+  const inputs = Object.entries(plan.inputs)
+  if (inputs.length === 0) lines.push('  (none)')
+  for (const [k, v] of inputs) lines.push(`  ${k} = ${JSON.stringify(v)}`)
+  lines.push('Steps:')
+  plan.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${s.id} (${s.kind})${s.if ? ` if ${s.if}` : ''}`))
+  for (const f of plan.fanOuts) {
+    lines.push('', `Fan-out at step ${f.step}${f.event ? `: event ${f.event.type} from ${f.event.source}:${f.event.artifact}` : ''}`)
+    if (f.error) lines.push(`  cannot plan: ${f.error}`)
+    if (f.event) lines.push(`  payload: ${JSON.stringify(f.event.payload)}`)
+    if (f.unresolved.length) lines.push(`  payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`)
+    for (const d of plan.report.discovery) {
+      if (d.event_type !== f.event?.type) continue
+      const runs = f.children.filter((c) => c.candidate.repository === d.repository)
+      if (d.result === 'matched') {
+        for (const c of runs) {
+          lines.push(c.blocked
+            ? `  ✗ ${d.repository} › ${c.match.subscription.workflow}: would not run: ${c.blocked.message}`
+            : `  ✓ ${d.repository} › ${c.match.subscription.workflow}: would run (subscription ${c.match.index})`)
+        }
+      } else lines.push(`  - ${d.repository}: ${d.result}: ${d.reason}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+/** Streams live output: the root's as is, each child's lines prefixed with its id so parallel runs stay readable. */
+export class LiveOutput implements RunObserver {
+  private readonly partial = new Map<string, string>()
+
+  constructor(private readonly write: (text: string) => void) {}
+
+  stepStarted(run: RunLabel, step: { id: string; name: string }): void {
+    this.write(`${this.prefix(run)}▶ ${step.id}${step.name && step.name !== step.id ? `: ${step.name}` : ''}\n`)
+  }
+
+  output(run: RunLabel, chunk: string): void {
+    const text = (this.partial.get(run.id) ?? '') + chunk
+    const cut = text.lastIndexOf('\n')
+    if (cut < 0) {
+      this.partial.set(run.id, text)
+      return
+    }
+    this.partial.set(run.id, text.slice(cut + 1))
+    const prefix = this.prefix(run)
+    this.write(text.slice(0, cut).split('\n').map((l) => `${prefix}${l}\n`).join(''))
+  }
+
+  stepFinished(run: RunLabel, step: StepReport): void {
+    const rest = this.partial.get(run.id)
+    if (rest) this.write(`${this.prefix(run)}${rest}\n`)
+    this.partial.delete(run.id)
+    this.write(`${this.prefix(run)}${stepLine(step)}${step.error ? `: ${step.error}` : ''}\n`)
+  }
+
+  childFinished(child: ChildReport): void {
+    this.write(`[${child.id}] ${childLine(child)}\n`)
+  }
+
+  warning(message: string): void {
+    this.write(`warning: ${message}\n`)
+  }
+
+  private prefix(run: RunLabel): string {
+    return run.id ? `[${run.id}] ` : ''
+  }
+}

@@ -1,0 +1,832 @@
+// Loading tako.yml (SPEC 1): YAML with positions, the zod shape check, the semantic checks (names, references,
+// CEL, templates, built-in steps) and the normalized model; every problem located at file:line:col, all at once.
+
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml'
+import { z } from 'zod'
+import { checkTemplate } from '../engine/template.js'
+import { compileExpression } from '../engine/expressions.js'
+import { checkInputSpec } from '../engine/inputs.js'
+import { normalizeRange, toVersion } from '../engine/semver.js'
+import { parseDuration } from './duration.js'
+import { ConfigError } from './errors.js'
+import {
+  EVENT_TYPE_PATTERN,
+  describeValue,
+  envSchema,
+  inputsSchema,
+  step as stepSchema,
+  subscriptionSchema,
+  takoFileSchema,
+  workflowSchema,
+  type RawStepMap,
+  type RawSubscription
+} from './schema.js'
+import { didYouMean } from './suggest.js'
+import {
+  BUILTIN_STEPS,
+  type ArtifactSpec,
+  type ConfigIssue,
+  type InputSpec,
+  type OutputSource,
+  type ProducedEvent,
+  type StepSpec,
+  type SubscriptionSpec,
+  type TakoConfig,
+  type WorkflowSpec
+} from './types.js'
+
+export interface LoadResult {
+  config?: TakoConfig
+  issues: ConfigIssue[]
+}
+
+type Path = (string | number)[]
+
+const MAX_BYTES = 1024 * 1024
+const MAX_DEPTH = 64
+/** Unclosed `[`/`{` counted in the raw text before parsing: far beyond MAX_DEPTH, it spares the parser a pathological input. */
+const MAX_BRACKETS = 1000
+const MAX_ALIAS_COUNT = 100
+const DEPTH_MESSAGE = `the file nests deeper than ${MAX_DEPTH} levels`
+const FAN_OUT = 'tako/fan-out'
+const FAN_OUT_KEYS = ['event_type', 'artifact', 'schema_version', 'payload', 'wait_for_children', 'timeout', 'concurrency_limit', 'fail_fast']
+const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group'
+
+/** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input. */
+export function parseConfig(text: string, file: string): LoadResult {
+  const issues: ConfigIssue[] = []
+  const config = new Loader(text, file, issues).load()
+  issues.sort((a, b) => a.line - b.line || a.col - b.col)
+  const failed = issues.some((i) => i.severity === 'error')
+  return failed || config === undefined ? { issues } : { config, issues }
+}
+
+/** Finds tako.yml, else tako.yaml, in `root` (or uses `configPath`, relative to `root`), reads and parses it.
+    Returns the config and its warnings; throws ConfigError when the file is missing or has any error. */
+export async function loadConfig(opts: {
+  root: string
+  configPath?: string
+}): Promise<{ config: TakoConfig; warnings: ConfigIssue[]; path: string }> {
+  const root = path.resolve(opts.root)
+  const candidates = opts.configPath ? [path.resolve(root, opts.configPath)] : ['tako.yml', 'tako.yaml'].map((n) => path.join(root, n))
+  for (const candidate of candidates) {
+    let text: string
+    try {
+      text = await readFile(candidate, 'utf8')
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' && candidates.length > 1) continue
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message
+      throw new ConfigError([{ file: candidate, line: 0, col: 0, message: `cannot read the tako file: ${why}`, severity: 'error' }])
+    }
+    const relative = path.relative(root, candidate)
+    const shown = relative.startsWith('..') || path.isAbsolute(relative) ? candidate : relative
+    const { config, issues } = parseConfig(text, shown)
+    if (!config) throw new ConfigError(issues)
+    return { config, warnings: issues, path: candidate }
+  }
+  throw new ConfigError([{ file: root, line: 0, col: 0, message: 'no tako.yml or tako.yaml found here', severity: 'error' }])
+}
+
+/** What a template may refer to where it stands. */
+type TemplateScope =
+  | { kind: 'subscription' }
+  | { kind: 'workflow'; workflow: string; inputs: string[]; steps: Set<string>; before: Set<string>; run?: boolean }
+
+type WorkflowScope = Extract<TemplateScope, { kind: 'workflow' }>
+
+interface PlannedStep {
+  raw: unknown
+  path: Path
+  id: string
+  explicitId: boolean
+  handlers: PlannedStep[]
+}
+
+const isPlainMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const list = (names: Iterable<string>): string => [...names].join(', ')
+
+class Loader {
+  private readonly lines = new LineCounter()
+  private doc!: Document
+  private artifacts = new Set<string>()
+  private produced: string[] = []
+  /** Declared inputs of each workflow whose `inputs` are well-formed, for subscription checks. */
+  private readonly inputsOf = new Map<string, Record<string, InputSpec>>()
+
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+    private readonly issues: ConfigIssue[]
+  ) {}
+
+  load(): TakoConfig | undefined {
+    if (this.text.length > MAX_BYTES) return this.fail(0, `the file is larger than ${MAX_BYTES / 1024} KiB`)
+    const brackets = unclosedBracketOffset(this.text)
+    if (brackets !== undefined) return this.fail(brackets, DEPTH_MESSAGE)
+    this.doc = parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false })
+    let syntaxBroken = false
+    for (const error of this.doc.errors) {
+      if (error.code === 'DUPLICATE_KEY') this.issue('error', error.pos[0], `duplicate key ${JSON.stringify(this.keyAt(error.pos[0]))}`)
+      else {
+        syntaxBroken = true
+        const message = /call stack/i.test(error.message) ? DEPTH_MESSAGE : `invalid YAML: ${error.message}`
+        this.issue('error', error.pos[0], message)
+      }
+    }
+    for (const warning of this.doc.warnings) this.issue('warning', warning.pos[0], warning.message)
+    if (syntaxBroken) return undefined
+    const deep = tooDeep(this.doc.contents)
+    if (deep) return this.fail(deep.range?.[0] ?? 0, DEPTH_MESSAGE)
+
+    let raw: unknown
+    try {
+      raw = this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+    } catch {
+      const alias = firstAlias(this.doc)
+      return this.fail(alias?.range?.[0] ?? 0, `the file's aliases expand too much (a YAML alias bomb?); refusing it`)
+    }
+    if (raw === null || raw === undefined) {
+      return this.fail(0, 'the file is empty; it needs at least the key "version"')
+    }
+    if (!isPlainMap(raw)) {
+      return this.fail(this.doc.contents?.range?.[0] ?? 0, `the file must be a map with keys such as "version" and "workflows", got ${describeValue(raw)}`)
+    }
+
+    const parsed = takoFileSchema.safeParse(raw)
+    if (!parsed.success) for (const issue of flatten(parsed.error.issues, [], raw)) this.zodIssue(issue, raw)
+    return this.check(raw, parsed.success ? parsed.data : undefined)
+  }
+
+  // ---- semantic checks over the parsed file; units (a workflow, a subscription) that fail the shape check are skipped
+
+  private check(raw: Record<string, unknown>, data: z.infer<typeof takoFileSchema> | undefined): TakoConfig | undefined {
+    const events = isPlainMap(raw.events) ? raw.events : {}
+    if (isPlainMap(raw.artifacts)) this.artifacts = new Set(Object.keys(raw.artifacts))
+    if (Array.isArray(events.produces)) {
+      this.produced = events.produces.flatMap((e) => (isPlainMap(e) && typeof e.type === 'string' ? [e.type] : []))
+      events.produces.forEach((e, i) => {
+        if (isPlainMap(e) && (typeof e.schema_version === 'string' || typeof e.schema_version === 'number')) {
+          this.version(e.schema_version, ['events', 'produces', i, 'schema_version'])
+        }
+      })
+    }
+
+    const workflows: Record<string, WorkflowSpec> = {}
+    const workflowNames = isPlainMap(raw.workflows) ? Object.keys(raw.workflows) : []
+    for (const name of workflowNames) {
+      const workflow = this.workflow(name, (raw.workflows as Record<string, unknown>)[name], ['workflows', name])
+      if (workflow) workflows[name] = workflow
+    }
+
+    const subscriptionPaths: Path[] = []
+    if (Array.isArray(raw.subscriptions)) raw.subscriptions.forEach((_, i) => subscriptionPaths.push(['subscriptions', i]))
+    if (Array.isArray(events.subscriptions)) events.subscriptions.forEach((_, i) => subscriptionPaths.push(['events', 'subscriptions', i]))
+    subscriptionPaths.sort((a, b) => this.offset(a) - this.offset(b))
+    const subscriptions: SubscriptionSpec[] = []
+    for (const at of subscriptionPaths) {
+      const result = subscriptionSchema.safeParse(valueAt(raw, at))
+      if (result.success) subscriptions.push(this.subscription(result.data, at, workflowNames))
+    }
+
+    if (!data) return undefined
+    const artifacts: Record<string, ArtifactSpec> = {}
+    for (const [name, spec] of Object.entries(data.artifacts ?? {})) artifacts[name] = compact({ ...spec })
+    return compact({
+      file: this.file,
+      version: this.written(data.version, ['version']),
+      name: data.name ?? data.metadata?.name,
+      artifacts,
+      workflows,
+      subscriptions,
+      produces: (data.events?.produces ?? []).map((e, i): ProducedEvent => {
+        const version = e.schema_version === undefined ? undefined : this.written(e.schema_version, ['events', 'produces', i, 'schema_version'])
+        return compact({ type: e.type, schema_version: version, description: e.description })
+      }),
+      repos: data.repos ?? []
+    })
+  }
+
+  private workflow(name: string, raw: unknown, at: Path): WorkflowSpec | undefined {
+    const wf = isPlainMap(raw) ? raw : {}
+    const declared = isPlainMap(wf.inputs) ? Object.keys(wf.inputs) : []
+    const parsedInputs = inputsSchema.safeParse(wf.inputs ?? {})
+    const inputs: Record<string, InputSpec> = {}
+    if (parsedInputs.success) {
+      for (const [input, spec] of Object.entries(parsedInputs.data)) {
+        inputs[input] = compact({
+          type: spec.type ?? 'string',
+          required: spec.required ?? false,
+          default: spec.default,
+          description: spec.description,
+          enum: spec.validation?.enum,
+          pattern: spec.validation?.pattern,
+          min: spec.validation?.min,
+          max: spec.validation?.max
+        })
+        for (const problem of checkInputSpec(input, inputs[input])) this.error([...at, 'inputs', input], problem, 'key')
+      }
+      this.inputsOf.set(name, inputs)
+    }
+
+    const planned = planSteps(Array.isArray(wf.steps) ? wf.steps : [], [...at, 'steps'], (i) => `step-${i + 1}`)
+    const ids = new Map<string, PlannedStep>()
+    const walk = (steps: PlannedStep[]): void => {
+      for (const step of steps) {
+        const first = ids.get(step.id)
+        if (first) {
+          const where = step.explicitId ? [...step.path, 'id'] : step.path
+          this.error(where, `duplicate step id "${step.id}" in workflow "${name}" (already used by the step at line ${this.line(first.path)})`)
+        } else ids.set(step.id, step)
+        walk(step.handlers)
+      }
+    }
+    walk(planned)
+
+    const scope = { kind: 'workflow' as const, workflow: name, inputs: declared, steps: new Set(ids.keys()), before: new Set<string>() }
+    const env = this.env(wf.env, [...at, 'env'], scope)
+    const steps: (StepSpec | undefined)[] = []
+    for (const step of planned) {
+      steps.push(this.step(step, scope))
+      scope.before = new Set([...scope.before, step.id])
+    }
+    const whole = workflowSchema.safeParse(raw)
+    if (!whole.success || !env || !steps.every((step) => step !== undefined)) return undefined
+    return compact({
+      name,
+      description: whole.data.description,
+      inputs,
+      env,
+      timeoutMs: whole.data.timeout === undefined ? undefined : parseDuration(whole.data.timeout),
+      steps,
+      line: this.line(at, 'key')
+    })
+  }
+
+  /** Checks one step (its handlers too, even when the step itself is malformed); the model when all is well. */
+  private step(planned: PlannedStep, outer: WorkflowScope): StepSpec | undefined {
+    const { path: at, id } = planned
+    const scope = { ...outer, before: new Set(outer.before) }
+    const handlerScope = { ...scope, before: new Set([...scope.before, id]) }
+    const on_failure: (StepSpec | undefined)[] = []
+    for (const handler of planned.handlers) {
+      on_failure.push(this.step(handler, handlerScope))
+      handlerScope.before.add(handler.id)
+    }
+
+    const parsed = stepSchema.safeParse(isPlainMap(planned.raw) ? { ...planned.raw, on_failure: undefined } : planned.raw)
+    if (!parsed.success) return undefined
+    const raw = parsed.data
+    const line = this.line(at)
+    if (typeof raw === 'string') {
+      this.templates(raw, at, { ...scope, run: true })
+      return { id, run: raw, shell: 'bash', env: {}, continue_on_error: false, outputs: {}, on_failure: [], line }
+    }
+    if (raw.run === undefined && raw.uses === undefined) this.error(at, `step "${id}" needs "run" or "uses"`)
+    if (raw.run !== undefined && raw.uses !== undefined) this.error([...at, 'uses'], `step "${id}" has both "run" and "uses"; use one of them`, 'key')
+    if (raw.with !== undefined && raw.uses === undefined) this.error([...at, 'with'], `"with" applies only to a step with "uses"`, 'key')
+    if (typeof raw.if === 'string') this.expression(raw.if, [...at, 'if'], 'if')
+    if (raw.run !== undefined) this.templates(raw.run, [...at, 'run'], { ...scope, run: true })
+    const env = this.env(raw.env, [...at, 'env'], scope)
+    if (raw.working_directory !== undefined) this.workingDirectory(raw.working_directory, [...at, 'working_directory'])
+    const outputs: Record<string, OutputSource> = {}
+    for (const [name, source] of Object.entries(raw.produces?.outputs ?? {})) {
+      const parsedSource = this.outputSource(name, source, [...at, 'produces', 'outputs', name])
+      if (parsedSource) outputs[name] = parsedSource
+    }
+    if (raw.with !== undefined) this.deepTemplates(raw.with, [...at, 'with'], scope)
+    if (raw.uses !== undefined) this.uses(raw.uses, raw, at)
+
+    if (!env || !on_failure.every((step) => step !== undefined)) return undefined
+    return compact({
+      id,
+      name: raw.name,
+      if: raw.if === undefined ? undefined : String(raw.if),
+      run: raw.run,
+      shell: raw.shell ?? 'bash',
+      working_directory: raw.working_directory,
+      env,
+      timeoutMs: raw.timeout === undefined ? undefined : parseDuration(raw.timeout),
+      continue_on_error: raw.continue_on_error ?? false,
+      outputs,
+      on_failure,
+      uses: raw.uses,
+      with: raw.with,
+      line
+    })
+  }
+
+  /** The env as a map (list entries split at the first "="), its values' templates checked; undefined when malformed. */
+  private env(raw: unknown, at: Path, scope: TemplateScope): Record<string, string> | undefined {
+    const parsed = envSchema.safeParse(raw ?? {})
+    if (!parsed.success) return undefined
+    const env: Record<string, string> = {}
+    if (Array.isArray(parsed.data)) {
+      parsed.data.forEach((entry, i) => {
+        const eq = entry.indexOf('=')
+        env[entry.slice(0, eq)] = entry.slice(eq + 1)
+        this.templates(entry, [...at, i], scope, eq + 1)
+      })
+    } else {
+      for (const [name, value] of Object.entries(parsed.data)) {
+        env[name] = String(value)
+        if (typeof value === 'string') this.templates(value, [...at, name], scope)
+      }
+    }
+    return env
+  }
+
+  private workingDirectory(dir: string, at: Path): void {
+    const slashed = dir.replaceAll('\\', '/')
+    if (slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed)) {
+      this.error(at, `"working_directory" must be relative to the repository root, got ${JSON.stringify(dir)}`)
+      return
+    }
+    const normalized = path.posix.normalize(slashed)
+    if (normalized === '..' || normalized.startsWith('../')) {
+      this.error(at, `"working_directory" must stay inside the repository, got ${JSON.stringify(dir)}`)
+    }
+  }
+
+  private outputSource(name: string, source: string, at: Path): OutputSource | undefined {
+    if (source === 'from_stdout') return { kind: 'stdout' }
+    if (source === 'from_stderr') return { kind: 'stderr' }
+    for (const [prefix, kind, example] of [
+      ['from_file:', 'file', 'from_file:out/version.txt'],
+      ['from_env:', 'env', 'from_env:VERSION']
+    ] as const) {
+      if (!source.startsWith(prefix)) continue
+      const value = source.slice(prefix.length).trim()
+      if (value === '' || (kind === 'env' && /[\s=]/.test(value))) {
+        this.error(at, `output "${name}": ${prefix} needs a ${kind === 'file' ? 'path' : 'name'}, as in ${example}`)
+        return undefined
+      }
+      return kind === 'file' ? { kind, path: value } : { kind, name: value }
+    }
+    let groups: number
+    try {
+      groups = new RegExp(`${source}|`).exec('')!.length - 1
+    } catch (error) {
+      this.error(at, `output "${name}": ${JSON.stringify(source)} is not a valid regular expression (${(error as Error).message})`)
+      return undefined
+    }
+    if (groups === 1) return { kind: 'regex', pattern: source }
+    if (groups === 0) {
+      const hint = didYouMean(source, ['from_stdout', 'from_stderr'])
+      this.error(at, `output "${name}" must be ${OUTPUT_SOURCES}, got ${JSON.stringify(source)}${hint}`)
+    } else {
+      this.error(at, `output "${name}": the regular expression ${JSON.stringify(source)} must have exactly one capture group, it has ${groups}`)
+    }
+    return undefined
+  }
+
+  private uses(uses: string, step: RawStepMap, at: Path): void {
+    const where = [...at, 'uses']
+    const atSign = uses.lastIndexOf('@')
+    const name = atSign > 0 ? uses.slice(0, atSign) : uses
+    const version = atSign > 0 ? uses.slice(atSign + 1) : undefined
+    const builtins = Object.entries(BUILTIN_STEPS).flatMap(([n, versions]) => versions.map((v) => `${n}@${v}`))
+    if (!Object.hasOwn(BUILTIN_STEPS, name)) {
+      this.error(where, `unknown step ${JSON.stringify(uses)}${didYouMean(name, Object.keys(BUILTIN_STEPS))}; built-in steps: ${list(builtins)}`)
+      return
+    }
+    const versions = BUILTIN_STEPS[name]
+    if (version === undefined || !versions.includes(version)) {
+      const what = version === undefined ? 'needs a version' : `has no version ${JSON.stringify(version)}`
+      this.error(where, `${name} ${what}; available: ${list(versions)} (as in ${name}@${versions[versions.length - 1]})`)
+      return
+    }
+    if (name === FAN_OUT) this.fanOut(step.with, at)
+  }
+
+  /** `with` of tako/fan-out@v1 (SPEC 2). A value holding a `{{ }}` template is only known at run time. */
+  private fanOut(w: Record<string, unknown> | undefined, step: Path): void {
+    const at = [...step, 'with']
+    const args = w ?? {}
+    for (const key of Object.keys(args)) {
+      if (!FAN_OUT_KEYS.includes(key)) this.error([...at, key], `unknown key "${key}" in the "with" of ${FAN_OUT}@v1${didYouMean(key, FAN_OUT_KEYS)}`, 'key')
+    }
+    const known = (key: string): boolean => Object.hasOwn(args, key) && !(typeof args[key] === 'string' && (args[key] as string).includes('{{'))
+    const got = (key: string): string => `got ${describeValue(args[key])}`
+
+    if (!Object.hasOwn(args, 'event_type')) this.error(w ? at : step, `${FAN_OUT}@v1 needs "event_type" in "with"`, w ? 'key' : 'value')
+    else if (known('event_type')) {
+      const type = args.event_type
+      if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
+        this.error([...at, 'event_type'], `"event_type" must be a snake_case event type (lower-case letters, digits and "_", starting with a letter), ${got('event_type')}`)
+      } else if (this.produced.length > 0 && !this.produced.includes(type)) {
+        this.warn([...at, 'event_type'], `event type "${type}" is not declared in events.produces (declared: ${list(this.produced)})`)
+      }
+    }
+    if (known('artifact')) {
+      const artifact = args.artifact
+      if (typeof artifact !== 'string') this.error([...at, 'artifact'], `"artifact" must be a string, ${got('artifact')}`)
+      else if (artifact !== 'default' && !this.artifacts.has(artifact)) {
+        this.error([...at, 'artifact'], `artifact "${artifact}" is not declared in "artifacts"${didYouMean(artifact, this.artifacts)} (available: ${list(['default', ...this.artifacts])})`)
+      }
+    }
+    if (known('schema_version')) this.version(args.schema_version, [...at, 'schema_version'])
+    if (known('payload') && !isPlainMap(args.payload)) this.error([...at, 'payload'], `"payload" must be a map, ${got('payload')}`)
+    for (const key of ['wait_for_children', 'fail_fast']) {
+      if (known(key) && typeof args[key] !== 'boolean') this.error([...at, key], `"${key}" must be true or false, ${got(key)}`)
+    }
+    if (known('timeout')) {
+      let valid = typeof args.timeout === 'string'
+      try {
+        if (valid) parseDuration(args.timeout as string)
+      } catch {
+        valid = false
+      }
+      if (!valid) this.error([...at, 'timeout'], `"timeout" must be a duration like 90s, 10m or 2h, ${got('timeout')}`)
+    }
+    if (known('concurrency_limit')) {
+      const limit = args.concurrency_limit
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+        this.error([...at, 'concurrency_limit'], `"concurrency_limit" must be an integer of at least 1, ${got('concurrency_limit')}`)
+      }
+    }
+  }
+
+  private version(value: unknown, at: Path): void {
+    if ((typeof value !== 'string' && typeof value !== 'number') || toVersion(this.written(value, at)) === null) {
+      this.error(at, `"schema_version" must be a version like 1.2.0, got ${describeValue(value)}`)
+    }
+  }
+
+  private subscription(sub: RawSubscription, at: Path, workflowNames: string[]): SubscriptionSpec {
+    const colon = sub.artifact.indexOf(':')
+    const repository = colon === -1 ? sub.artifact : sub.artifact.slice(0, colon)
+    const artifact = colon === -1 ? 'default' : sub.artifact.slice(colon + 1)
+
+    if (sub.filter !== undefined && sub.filters !== undefined) {
+      const second = this.offset([...at, 'filter'], 'key') > this.offset([...at, 'filters'], 'key') ? 'filter' : 'filters'
+      this.error([...at, second], 'use either "filter" (one expression) or "filters" (a list), not both', 'key')
+    }
+    const filters: string[] = []
+    if (sub.filter !== undefined) {
+      this.expression(sub.filter, [...at, 'filter'], 'filter')
+      filters.push(sub.filter)
+    }
+    sub.filters?.forEach((filter, i) => {
+      this.expression(filter, [...at, 'filters', i], 'filter')
+      filters.push(filter)
+    })
+
+    let schemaVersion: string | undefined
+    if (sub.schema_version !== undefined) {
+      try {
+        schemaVersion = normalizeRange(this.written(sub.schema_version, [...at, 'schema_version']))
+      } catch (error) {
+        this.error([...at, 'schema_version'], (error as Error).message)
+      }
+    }
+
+    const target = this.inputsOf.get(sub.workflow)
+    if (!workflowNames.includes(sub.workflow)) {
+      const available = workflowNames.length ? `; workflows: ${list(workflowNames)}` : '; this file defines no workflows'
+      this.error([...at, 'workflow'], `workflow "${sub.workflow}" is not defined in this file${didYouMean(sub.workflow, workflowNames)}${available}`)
+    }
+    const inputs: Record<string, string> = {}
+    for (const [name, value] of Object.entries(sub.inputs ?? {})) {
+      inputs[name] = String(value)
+      if (typeof value === 'string') this.templates(value, [...at, 'inputs', name], { kind: 'subscription' })
+      if (target && !Object.hasOwn(target, name)) {
+        const declared = Object.keys(target)
+        const which = declared.length ? `declared: ${list(declared)}` : 'it declares no inputs'
+        this.error([...at, 'inputs', name], `input "${name}" is not declared by workflow "${sub.workflow}"${didYouMean(name, declared)} (${which})`, 'key')
+      }
+    }
+    for (const [name, spec] of Object.entries(target ?? {})) {
+      if (spec.required && spec.default === undefined && !Object.hasOwn(inputs, name)) {
+        this.warn([...at, 'workflow'], `workflow "${sub.workflow}" requires input "${name}", which this subscription does not map in "inputs"`)
+      }
+    }
+    return compact({
+      repository,
+      artifact,
+      events: sub.events.map((e) => (typeof e === 'string' ? e : e.type)),
+      schema_version: schemaVersion,
+      filters,
+      workflow: sub.workflow,
+      inputs,
+      runs_on: sub.runs_on,
+      line: this.line(at)
+    })
+  }
+
+  private expression(source: string, at: Path, kind: 'if' | 'filter'): void {
+    try {
+      compileExpression(source, kind)
+    } catch (error) {
+      this.error(at, (error as Error).message)
+    }
+  }
+
+  private deepTemplates(value: unknown, at: Path, scope: TemplateScope): void {
+    if (typeof value === 'string') this.templates(value, at, scope)
+    else if (Array.isArray(value)) value.forEach((item, i) => this.deepTemplates(item, [...at, i], scope))
+    else if (isPlainMap(value)) for (const [key, item] of Object.entries(value)) this.deepTemplates(item, [...at, key], scope)
+  }
+
+  /** Static template check of the string at `at`; `shift` is where the checked text starts inside that string. */
+  private templates(text: string, at: Path, scope: TemplateScope, shift = 0): void {
+    const checked = checkTemplate(text.slice(shift))
+    for (const problem of checked.problems) this.error(at, problem.message, shift + problem.offset)
+    for (const ref of checked.refs) {
+      const offset = shift + ref.offset
+      const written = ref.raw.slice(2, -2).split('|')[0].trim()
+      if (scope.kind === 'subscription') {
+        if (ref.root === 'inputs' || ref.root === 'steps') {
+          this.error(at, `"${ref.raw}" cannot be used in subscription inputs, which can refer to .event, .env, .run_id and .repository`, offset)
+        }
+        continue
+      }
+      const [name] = ref.path
+      if (ref.root === 'inputs' && !ref.hasDefault && !scope.inputs.includes(name)) {
+        const declared = scope.inputs.length ? `declared: ${list(scope.inputs)}` : 'it declares no inputs'
+        this.error(at, `"${ref.raw}" refers to input "${name}", which workflow "${scope.workflow}" does not declare${didYouMean(name, scope.inputs)} (${declared})`, offset)
+      } else if (ref.root === 'steps' && !scope.steps.has(name)) {
+        this.error(at, `"${ref.raw}" refers to step "${name}", which does not exist in workflow "${scope.workflow}"${didYouMean(name, scope.steps)}`, offset)
+      } else if (ref.root === 'steps' && !scope.before.has(name)) {
+        this.error(at, `"${ref.raw}" refers to step "${name}", which does not run before this point`, offset)
+      } else if (ref.root === 'event' && scope.run && !ref.filters.includes('shell_quote')) {
+        const variable = ref.path[0] === 'type' ? 'TAKO_EVENT_TYPE' : ref.path[0] === 'source' ? 'TAKO_EVENT_SOURCE' : 'TAKO_EVENT_PAYLOAD'
+        this.warn(at, `${written} is interpolated into run without | shell_quote; read it from $${variable} or quote it`, offset)
+      }
+    }
+  }
+
+  // ---- zod issues
+
+  private zodIssue(issue: FlatIssue, raw: unknown): void {
+    const at = issue.path
+    const key = at[at.length - 1]
+    const label = at.length === 0 ? 'the file' : typeof key === 'number' ? `item ${key + 1} of "${String(at[at.length - 2])}"` : `"${key}"`
+    const input = valueAt(raw, at)
+    const custom = issue.message.startsWith('must ') ? `${label} ${issue.message}` : undefined
+    switch (issue.code) {
+      case 'missing':
+        return this.error(at.slice(0, -1), `missing required key "${String(key)}"`)
+      case 'unrecognized_keys': {
+        const allowed = allowedKeys(at, raw)
+        for (const unknown of issue.keys ?? []) this.error([...at, unknown], `unknown key "${unknown}"${didYouMean(unknown, allowed)}`, 'key')
+        return
+      }
+      case 'invalid_type':
+        return this.error(at, custom ?? `${label} must be ${typeName(issue.expected)}, got ${describeValue(input)}`)
+      case 'invalid_value':
+        return this.error(at, `${label} must be one of ${list((issue.values ?? []).map(String))}, got ${describeValue(input)}`)
+      case 'too_small':
+        return this.error(at, Array.isArray(input) ? `${label} must not be empty` : `${label} must be at least ${String(issue.minimum)}`)
+      case 'invalid_key':
+        return this.error(at, issue.message, 'key')
+      default:
+        return this.error(at, custom ?? (issue.code === 'custom' ? issue.message : `${label} is invalid: ${issue.message}`))
+    }
+  }
+
+  // ---- positions
+
+  private error(at: Path, message: string, where: 'key' | 'value' | number = 'value'): void {
+    this.issue('error', this.offset(at, where), message)
+  }
+
+  private warn(at: Path, message: string, where: 'key' | 'value' | number = 'value'): void {
+    this.issue('warning', this.offset(at, where), message)
+  }
+
+  private fail(offset: number, message: string): undefined {
+    this.issue('error', offset, message)
+    return undefined
+  }
+
+  private issue(severity: ConfigIssue['severity'], offset: number, message: string): void {
+    const { line, col } = this.lines.linePos(offset)
+    this.issues.push({ file: this.file, line: Math.max(line, 1), col: Math.max(col, 1), message, severity })
+  }
+
+  private line(at: Path, where: 'key' | 'value' = 'value'): number {
+    return this.lines.linePos(this.offset(at, where)).line
+  }
+
+  /** Offset of the node at `at` (its key with 'key', a position inside a scalar with a number), else of the
+      deepest node that exists on the way, so a missing key points at its parent map. */
+  private offset(at: Path, where: 'key' | 'value' | number = 'value'): number {
+    const { key, value, nearest } = this.nodeAt(at)
+    if (where === 'key' && key) return key.range?.[0] ?? 0
+    if (typeof where === 'number' && isScalar(value) && typeof value.value === 'string' && value.range) {
+      return value.range[0] + scalarOffset(this.text.slice(value.range[0], value.range[1]), value.value, where)
+    }
+    return (value ?? key ?? nearest)?.range?.[0] ?? 0
+  }
+
+  private nodeAt(at: Path): { key?: Node; value?: Node; nearest?: Node } {
+    let current: unknown = this.doc.contents
+    let key: Node | undefined
+    let nearest: Node | undefined
+    for (const segment of at) {
+      if (isAlias(current)) current = current.resolve(this.doc)
+      if (!isCollection(current)) return { nearest }
+      nearest = current
+      if (isMap(current)) {
+        const pair = current.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment))
+        if (!pair) return { nearest }
+        key = pair.key as Node
+        current = pair.value
+      } else if (isSeq(current) && typeof segment === 'number') {
+        current = current.items[segment]
+        key = undefined
+      } else return { nearest }
+    }
+    if (isAlias(current)) current = current.resolve(this.doc)
+    return { key, value: (current ?? undefined) as Node | undefined, nearest }
+  }
+
+  private keyAt(offset: number): string {
+    let found = ''
+    visit(this.doc, {
+      Pair: (_, pair) => {
+        if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
+          found = String(pair.key.value)
+          return visit.BREAK
+        }
+        return undefined
+      }
+    })
+    return found || this.text.slice(offset).split(/[:\n]/)[0].trim()
+  }
+
+  /** A scalar as written: a number keeps its text (`1.10` stays "1.10" where the parsed number is 1.1). */
+  private written(value: string | number, at: Path): string {
+    if (typeof value === 'string') return value
+    const { value: node } = this.nodeAt(at)
+    if (isScalar(node) && node.range && node.type === 'PLAIN') return this.text.slice(node.range[0], node.range[1])
+    return String(value)
+  }
+}
+
+/** Steps (as written, possibly malformed) with their ids and paths; handlers get `<step id>-on-failure-<n>` by default. */
+function planSteps(steps: unknown[], at: Path, defaultId: (i: number) => string): PlannedStep[] {
+  return steps.map((raw, i) => {
+    const explicitId = isPlainMap(raw) && typeof raw.id === 'string'
+    const id = explicitId ? (raw.id as string) : defaultId(i)
+    const stepPath = [...at, i]
+    const handlers = isPlainMap(raw) && Array.isArray(raw.on_failure) ? raw.on_failure : []
+    return { raw, path: stepPath, id, explicitId, handlers: planSteps(handlers, [...stepPath, 'on_failure'], (j) => `${id}-on-failure-${j + 1}`) }
+  })
+}
+
+interface FlatIssue {
+  code: string
+  path: Path
+  message: string
+  keys?: string[]
+  expected?: string
+  values?: unknown[]
+  minimum?: unknown
+}
+
+/** zod issues with union failures resolved to the branch that fits the value's kind, and absent keys as 'missing'. */
+function flatten(issues: readonly z.core.$ZodIssue[], base: Path, raw: unknown): FlatIssue[] {
+  const out: FlatIssue[] = []
+  for (const issue of issues) {
+    const at = [...base, ...(issue.path as Path)]
+    const parent = valueAt(raw, at.slice(0, -1))
+    const absent = at.length > 0 && isPlainMap(parent) && !Object.hasOwn(parent, at[at.length - 1])
+    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && absent) {
+      out.push({ code: 'missing', path: at, message: issue.message })
+    } else if (issue.code === 'invalid_union') {
+      const wrongKind = (branch: readonly z.core.$ZodIssue[]) =>
+        branch.length === 1 && branch[0].code === 'invalid_type' && branch[0].path.length === 0
+      const fitting = issue.errors.filter((branch) => !wrongKind(branch))
+      if (fitting.length > 0) {
+        out.push(...flatten(fitting.reduce((a, b) => (b.length < a.length ? b : a)), at, raw))
+      } else {
+        const expected = issue.errors.map((branch) => typeName((branch[0] as { expected?: string }).expected))
+        const message = issue.message.startsWith('must ') ? issue.message : `must be ${[...new Set(expected)].join(' or ')}, got ${describeValue(valueAt(raw, at))}`
+        out.push({ code: 'invalid_type', path: at, message })
+      }
+    } else {
+      const extra = issue as unknown as Omit<FlatIssue, 'path'>
+      out.push({ ...extra, code: issue.code, path: at, message: issue.message })
+    }
+  }
+  return out
+}
+
+function typeName(expected: string | undefined): string {
+  switch (expected) {
+    case 'object':
+    case 'record':
+    case 'map':
+      return 'a map'
+    case 'array':
+      return 'a list'
+    case 'boolean':
+      return 'true or false'
+    case 'number':
+    case 'int':
+      return 'a number'
+    default:
+      return `a ${expected ?? 'value'}`
+  }
+}
+
+/** Keys allowed by the strict object of the schema at `at` (for did-you-mean). */
+function allowedKeys(at: Path, raw: unknown): string[] {
+  let schema: z.ZodType | undefined = takoFileSchema
+  let value = raw
+  for (let i = 0; ; i++) {
+    schema = unwrap(schema, value)
+    if (i === at.length || !schema) break
+    const segment = at[i]
+    value = valueAt(value, [segment])
+    if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(segment)]
+    else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType
+    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType
+    else return []
+  }
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : []
+}
+
+function unwrap(schema: z.ZodType | undefined, value: unknown): z.ZodType | undefined {
+  let current = schema
+  for (;;) {
+    if (current instanceof z.ZodOptional || current instanceof z.ZodNullable) current = current.unwrap() as z.ZodType
+    else if (current instanceof z.ZodUnion) {
+      const options = current.options as z.ZodType[]
+      current = options.find((o) => (unwrap(o, undefined) instanceof z.ZodObject) === isPlainMap(value)) ?? options[0]
+    } else return current
+  }
+}
+
+function valueAt(raw: unknown, at: Path): unknown {
+  let current = raw
+  for (const segment of at) {
+    if (current === null || typeof current !== 'object') return undefined
+    current = (current as Record<string | number, unknown>)[segment]
+  }
+  return current
+}
+
+/** Where `offset` of a scalar's value falls in its source text: exact for plain and simply quoted scalars, by
+    matching the text around it for block scalars; the scalar's start when it cannot be told. */
+function scalarOffset(source: string, value: string, offset: number): number {
+  if (source === value) return offset
+  if (/^["']/.test(source) && source.slice(1, -1) === value) return offset + 1
+  const lineEnd = value.indexOf('\n', offset)
+  const snippet = value.slice(offset, lineEnd === -1 ? undefined : lineEnd).slice(0, 40)
+  if (!snippet) return 0
+  let nth = 0
+  for (let i = value.indexOf(snippet); i !== -1 && i < offset; i = value.indexOf(snippet, i + 1)) nth++
+  let found = source.indexOf(snippet)
+  for (; found !== -1 && nth > 0; nth--) found = source.indexOf(snippet, found + 1)
+  return found === -1 ? 0 : found
+}
+
+/** Offset where the raw text first has more than MAX_BRACKETS unclosed `[`/`{`, if it does. */
+function unclosedBracketOffset(text: string): number | undefined {
+  let depth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '[' || c === '{') {
+      if (++depth > MAX_BRACKETS) return i
+    } else if ((c === ']' || c === '}') && depth > 0) depth--
+  }
+  return undefined
+}
+
+/** The first node deeper than MAX_DEPTH, walked without recursion. */
+function tooDeep(root: unknown): Node | undefined {
+  const stack: [unknown, number][] = [[root, 0]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (!isCollection(node)) continue
+    if (depth >= MAX_DEPTH) return node
+    for (const item of node.items) {
+      if (isMap(node)) {
+        const pair = item as { key: unknown; value: unknown }
+        stack.push([pair.key, depth + 1], [pair.value, depth + 1])
+      } else stack.push([item, depth + 1])
+    }
+  }
+  return undefined
+}
+
+function firstAlias(doc: Document): Node | undefined {
+  let found: Node | undefined
+  visit(doc, {
+    Alias: (_, node) => {
+      found = node
+      return visit.BREAK
+    }
+  })
+  return found
+}
+
+/** Drops undefined fields so models compare and print cleanly. */
+function compact<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+}

@@ -1,0 +1,93 @@
+// Discovery: reads every candidate's tako.yml once per tree and evaluates its subscriptions against an event.
+
+import pLimit from 'p-limit'
+import type { TakoConfig } from '../config/types.js'
+import { parseConfig } from '../config/load.js'
+import { formatIssue } from '../config/errors.js'
+import { matchSubscriptions, type SubscriptionMatch } from './subscriptions.js'
+import type { Candidate, RepositorySource } from './repository-source.js'
+import type { DiscoveryEntry, TakoEvent } from './types.js'
+import { messageOf } from './workflow-runner.js'
+
+type ConfigRead = { kind: 'ok'; config: TakoConfig } | { kind: 'none' } | { kind: 'error'; reason: string }
+
+export interface DiscoveredCandidate {
+  candidate: Candidate
+  entry: DiscoveryEntry
+  matches: SubscriptionMatch[]
+}
+
+const READ_CONCURRENCY = 8
+
+export class Discovery {
+  private readonly configs = new Map<string, Promise<ConfigRead>>()
+  private readonly reads = pLimit(READ_CONCURRENCY)
+
+  constructor(private readonly source: RepositorySource) {}
+
+  /** Every candidate with its verdict; filter errors and unreadable candidates also come back as warnings. */
+  async discover(
+    event: TakoEvent,
+    declared: string[],
+    signal: AbortSignal
+  ): Promise<{ candidates: DiscoveredCandidate[]; warnings: string[] }> {
+    const warnings: string[] = []
+    const listed = await this.source.list(declared)
+    const results: DiscoveredCandidate[] = listed.problems.map((p) => ({
+      candidate: { repository: p.repository, ref: p.ref },
+      entry: { repository: p.repository, ref: p.ref, result: 'error' as const, reason: p.reason, event_type: event.type },
+      matches: []
+    }))
+    for (const p of listed.problems) warnings.push(`${p.repository}: ${p.reason}`)
+    const verdicts = await Promise.all(
+      listed.candidates.map(async (candidate) => {
+        const read = await this.read(candidate, signal)
+        const base = { repository: candidate.repository, ref: candidate.ref, event_type: event.type }
+        if (read.kind === 'none') {
+          return { candidate, matches: [], entry: { ...base, result: 'no_subscription' as const, reason: 'has no tako.yml' } }
+        }
+        if (read.kind === 'error') {
+          warnings.push(`${candidate.repository} skipped: ${read.reason}`)
+          return { candidate, matches: [], entry: { ...base, result: 'error' as const, reason: read.reason } }
+        }
+        const match = matchSubscriptions(read.config, event)
+        for (const e of match.filterErrors) warnings.push(`${candidate.repository}: ${e}`)
+        if (match.matches.length > 0) {
+          const reason = match.matches.map((m) => `subscription ${m.index} → workflow ${m.subscription.workflow}`).join('; ')
+          return { candidate, matches: match.matches, entry: { ...base, result: 'matched' as const, reason } }
+        }
+        if (!match.subscribed) {
+          const reason = read.config.subscriptions.length === 0
+            ? 'has no subscriptions'
+            : `not subscribed to ${event.type} from ${event.source}:${event.artifact}`
+          return { candidate, matches: [], entry: { ...base, result: 'no_subscription' as const, reason } }
+        }
+        return { candidate, matches: [], entry: { ...base, result: 'no_match' as const, reason: match.misses.join('; ') } }
+      })
+    )
+    return { candidates: [...results, ...verdicts], warnings }
+  }
+
+  private read(candidate: Candidate, signal: AbortSignal): Promise<ConfigRead> {
+    const key = `${candidate.repository.toLowerCase()}@${candidate.ref}`
+    let pending = this.configs.get(key)
+    if (!pending) {
+      pending = this.reads(async (): Promise<ConfigRead> => {
+        try {
+          const file = await this.source.readConfig(candidate, signal)
+          if (!file) return { kind: 'none' }
+          const parsed = parseConfig(file.text, `${candidate.repository}/${file.file}`)
+          if (!parsed.config) {
+            const first = parsed.issues.filter((i) => i.severity === 'error').map(formatIssue)
+            return { kind: 'error', reason: `invalid tako.yml: ${first.slice(0, 3).join('; ')}${first.length > 3 ? ` (+${first.length - 3} more)` : ''}` }
+          }
+          return { kind: 'ok', config: parsed.config }
+        } catch (error) {
+          return { kind: 'error', reason: messageOf(error) }
+        }
+      })
+      this.configs.set(key, pending)
+    }
+    return pending
+  }
+}

@@ -1,0 +1,243 @@
+// The engine's front: load and check a run, wire runner + fan-out, execute or plan it, return the run report.
+
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pLimit from 'p-limit'
+import type { ConfigIssue, InputValue, TakoConfig, WorkflowSpec } from '../config/types.js'
+import { loadConfig } from '../config/load.js'
+import { resolveInputs } from './inputs.js'
+import { git } from './git.js'
+import { renderTemplate } from './template.js'
+import { WorkflowRunner, FAN_OUT_STEP, messageOf } from './workflow-runner.js'
+import { ScriptExecutor } from './script-executor.js'
+import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './fan-out.js'
+import { ChildRunnerFactory } from './child-runner-factory.js'
+import { ChildWorkflowExecutor } from './child-workflow-executor.js'
+import { Discovery } from './discovery.js'
+import { CancelReason, TEMP_DIR, newRunId, type RunObserver, type RunScope, type TreeState } from './run-scope.js'
+import type { RepositorySource } from './repository-source.js'
+import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
+
+/** A mistake in how tako was invoked (exit code 2), as opposed to a failing step. */
+export class UsageError extends Error {}
+
+export interface RunOptions {
+  /** Repository checkout the root workflow runs in. */
+  root: string
+  configPath?: string
+  workflow: string
+  /** Raw inputs as given (strings from the command line, or typed values). */
+  inputs: Record<string, InputValue>
+  /** `owner/repo` of the emitting repository; else the `origin` remote of `root`. */
+  source?: string
+  repositorySource: RepositorySource
+  /** Run root: children go to <runRoot>/children/<id>. Created when missing. */
+  runRoot: string
+  cacheDir?: string
+  maxConcurrency?: number
+  maxDepth?: number
+  keepWorkspaces?: 'all' | 'failed' | 'none'
+  observer?: RunObserver
+  signal?: AbortSignal
+  runId?: string
+  /** Outcomes of an earlier attempt to reuse, keyed by childFingerprint(). */
+  reuse?: Map<string, ChildReport>
+}
+
+export interface PreparedRun {
+  config: TakoConfig
+  configPath: string
+  workflow: WorkflowSpec
+  inputs: Record<string, InputValue>
+  warnings: ConfigIssue[]
+  source: string
+}
+
+/** Loads the file, finds the workflow and resolves inputs; throws ConfigError, UsageError or InputError. */
+export async function prepareRun(opts: Pick<RunOptions, 'root' | 'configPath' | 'workflow' | 'inputs' | 'source'>): Promise<PreparedRun> {
+  const { config, warnings, path: configPath } = await loadConfig({ root: opts.root, configPath: opts.configPath })
+  const workflow = config.workflows[opts.workflow]
+  if (!workflow) {
+    const names = Object.keys(config.workflows)
+    throw new UsageError(`${configPath}: no workflow "${opts.workflow}" (available: ${names.join(', ') || 'none'})`)
+  }
+  const inputs = resolveInputs(opts.workflow, workflow.inputs, opts.inputs)
+  const source = opts.source ?? (await originRepository(opts.root)) ?? `local/${path.basename(path.resolve(opts.root))}`
+  return { config, configPath, workflow, inputs, warnings, source }
+}
+
+/** `owner/repo` from the origin remote URL (https, ssh or scp-like), if there is one. */
+export async function originRepository(root: string): Promise<string | undefined> {
+  const res = await git(['remote', 'get-url', 'origin'], { cwd: root }).catch(() => undefined)
+  if (!res || res.code !== 0) return undefined
+  const url = res.stdout.toString('utf8').trim().replace(/\.git$/, '').replace(/\/$/, '')
+  const m = /[:/]([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(url)
+  return m ? `${m[1]}/${m[2]}` : undefined
+}
+
+export async function makeRunRoot(given?: string): Promise<{ runRoot: string; created: boolean }> {
+  if (given) {
+    await mkdir(given, { recursive: true })
+    return { runRoot: path.resolve(given), created: false }
+  }
+  return { runRoot: await mkdtemp(path.join(os.tmpdir(), 'tako-')), created: true }
+}
+
+interface Wired {
+  tree: TreeState
+  runner: WorkflowRunner
+  fanOut: FanOutExecutor
+  rootScope: RunScope
+}
+
+async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
+  const runRoot = path.resolve(opts.runRoot)
+  const cacheDir = path.resolve(opts.cacheDir ?? path.join(runRoot, 'cache'))
+  const rootTemp = path.join(runRoot, TEMP_DIR, 'root')
+  await mkdir(cacheDir, { recursive: true })
+  await mkdir(rootTemp, { recursive: true })
+  const tree: TreeState = {
+    runId: opts.runId ?? newRunId(),
+    runRoot,
+    cacheDir,
+    stepSlots: pLimit(opts.maxConcurrency ?? 4),
+    observer: opts.observer ?? {},
+    children: [],
+    discovery: [],
+    warnings: prepared.warnings.map((w) => `${w.file}:${w.line}:${w.col}: warning: ${w.message}`),
+    maxDepth: opts.maxDepth ?? 10,
+    childIds: new Map(),
+    keepWorkspaces: opts.keepWorkspaces ?? 'failed',
+    reuse: opts.reuse
+  }
+  const executors: Record<string, ScriptExecutor | FanOutExecutor> = { run: new ScriptExecutor() }
+  const runner = new WorkflowRunner(executors)
+  const children = new ChildWorkflowExecutor({ source: opts.repositorySource, factory: new ChildRunnerFactory(tree), runner })
+  const fanOut = new FanOutExecutor({ discovery: new Discovery(opts.repositorySource), children })
+  executors[FAN_OUT_STEP] = fanOut
+  const rootScope: RunScope = {
+    tree,
+    config: prepared.config,
+    label: { id: '', repository: prepared.source, workflow: prepared.workflow.name },
+    workspace: path.resolve(opts.root),
+    tempDir: rootTemp,
+    ancestors: [{ repository: prepared.source, workflow: prepared.workflow.name }],
+    depth: 0,
+    background: []
+  }
+  return { tree, runner, fanOut, rootScope }
+}
+
+/** Runs the prepared workflow and its whole tree; never throws for a failing step. */
+export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promise<RunReport> {
+  const startedAt = new Date()
+  const { tree, runner, rootScope } = await wire(prepared, opts)
+  const signal = opts.signal ?? new AbortController().signal
+  let status: RunReport['status'] = 'failure'
+  let error: string | undefined
+  let steps: RunReport['steps'] = []
+  try {
+    const result = await runner.run({ config: prepared.config, workflow: prepared.workflow, inputs: prepared.inputs, scope: rootScope, signal })
+    steps = result.steps
+    status = result.status === 'success' ? 'success' : signal.aborted && signal.reason instanceof CancelReason ? 'cancelled' : 'failure'
+    if (result.failure) error = result.failure.step ? `step "${result.failure.step}": ${result.failure.message}` : result.failure.message
+  } catch (e) {
+    error = messageOf(e)
+  } finally {
+    await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
+  }
+  const report: RunReport = {
+    version: 1,
+    run_id: tree.runId,
+    status,
+    started_at: startedAt.toISOString(),
+    duration_ms: Date.now() - startedAt.getTime(),
+    source: prepared.source,
+    workflow: prepared.workflow.name,
+    inputs: prepared.inputs,
+    steps,
+    discovery: tree.discovery,
+    children: tree.children,
+    warnings: tree.warnings
+  }
+  if (error) report.error = error
+  return report
+}
+
+export interface FanOutPlan {
+  step: string
+  event?: TakoEvent
+  /** Payload keys that depend on earlier steps' outputs and cannot be known before the run. */
+  unresolved: string[]
+  error?: string
+  children: PlannedChild[]
+}
+
+export interface RunPlan {
+  runId: string
+  source: string
+  workflow: string
+  inputs: Record<string, InputValue>
+  steps: Array<{ id: string; kind: string; if?: string }>
+  fanOuts: FanOutPlan[]
+  report: RunReport
+}
+
+/** Dry run: what would run, with the discovery verdict of every candidate of the root's fan-outs. Runs nothing. */
+export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<RunPlan> {
+  const { tree, fanOut, rootScope } = await wire(prepared, opts)
+  const signal = opts.signal ?? new AbortController().signal
+  const context: RunContext = { inputs: prepared.inputs, steps: {}, env: { ...process.env }, run_id: tree.runId, repository: prepared.source }
+  const fanOuts: FanOutPlan[] = []
+  try {
+    for (const step of prepared.workflow.steps.filter((s) => s.uses === FAN_OUT_STEP)) {
+      const raw = { ...(step.with ?? {}) }
+      const payload: Record<string, unknown> = {}
+      const unresolved: string[] = []
+      for (const [key, value] of Object.entries((raw.payload ?? {}) as Record<string, unknown>)) {
+        try {
+          payload[key] = typeof value === 'string' ? renderTemplate(value, context, `step "${step.id}" payload ${key}`) : value
+        } catch {
+          unresolved.push(key)
+        }
+      }
+      try {
+        const withoutPayload = Object.fromEntries(
+          Object.entries(raw)
+            .filter(([k]) => k !== 'payload')
+            .map(([k, v]) => [k, typeof v === 'string' ? renderTemplate(v, context, `step "${step.id}" with ${k}`) : v])
+        )
+        const settings = parseFanOutWith({ ...withoutPayload, payload })
+        const event: TakoEvent = { id: 'dry-run', type: settings.event_type, source: prepared.source, artifact: settings.artifact, schema_version: settings.schema_version, payload }
+        fanOuts.push({ step: step.id, event, unresolved, children: await fanOut.plan(event, rootScope, signal) })
+      } catch (e) {
+        fanOuts.push({ step: step.id, unresolved, error: messageOf(e), children: [] })
+      }
+    }
+  } finally {
+    await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
+  }
+  return {
+    runId: tree.runId,
+    source: prepared.source,
+    workflow: prepared.workflow.name,
+    inputs: prepared.inputs,
+    steps: prepared.workflow.steps.map((s) => ({ id: s.id, kind: s.uses ?? 'run', if: s.if })),
+    fanOuts,
+    report: {
+      version: 1,
+      run_id: tree.runId,
+      status: 'success',
+      started_at: new Date().toISOString(),
+      duration_ms: 0,
+      source: prepared.source,
+      workflow: prepared.workflow.name,
+      inputs: prepared.inputs,
+      steps: [],
+      discovery: tree.discovery,
+      children: [],
+      warnings: tree.warnings
+    }
+  }
+}

@@ -1,0 +1,200 @@
+// FanOutExecutor: the `tako/fan-out@v1` step (SPEC 2): emit an event, run every matching subscriber as a child.
+
+import { randomUUID } from 'node:crypto'
+import pLimit from 'p-limit'
+import { parseDuration } from '../config/duration.js'
+import { renderDeep } from './template.js'
+import { CancelReason, withDeadline, type RunScope } from './run-scope.js'
+import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
+import type { ChildWorkflowExecutor, ChildRequest } from './child-workflow-executor.js'
+import type { Discovery } from './discovery.js'
+import type { ChildReport, TakoEvent } from './types.js'
+import type { SubscriptionMatch } from './subscriptions.js'
+import type { Candidate } from './repository-source.js'
+
+export interface FanOutSettings {
+  event_type: string
+  artifact: string
+  schema_version?: string
+  payload: Record<string, unknown>
+  wait_for_children: boolean
+  timeoutMs?: number
+  concurrency_limit?: number
+  fail_fast: boolean
+}
+
+export interface FanOutResult {
+  event: TakoEvent
+  /** Direct children of this fan-out, in the order they ended. */
+  children: ChildReport[]
+  triggered: number
+  succeeded: number
+  failed: number
+  skipped: number
+}
+
+export interface PlannedChild {
+  candidate: Candidate
+  match: SubscriptionMatch
+  /** Why it will not run (cycle, depth, duplicate), when it will not. */
+  blocked?: { status: 'failure' | 'skipped'; kind: 'cycle'; message: string }
+}
+
+/** Reads `with` after templating; values may arrive as strings from templates. */
+export function parseFanOutWith(raw: Record<string, unknown>): FanOutSettings {
+  const bool = (key: string, fallback: boolean): boolean => {
+    const v = raw[key]
+    if (v === undefined) return fallback
+    if (typeof v === 'boolean') return v
+    if (v === 'true' || v === 'false') return v === 'true'
+    throw new Error(`fan-out: "${key}" must be true or false, got ${JSON.stringify(v)}`)
+  }
+  const eventType = String(raw.event_type ?? '')
+  if (!/^[a-z][a-z0-9_]*$/.test(eventType)) throw new Error(`fan-out: event_type must be snake_case, got ${JSON.stringify(raw.event_type)}`)
+  let concurrency: number | undefined
+  if (raw.concurrency_limit !== undefined) {
+    concurrency = Number(raw.concurrency_limit)
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`fan-out: concurrency_limit must be an integer >= 1, got ${JSON.stringify(raw.concurrency_limit)}`)
+  }
+  const payload = raw.payload ?? {}
+  if (typeof payload !== 'object' || Array.isArray(payload) || payload === null) throw new Error('fan-out: payload must be a map')
+  return {
+    event_type: eventType,
+    artifact: raw.artifact === undefined ? 'default' : String(raw.artifact),
+    schema_version: raw.schema_version === undefined ? undefined : String(raw.schema_version),
+    payload: payload as Record<string, unknown>,
+    wait_for_children: bool('wait_for_children', true),
+    timeoutMs: raw.timeout === undefined ? undefined : parseDuration(String(raw.timeout)),
+    concurrency_limit: concurrency,
+    fail_fast: bool('fail_fast', false)
+  }
+}
+
+export interface FanOutDeps {
+  discovery: Discovery
+  children: ChildWorkflowExecutor
+}
+
+export class FanOutExecutor implements StepExecutor {
+  constructor(private readonly deps: FanOutDeps) {}
+
+  async execute(inv: StepInvocation): Promise<StepOutcome> {
+    const settings = parseFanOutWith(renderDeep(inv.step.with ?? {}, inv.context, `step "${inv.step.id}" with`) as Record<string, unknown>)
+    const event = makeEvent(settings, inv.scope)
+    const planned = await this.plan(event, inv.scope, inv.signal)
+    const running = this.runChildren(planned, event, settings, inv)
+    if (!settings.wait_for_children) {
+      inv.scope.background.push(
+        running.then((result) => ({
+          stepId: inv.step.id,
+          failed: result.failed > 0,
+          continueOnError: inv.step.continue_on_error,
+          message: failureMessage(result, settings)
+        }))
+      )
+      const started = planned.filter((p) => !p.blocked).length
+      return { status: 'success', exitCode: null, outputs: { triggered: String(started), event_id: event.id } }
+    }
+    const result = await running
+    const outputs = resultOutputs(result)
+    if (result.failed > 0) return { status: 'failure', exitCode: null, outputs, error: failureMessage(result, settings) }
+    return { status: 'success', exitCode: 0, outputs }
+  }
+
+  /** Discovery plus the checks that keep a child from running; records discovery in the tree. */
+  async plan(event: TakoEvent, scope: RunScope, signal: AbortSignal): Promise<PlannedChild[]> {
+    const { candidates, warnings } = await this.deps.discovery.discover(event, scope.config.repos, signal)
+    for (const w of warnings) {
+      scope.tree.warnings.push(w)
+      scope.tree.observer.warning?.(w)
+    }
+    const planned: PlannedChild[] = []
+    const seen = new Set<string>()
+    for (const found of candidates) {
+      scope.tree.discovery.push({ ...found.entry, fan_out_of: scope.label.id })
+      for (const match of found.matches) {
+        const workflow = match.subscription.workflow
+        const key = `${found.candidate.repository.toLowerCase()}#${workflow}`
+        const item: PlannedChild = { candidate: found.candidate, match }
+        if (seen.has(key)) {
+          item.blocked = { status: 'skipped', kind: 'cycle', message: `duplicate: ${found.candidate.repository} › ${workflow} already triggered by this event (subscription ${match.index})` }
+        } else if (scope.ancestors.some((a) => a.repository.toLowerCase() === found.candidate.repository.toLowerCase() && a.workflow === workflow)) {
+          const chain = [...scope.ancestors, { repository: found.candidate.repository, workflow }].map((a) => `${a.repository}:${a.workflow}`)
+          item.blocked = { status: 'failure', kind: 'cycle', message: `cycle: ${chain.join(' → ')}` }
+        } else if (scope.depth + 1 > scope.tree.maxDepth) {
+          item.blocked = { status: 'failure', kind: 'cycle', message: `depth limit ${scope.tree.maxDepth} reached at ${found.candidate.repository}:${workflow}` }
+        }
+        seen.add(key)
+        planned.push(item)
+      }
+    }
+    return planned
+  }
+
+  private async runChildren(planned: PlannedChild[], event: TakoEvent, settings: FanOutSettings, inv: StepInvocation): Promise<FanOutResult> {
+    const deadline = withDeadline(inv.signal, settings.timeoutMs, `fan-out "${inv.step.id}"`)
+    const failFast = new AbortController()
+    const signal = AbortSignal.any([deadline.signal, failFast.signal])
+    const limit = pLimit(settings.concurrency_limit ?? Math.max(1, planned.length))
+    const result: FanOutResult = { event, children: [], triggered: 0, succeeded: 0, failed: 0, skipped: 0 }
+    try {
+      await Promise.all(
+        planned.map(async (item) => {
+          const req: ChildRequest = { candidate: item.candidate, subscription: item.match.subscription, event, parent: inv.scope, signal }
+          const report = item.blocked
+            ? this.deps.children.notRun(req, item.blocked.status, item.blocked.status === 'skipped' ? undefined : { kind: item.blocked.kind, message: item.blocked.message })
+            : await limit(() => this.deps.children.run(req))
+          if (item.blocked?.status === 'skipped') report.error = { kind: 'cycle', message: item.blocked.message }
+          result.children.push(report)
+          if (!item.blocked) result.triggered++
+          if (report.status === 'success' || report.status === 'reused') result.succeeded++
+          else if (report.status === 'skipped') result.skipped++
+          else {
+            result.failed++
+            if (settings.fail_fast && !failFast.signal.aborted) {
+              failFast.abort(new CancelReason(`fail_fast: ${report.repository} › ${report.workflow} failed`))
+            }
+          }
+        })
+      )
+    } finally {
+      deadline.dispose()
+    }
+    return result
+  }
+}
+
+function makeEvent(settings: FanOutSettings, scope: RunScope): TakoEvent {
+  return {
+    id: randomUUID(),
+    type: settings.event_type,
+    source: scope.label.repository,
+    artifact: settings.artifact,
+    schema_version: settings.schema_version,
+    payload: settings.payload
+  }
+}
+
+function resultOutputs(result: FanOutResult): Record<string, string> {
+  return {
+    triggered: String(result.triggered),
+    succeeded: String(result.succeeded),
+    failed: String(result.failed),
+    skipped: String(result.skipped),
+    event_id: result.event.id,
+    children: JSON.stringify(
+      result.children.map((c) => ({ id: c.id, repository: c.repository, workflow: c.workflow, status: c.status, duration_ms: c.duration_ms }))
+    )
+  }
+}
+
+function failureMessage(result: FanOutResult, settings: FanOutSettings): string {
+  const failed = result.children.filter((c) => c.status !== 'success' && c.status !== 'skipped' && c.status !== 'reused')
+  const parts = failed.map((c) => {
+    const where = c.error?.step ? `step ${c.error.step}${c.error.exit_code != null ? `, exit ${c.error.exit_code}` : ''}` : c.error?.kind ?? c.status
+    return `${c.repository} › ${c.workflow} ${c.status} (${where})`
+  })
+  const total = result.children.length - result.skipped
+  const head = `${failed.length} of ${total} children of ${settings.event_type} did not succeed`
+  return parts.length ? `${head}: ${parts.join('; ')}` : head
+}

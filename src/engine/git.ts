@@ -1,0 +1,63 @@
+// Runs git as a child process (async, bounded output) for checkouts and config reads.
+
+import { spawn } from 'node:child_process'
+
+export interface GitResult {
+  code: number
+  stdout: Buffer
+  stderr: string
+}
+
+export interface GitOptions {
+  cwd?: string
+  env?: Record<string, string>
+  signal?: AbortSignal
+  input?: string
+  /** Extra `-c key=value` settings placed before the subcommand (never logged). */
+  config?: Record<string, string>
+}
+
+const MAX_STDERR = 64 * 1024
+
+export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const pre = Object.entries(opts.config ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', [...pre, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      signal: opts.signal
+    })
+    const out: Buffer[] = []
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d: Buffer) => {
+      if (err.length < MAX_STDERR) err += d.toString('utf8')
+    })
+    child.on('error', reject)
+    // git may exit before reading stdin (e.g. outside a repository); the exit code tells what happened.
+    child.stdin.on('error', () => {})
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }))
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+/** Reads `<rev>:tako.yml`, else `<rev>:tako.yaml`, from a repository in one git process. */
+export async function readTakoFile(repoDir: string, rev: string, opts: GitOptions = {}): Promise<{ text: string; file: string } | null> {
+  const names = ['tako.yml', 'tako.yaml']
+  const res = await git(['cat-file', '--batch'], { ...opts, cwd: repoDir, input: names.map((n) => `${rev}:${n}\n`).join('') })
+  if (res.code !== 0) throw new Error(`git cat-file failed in ${repoDir}: ${res.stderr.trim()}`)
+  let buf = res.stdout
+  for (const name of names) {
+    const nl = buf.indexOf(10)
+    const header = buf.subarray(0, nl).toString('utf8')
+    buf = buf.subarray(nl + 1)
+    const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header)
+    if (!m) continue
+    const size = Number(m[2])
+    const body = buf.subarray(0, size)
+    buf = buf.subarray(size + 1)
+    if (m[1] === 'blob') return { text: body.toString('utf8'), file: name }
+  }
+  return null
+}

@@ -1,0 +1,109 @@
+// Subscriber candidates from local checkouts: `--repos DIR` (DIR/<owner>/<repo>) and `--repo owner/name=PATH`.
+
+import { readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { git, readTakoFile } from './git.js'
+import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from './repository-source.js'
+
+export interface LocalSourceOptions {
+  reposDir?: string
+  /** owner/name -> checkout path */
+  repos?: Record<string, string>
+}
+
+export class LocalRepositorySource implements RepositorySource {
+  private readonly paths = new Map<string, string>()
+  private scanned?: Promise<void>
+
+  constructor(private readonly opts: LocalSourceOptions) {
+    for (const [name, dir] of Object.entries(opts.repos ?? {})) this.paths.set(name.toLowerCase(), path.resolve(dir))
+  }
+
+  async list(declared: string[]): Promise<{ candidates: Candidate[]; problems: Array<{ repository: string; ref: string; reason: string }> }> {
+    await (this.scanned ??= this.scan())
+    const problems: Array<{ repository: string; ref: string; reason: string }> = []
+    const byKey = new Map<string, Candidate>()
+    for (const name of this.paths.keys()) byKey.set(name, { repository: this.displayName(name), ref: '' })
+    for (const entry of declared) {
+      const parsed = parseRepoRef(entry)
+      if (typeof parsed === 'string') {
+        problems.push({ repository: entry, ref: '', reason: parsed })
+        continue
+      }
+      const key = parsed.repository.toLowerCase()
+      if (!this.paths.has(key)) {
+        problems.push({ repository: parsed.repository, ref: parsed.ref, reason: `listed in repos: but not found locally (give --repos DIR holding ${parsed.repository}, or --repo ${parsed.repository}=PATH)` })
+        continue
+      }
+      byKey.set(key, { repository: this.displayName(key), ref: parsed.ref })
+    }
+    return { candidates: [...byKey.values()].sort((a, b) => a.repository.localeCompare(b.repository)), problems }
+  }
+
+  async readConfig(candidate: Candidate): Promise<{ text: string; file: string } | null> {
+    const dir = this.pathOf(candidate)
+    try {
+      return await readTakoFile(dir, candidate.ref || 'HEAD')
+    } catch (error) {
+      throw new SourceError(`cannot read ${candidate.repository} at ${dir}: ${(error as Error).message}`, 'other')
+    }
+  }
+
+  async checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void> {
+    const src = this.pathOf(candidate)
+    const clone = await git(['clone', '--quiet', '--', src, dir], { signal })
+    if (clone.code !== 0) throw new SourceError(`git clone of ${candidate.repository} failed: ${clone.stderr.trim()}`)
+    if (candidate.ref) {
+      const co = await git(['checkout', '--quiet', candidate.ref, '--'], { cwd: dir, signal })
+      if (co.code !== 0) throw new SourceError(`git checkout ${candidate.ref} of ${candidate.repository} failed: ${co.stderr.trim()}`)
+    }
+  }
+
+  private readonly names = new Map<string, string>()
+
+  private displayName(key: string): string {
+    return this.names.get(key) ?? key
+  }
+
+  private pathOf(candidate: Candidate): string {
+    const dir = this.paths.get(candidate.repository.toLowerCase())
+    if (!dir) throw new SourceError(`${candidate.repository} is not a known local repository`, 'not_found')
+    return dir
+  }
+
+  /** DIR/<owner>/<repo>/ folders that are git checkouts; anything else there is ignored. */
+  private async scan(): Promise<void> {
+    for (const [name] of this.paths) this.names.set(name, this.originalName(name))
+    const root = this.opts.reposDir
+    if (!root) return
+    for (const owner of await readdir(root, { withFileTypes: true })) {
+      if (!owner.isDirectory() || owner.name.startsWith('.')) continue
+      for (const repo of await readdir(path.join(root, owner.name), { withFileTypes: true })) {
+        if (!repo.isDirectory()) continue
+        const full = `${owner.name}/${repo.name}`
+        if (typeof parseRepoRef(full) === 'string') continue
+        const dir = path.join(root, owner.name, repo.name)
+        if (!(await isGitCheckout(dir))) continue
+        const key = full.toLowerCase()
+        if (!this.paths.has(key)) {
+          this.paths.set(key, dir)
+          this.names.set(key, full)
+        }
+      }
+    }
+  }
+
+  private originalName(key: string): string {
+    for (const name of Object.keys(this.opts.repos ?? {})) if (name.toLowerCase() === key) return name
+    return key
+  }
+}
+
+async function isGitCheckout(dir: string): Promise<boolean> {
+  try {
+    await stat(path.join(dir, '.git'))
+    return true
+  } catch {
+    return false
+  }
+}

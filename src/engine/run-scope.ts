@@ -1,0 +1,121 @@
+// Identity and shared machinery of one run in the tree (the root run or a child), handed to step executors.
+
+import { randomBytes } from 'node:crypto'
+import type { LimitFunction } from 'p-limit'
+import type { TakoConfig } from '../config/types.js'
+import type { StepReport, ChildReport, DiscoveryEntry } from './types.js'
+
+/** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
+export const TEMP_DIR = '.tako-tmp'
+
+/** Why an AbortSignal fired: a deadline (-> timed_out) or a cancellation (-> cancelled). */
+export class DeadlineReason {
+  constructor(readonly message: string) {}
+}
+export class CancelReason {
+  constructor(readonly message: string) {}
+}
+
+export function abortStatus(signal: AbortSignal): 'timed_out' | 'cancelled' {
+  return signal.reason instanceof DeadlineReason ? 'timed_out' : 'cancelled'
+}
+
+/** A signal that fires with a DeadlineReason after `ms`, or when `parent` fires. */
+export function withDeadline(parent: AbortSignal, ms: number | undefined, what: string): { signal: AbortSignal; dispose(): void } {
+  if (ms === undefined) return { signal: parent, dispose: () => {} }
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new DeadlineReason(`${what} timed out after ${formatMs(ms)}`)), ms)
+  const onAbort = (): void => controller.abort(parent.reason)
+  if (parent.aborted) onAbort()
+  else parent.addEventListener('abort', onAbort, { once: true })
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer)
+      parent.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms}ms`
+  const s = ms / 1000
+  if (s < 60) return `${Number.isInteger(s) ? s : s.toFixed(1)}s`
+  const m = Math.floor(s / 60)
+  const rest = Math.round(s - m * 60)
+  return rest ? `${m}m${rest}s` : `${m}m`
+}
+
+/** Run ids look like exec-20261124-143022-a7b3c1d2 (UTC time and 8 hex). */
+export function newRunId(now = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0')
+  const date = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}`
+  const time = `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`
+  return `exec-${date}-${time}-${randomBytes(4).toString('hex')}`
+}
+
+/** Receives what happens in every run of the tree; the CLI and the action render it. */
+export interface RunObserver {
+  stepStarted?(run: RunLabel, step: { id: string; name: string }): void
+  output?(run: RunLabel, chunk: string, stream: 'stdout' | 'stderr'): void
+  stepFinished?(run: RunLabel, step: StepReport): void
+  childFinished?(child: ChildReport): void
+  warning?(message: string): void
+}
+
+export interface RunLabel {
+  /** '' for the root run, else the child id. */
+  id: string
+  repository: string
+  workflow: string
+}
+
+/** Everything of the tree that outlives one run: the run root, limits, the collected report parts. */
+export interface TreeState {
+  runId: string
+  runRoot: string
+  cacheDir: string
+  /** Global limit of runs executing steps at once (SPEC 2.5). */
+  stepSlots: LimitFunction
+  observer: RunObserver
+  children: ChildReport[]
+  discovery: DiscoveryEntry[]
+  warnings: string[]
+  maxDepth: number
+  /** Hands out readable, unique child ids. */
+  childIds: Map<string, number>
+  keepWorkspaces: 'all' | 'failed' | 'none'
+  /** Outcomes of an earlier attempt, keyed by child fingerprint, to reuse instead of re-running. */
+  reuse?: Map<string, ChildReport>
+  /** Link to the earlier attempt that ran reused children, when the report does not carry one. */
+  reusedFrom?: string
+}
+
+export interface Ancestor {
+  repository: string
+  workflow: string
+}
+
+/** One run in the tree, as step executors see it. */
+export interface RunScope {
+  tree: TreeState
+  /** The tako.yml of the repository this run executes. */
+  config: TakoConfig
+  label: RunLabel
+  /** Checkout the run's steps execute in. */
+  workspace: string
+  /** Private scratch folder of this run (script files, TAKO_OUTPUT files). */
+  tempDir: string
+  /** Chain from the root run down to this run, this run included. */
+  ancestors: Ancestor[]
+  depth: number
+  /** Promises of fan-outs that did not wait; the run awaits them before it ends. */
+  background: Array<Promise<BackgroundOutcome>>
+}
+
+export interface BackgroundOutcome {
+  stepId: string
+  failed: boolean
+  continueOnError: boolean
+  message: string
+}

@@ -1,0 +1,109 @@
+// Executes `run:` steps: the templated script in a temp file under bash/sh, outputs collected afterwards.
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { renderTemplate } from './template.js'
+import { runScript } from './process.js'
+import { abortStatus } from './run-scope.js'
+import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
+import type { OutputSource } from '../config/types.js'
+
+const LOG_TAIL_LINES = 30
+
+export class ScriptExecutor implements StepExecutor {
+  async execute(inv: StepInvocation): Promise<StepOutcome> {
+    const { step, scope } = inv
+    const script = renderTemplate(step.run ?? '', inv.context, `step "${step.id}" run`)
+    const stepTemp = await mkdtemp(path.join(scope.tempDir, 'step-'))
+    const outputFile = path.join(stepTemp, 'output')
+    await writeFile(outputFile, '')
+    try {
+      const result = await scope.tree.stepSlots(() =>
+        runScript({
+          script,
+          shell: step.shell,
+          cwd: inv.cwd,
+          env: { ...inv.env, TAKO_OUTPUT: outputFile },
+          timeoutMs: step.timeoutMs,
+          signal: inv.signal,
+          tempDir: stepTemp,
+          onOutput: (chunk, stream) => scope.tree.observer.output?.(scope.label, chunk, stream)
+        })
+      )
+      const logTail = result.combined.tailLines(LOG_TAIL_LINES)
+      if (result.timedOut) {
+        return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out`, logTail }
+      }
+      if (result.cancelled) {
+        const status = abortStatus(inv.signal)
+        const reason = (inv.signal.reason as { message?: string } | undefined)?.message ?? 'cancelled'
+        return { status, exitCode: result.exitCode, outputs: {}, error: reason, logTail }
+      }
+      if (result.exitCode !== 0) {
+        const how = result.exitCode === null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`
+        return { status: 'failure', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" ${how}`, logTail }
+      }
+      const fileOutputs = parseOutputFile(await readFile(outputFile, 'utf8'))
+      const outputs: Record<string, string> = { ...fileOutputs }
+      const problems: string[] = []
+      for (const [name, source] of Object.entries(step.outputs)) {
+        const value = await readOutput(source, { stdout: result.stdout.text(), stderr: result.stderr.text(), cwd: inv.cwd, fileOutputs })
+        if (typeof value === 'string') outputs[name] = value
+        else problems.push(`output "${name}": ${value.problem}`)
+      }
+      if (problems.length > 0) {
+        return { status: 'failure', exitCode: 0, outputs, error: `step "${step.id}" ${problems.join('; ')}`, logTail }
+      }
+      return { status: 'success', exitCode: 0, outputs }
+    } finally {
+      await rm(stepTemp, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Lines `name=value`, and `name<<DELIM` ... `DELIM` for multi-line values, as GITHUB_OUTPUT accepts. */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {}
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line)
+    if (heredoc) {
+      const body: string[] = []
+      for (i++; i < lines.length && lines[i] !== heredoc[2]; i++) body.push(lines[i])
+      outputs[heredoc[1].trim()] = body.join('\n')
+      continue
+    }
+    const eq = line.indexOf('=')
+    if (eq > 0) outputs[line.slice(0, eq).trim()] = line.slice(eq + 1)
+  }
+  return outputs
+}
+
+async function readOutput(
+  source: OutputSource,
+  from: { stdout: string; stderr: string; cwd: string; fileOutputs: Record<string, string> }
+): Promise<string | { problem: string }> {
+  switch (source.kind) {
+    case 'stdout':
+      return from.stdout.trim()
+    case 'stderr':
+      return from.stderr.trim()
+    case 'file': {
+      const file = path.resolve(from.cwd, source.path)
+      try {
+        return (await readFile(file, 'utf8')).replace(/\r?\n$/, '')
+      } catch {
+        return { problem: `file "${source.path}" was not written` }
+      }
+    }
+    case 'env':
+      return source.name in from.fileOutputs
+        ? from.fileOutputs[source.name]
+        : { problem: `"${source.name}" was not written to $TAKO_OUTPUT` }
+    case 'regex': {
+      const match = new RegExp(source.pattern, 'm').exec(from.stdout)
+      return match && match[1] !== undefined ? match[1] : { problem: `pattern /${source.pattern}/ did not match the step's output` }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// The shared cache folder restored before the run and saved after it through @actions/cache (SPEC 6).
+
+import * as cache from '@actions/cache'
+import { createHash } from 'node:crypto'
+
+export interface CacheKeys {
+  key: string
+  restoreKeys: string[]
+}
+
+/** `tako-<os>-<sha256 of the tako files>` and the `tako-<os>-` prefix, unless the inputs give keys. */
+export function cacheKeys(opts: { os: string; takoFiles: string[]; key?: string; restoreKeys?: string[] }): CacheKeys {
+  const prefix = `tako-${opts.os.toLowerCase()}-`
+  const hash = createHash('sha256')
+  for (const text of opts.takoFiles) hash.update(text).update('\0')
+  return {
+    key: opts.key || `${prefix}${hash.digest('hex').slice(0, 32)}`,
+    restoreKeys: opts.restoreKeys && opts.restoreKeys.length > 0 ? opts.restoreKeys : [prefix]
+  }
+}
+
+export interface CacheOutcome {
+  hit: boolean
+  restoredKey?: string
+  warning?: string
+}
+
+/** Restore and save use exactly the same path list: the cache version hashes it. */
+export class SharedCache {
+  constructor(
+    private readonly dir: string,
+    private readonly keys: CacheKeys
+  ) {}
+
+  async restore(): Promise<CacheOutcome> {
+    try {
+      const restoredKey = await cache.restoreCache([this.dir], this.keys.key, this.keys.restoreKeys)
+      return { hit: restoredKey === this.keys.key, restoredKey }
+    } catch (error) {
+      return { hit: false, warning: `cache restore failed, continuing without it: ${(error as Error).message}` }
+    }
+  }
+
+  /** An exact hit is not saved again (the key is immutable in the cache service). */
+  async save(hit: boolean): Promise<{ saved: boolean; warning?: string }> {
+    if (hit) return { saved: false }
+    try {
+      const id = await cache.saveCache([this.dir], this.keys.key)
+      return { saved: id !== -1 }
+    } catch (error) {
+      return { saved: false, warning: `cache save failed: ${(error as Error).message}` }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// getInputs(): every action input read once and validated into one typed object (STYLE 3).
+
+import * as core from '@actions/core'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { Inputs } from './constants.js'
+import type { InputValue } from '../config/types.js'
+
+const bool = (name: string) =>
+  z.string().transform((v, ctx) => {
+    const t = v.trim()
+    if (['true', 'True', 'TRUE'].includes(t)) return true
+    if (['false', 'False', 'FALSE', ''].includes(t)) return false
+    ctx.addIssue({ code: 'custom', message: `input "${name}" must be true or false, got "${v}"` })
+    return z.NEVER
+  })
+
+const schema = z.object({
+  workflow: z.string().trim().min(1, 'input "workflow" is required: the name of a workflow of the tako file'),
+  inputs: z.string().transform((text, ctx) => {
+    try {
+      return parseWorkflowInputs(text)
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `input "inputs": ${(error as Error).message}` })
+      return z.NEVER
+    }
+  }),
+  config: z.string().transform((v) => v.trim() || 'tako.yml'),
+  repositories: z.string(),
+  token: z.string(),
+  maxConcurrency: z.string().transform((v, ctx) => {
+    const t = v.trim() || '4'
+    if (!/^\d+$/.test(t) || Number(t) < 1) {
+      ctx.addIssue({ code: 'custom', message: `input "max-concurrency" must be a whole number >= 1, got "${v}"` })
+      return z.NEVER
+    }
+    return Number(t)
+  }),
+  cache: bool(Inputs.Cache),
+  cacheKey: z.string().transform((v) => v.trim()),
+  cacheRestoreKeys: z.string().transform((v) => v.split('\n').map((l) => l.trim()).filter(Boolean)),
+  dryRun: bool(Inputs.DryRun),
+  keepWorkspaces: bool(Inputs.KeepWorkspaces)
+})
+
+export type ActionInputs = z.infer<typeof schema>
+
+/** Thrown for invalid inputs; main.ts turns it into one failed-step message. */
+export class ActionInputError extends Error {}
+
+export function getInputs(): ActionInputs {
+  const raw = {
+    workflow: core.getInput(Inputs.Workflow),
+    inputs: core.getInput(Inputs.Inputs),
+    config: core.getInput(Inputs.Config),
+    repositories: core.getInput(Inputs.Repositories),
+    token: core.getInput(Inputs.Token),
+    maxConcurrency: core.getInput(Inputs.MaxConcurrency),
+    cache: core.getInput(Inputs.Cache) || 'true',
+    cacheKey: core.getInput(Inputs.CacheKey),
+    cacheRestoreKeys: core.getInput(Inputs.CacheRestoreKeys),
+    dryRun: core.getInput(Inputs.DryRun),
+    keepWorkspaces: core.getInput(Inputs.KeepWorkspaces)
+  }
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw new ActionInputError(parsed.error.issues.map((i) => i.message).join('\n'))
+  return parsed.data
+}
+
+/** `name=value` lines (a value keeps every `=`), else a YAML/JSON map of scalars. */
+export function parseWorkflowInputs(text: string): Record<string, InputValue> {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  if (lines.length === 0) return {}
+  if (lines.every((l) => /^[A-Za-z][A-Za-z0-9_-]*=/.test(l))) {
+    return Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+  }
+  let value: unknown
+  try {
+    value = parseYaml(text, { maxAliasCount: 10 })
+  } catch (error) {
+    throw new Error(`not a YAML/JSON map nor name=value lines (${(error as Error).message.split('\n')[0]})`)
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('expected a map of input names to values, or name=value lines')
+  const out: Record<string, InputValue> = {}
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`value of "${k}" must be a string, number or boolean`)
+    out[k] = v
+  }
+  return out
+}

@@ -1,0 +1,75 @@
+// The action's step outputs (SPEC 6 "Outputs") built from the run report, the child counts every report view shares,
+// and the redaction of secrets that main.ts applies to everything it writes.
+
+import type { ChildReport, ChildStatus, RunReport } from '../engine/types.js'
+import { Outputs } from './constants.js'
+
+const FAILED: ReadonlySet<ChildStatus> = new Set(['failure', 'timed_out', 'cancelled'])
+
+export function isFailedChild(child: ChildReport): boolean {
+  return FAILED.has(child.status)
+}
+
+export interface ChildCounts {
+  triggered: number
+  /** success + reused: a reused child succeeded in an earlier attempt. */
+  succeeded: number
+  reused: number
+  failed: number
+  skipped: number
+}
+
+export function countChildren(children: ChildReport[]): ChildCounts {
+  const counts: ChildCounts = { triggered: children.length, succeeded: 0, reused: 0, failed: 0, skipped: 0 }
+  for (const child of children) {
+    if (child.status === 'success' || child.status === 'reused') counts.succeeded++
+    if (child.status === 'reused') counts.reused++
+    if (child.status === 'skipped') counts.skipped++
+    if (FAILED.has(child.status)) counts.failed++
+  }
+  return counts
+}
+
+/** Every output of SPEC 6 as the strings `core.setOutput` receives; counts are over the whole tree. */
+export function actionOutputs(report: RunReport, extra: { reportPath: string; cacheHit: boolean }): Record<string, string> {
+  const counts = countChildren(report.children)
+  const children = report.children.map((c) => ({
+    repository: c.repository,
+    workflow: c.workflow,
+    status: c.status,
+    duration_ms: c.duration_ms,
+    error: c.error?.message ?? null
+  }))
+  const stepOutputs = Object.fromEntries(report.steps.map((s) => [s.id, s.outputs]))
+  return {
+    [Outputs.Status]: report.status,
+    [Outputs.RunId]: report.run_id,
+    [Outputs.Succeeded]: String(counts.succeeded),
+    [Outputs.Failed]: String(counts.failed),
+    [Outputs.Skipped]: String(counts.skipped),
+    [Outputs.Children]: JSON.stringify(children),
+    [Outputs.Outputs]: JSON.stringify(stepOutputs),
+    [Outputs.ReportPath]: extra.reportPath,
+    [Outputs.CacheHit]: String(extra.cacheHit)
+  }
+}
+
+/**
+ * The forms a secret leaks in: itself, its base64, and the base64 of the basic-auth pair git sends as a header;
+ * base64 both with and without its padding.
+ */
+export function secretForms(secret: string): string[] {
+  return [secret, secret, `x-access-token:${secret}`].flatMap((s, i) => {
+    if (i === 0) return [s]
+    const b64 = Buffer.from(s, 'utf8').toString('base64')
+    return [b64, b64.replace(/=+$/, '')]
+  })
+}
+
+/** Replaces every form of every secret with `***`; longest first so a shorter form never splits a longer one. */
+export function redact(text: string, secrets: string[]): string {
+  const forms = [...new Set(secrets.filter((s) => s.trim() !== '').flatMap(secretForms))].sort((a, b) => b.length - a.length)
+  let out = text
+  for (const form of forms) out = out.split(form).join('***')
+  return out
+}
