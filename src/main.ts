@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { ActionInputError, getInputs, type ActionInputs } from './github/inputs.js'
 import { cacheKeys, SharedCache } from './github/cache.js'
+import { OutcomeStore } from './github/outcomes.js'
 import { GroupedLogs } from './github/log-groups.js'
 import { RemoteRepositorySource } from './github/remote-source.js'
 import { makeOwnerLister } from './github/list-repos.js'
@@ -25,6 +26,8 @@ interface RunnerEnv {
   serverUrl: string
   apiUrl: string
   os: string
+  runId: string
+  runAttempt: number
 }
 
 function runnerEnv(): RunnerEnv {
@@ -35,7 +38,9 @@ function runnerEnv(): RunnerEnv {
     repository: env.GITHUB_REPOSITORY || '',
     serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/$/, ''),
     apiUrl: (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/$/, ''),
-    os: env.RUNNER_OS || process.platform
+    os: env.RUNNER_OS || process.platform,
+    runId: env.GITHUB_RUN_ID || '',
+    runAttempt: Number(env.GITHUB_RUN_ATTEMPT || '1') || 1
   }
 }
 
@@ -89,6 +94,13 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
     else core.info(restored.restoredKey ? `cache restored from ${restored.restoredKey}${restored.hit ? '' : ` (primary key ${keys.key} missed)`}` : `cache miss for ${keys.key}`)
   }
 
+  const outcomes = inputs.cache && !inputs.dryRun
+    ? new OutcomeStore(env.runnerTemp, env.runId, env.runAttempt, `${env.serverUrl}/${env.repository}/actions/runs/${env.runId}/attempts/${env.runAttempt}`)
+    : undefined
+  const earlier = outcomes ? await outcomes.restore() : {}
+  if (earlier.warning) core.warning(redact(earlier.warning, secrets))
+  if (earlier.reuse?.size) core.info(`re-run: ${earlier.reuse.size} children that succeeded in an earlier attempt are reused, not run again`)
+
   const controller = new AbortController()
   const onSignal = (sig: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(1)
@@ -122,23 +134,30 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
       (message) => core.warning(redact(message, secrets))
     ),
     signal: controller.signal,
-    runId
+    runId,
+    reuse: earlier.reuse
   }
 
-  let report: RunReport
+  let raw: RunReport
   try {
-    report = inputs.dryRun ? (await planRun(prepared, options)).report : await executeRun(prepared, options)
+    raw = inputs.dryRun ? (await planRun(prepared, options)).report : await executeRun(prepared, options)
   } finally {
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)
   }
+  // Redacted once, before anything is built from it, so every rendering stays within its bounds.
+  const report = JSON.parse(redact(JSON.stringify(raw), secrets)) as RunReport
 
   const reportPath = path.join(env.runnerTemp, `tako-report-${report.run_id}.json`)
-  await writeFile(reportPath, redact(`${JSON.stringify(report, null, 2)}\n`, secrets))
+  await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`)
   writeOutputs(actionOutputs(report, { reportPath, cacheHit }))
-  await core.summary.addRaw(redact(summaryMarkdown(report), secrets)).write()
+  await core.summary.addRaw(summaryMarkdown(report, inputs.dryRun ? { title: 'tako (dry run)' } : {})).write()
   emit(runAnnotations(report), secrets)
 
+  if (outcomes) {
+    const kept = await outcomes.save(report)
+    if (kept.warning) core.warning(redact(kept.warning, secrets))
+  }
   if (sharedCache && report.status !== 'cancelled') {
     const saved = await sharedCache.save(cacheHit)
     if (saved.warning) core.warning(redact(saved.warning, secrets))

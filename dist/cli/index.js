@@ -27823,7 +27823,7 @@ const envSchema = union([
     array(schemas_string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, { error: (iss) => `must be NAME=value, got ${describeValue(iss.input)}` }))
 ])
     .describe('Environment variables: a map, or a list of "NAME=value"; values are templated');
-const inputSpec = strictObject({
+const inputSpecSchema = strictObject({
     type: schemas_enum(['string', 'boolean', 'number']).optional(),
     required: schemas_boolean().optional(),
     default: scalar.optional(),
@@ -27853,19 +27853,20 @@ const stepMap = strictObject({
     })
         .optional(),
     get on_failure() {
-        return array(step).min(1).optional().describe('Steps run when this step fails');
+        return array(schema_step).min(1).optional().describe('Steps run when this step fails');
     },
     uses: schemas_string().optional().describe('A built-in step: tako/fan-out@v1'),
     with: record(schemas_string(), unknown()).optional().describe('Arguments of the built-in step; values are templated')
 });
-const step = union([schemas_string(), stepMap]).describe('A step: a script (shorthand for run) or a map');
-const inputsSchema = record(schema_name('input'), inputSpec);
+const schema_step = union([schemas_string(), stepMap])
+    .meta({ id: 'Step', description: 'A step: a script (shorthand for run) or a map' });
+const inputsSchema = record(schema_name('input'), inputSpecSchema);
 const workflowSchema = strictObject({
     description: schemas_string().optional(),
     inputs: inputsSchema.optional(),
     env: envSchema.optional(),
     timeout: schema_duration.optional(),
-    steps: array(step).min(1)
+    steps: array(schema_step).min(1)
 });
 const subscriptionSchema = strictObject({
     artifact: schemas_string().regex(ARTIFACT_REF_PATTERN, {
@@ -27878,7 +27879,7 @@ const subscriptionSchema = strictObject({
     workflow: schemas_string(),
     inputs: record(schemas_string(), scalar).optional().describe('Workflow inputs, templated with .event'),
     runs_on: schemas_enum(['local', 'dispatch']).optional()
-});
+}).meta({ id: 'Subscription', description: 'Runs a workflow of this repository when another repository emits an event' });
 const takoFileSchema = strictObject({
     version: union([schemas_string(), schemas_number()], { error: (iss) => `must be a string or a number, got ${describeValue(iss.input)}` })
         .describe('Version of the file format, any scalar: 1, "1", v1, 0.1.0'),
@@ -28016,7 +28017,7 @@ class Loader {
     doc;
     artifacts = new Set();
     produced = [];
-    /** Declared inputs of each workflow whose `inputs` are well-formed, for subscription checks. */
+    /** Inputs of each workflow, for subscription checks: all declared ones, and those that need a value. */
     inputsOf = new Map();
     constructor(text, file, issues) {
         this.text = text;
@@ -28095,9 +28096,10 @@ class Loader {
         subscriptionPaths.sort((a, b) => this.offset(a) - this.offset(b));
         const subscriptions = [];
         for (const at of subscriptionPaths) {
-            const result = subscriptionSchema.safeParse(valueAt(raw, at));
-            if (result.success)
-                subscriptions.push(this.subscription(result.data, at, workflowNames));
+            const sub = valueAt(raw, at);
+            const spec = isPlainMap(sub) ? this.subscription(sub, at, workflowNames) : undefined;
+            if (spec)
+                subscriptions.push(spec);
         }
         if (!data)
             return undefined;
@@ -28121,25 +28123,27 @@ class Loader {
     workflow(name, raw, at) {
         const wf = isPlainMap(raw) ? raw : {};
         const declared = isPlainMap(wf.inputs) ? Object.keys(wf.inputs) : [];
-        const parsedInputs = inputsSchema.safeParse(wf.inputs ?? {});
         const inputs = {};
-        if (parsedInputs.success) {
-            for (const [input, spec] of Object.entries(parsedInputs.data)) {
-                inputs[input] = compact({
-                    type: spec.type ?? 'string',
-                    required: spec.required ?? false,
-                    default: spec.default,
-                    description: spec.description,
-                    enum: spec.validation?.enum,
-                    pattern: spec.validation?.pattern,
-                    min: spec.validation?.min,
-                    max: spec.validation?.max
-                });
-                for (const problem of checkInputSpec(input, inputs[input]))
-                    this.error([...at, 'inputs', input], problem, 'key');
-            }
-            this.inputsOf.set(name, inputs);
+        for (const input of declared) {
+            const parsed = inputSpecSchema.safeParse(wf.inputs[input]);
+            if (!parsed.success)
+                continue;
+            const spec = parsed.data;
+            inputs[input] = compact({
+                type: spec.type ?? 'string',
+                required: spec.required ?? false,
+                default: spec.default,
+                description: spec.description,
+                enum: spec.validation?.enum,
+                pattern: spec.validation?.pattern,
+                min: spec.validation?.min,
+                max: spec.validation?.max
+            });
+            for (const problem of checkInputSpec(input, inputs[input]))
+                this.error([...at, 'inputs', input], problem, 'key');
         }
+        const required = Object.keys(inputs).filter((input) => inputs[input].required && inputs[input].default === undefined);
+        this.inputsOf.set(name, { declared, required });
         const planned = planSteps(Array.isArray(wf.steps) ? wf.steps : [], [...at, 'steps'], (i) => `step-${i + 1}`);
         const ids = new Map();
         const walk = (steps) => {
@@ -28165,6 +28169,8 @@ class Loader {
         const whole = workflowSchema.safeParse(raw);
         if (!whole.success || !env || !steps.every((step) => step !== undefined))
             return undefined;
+        if (Object.keys(inputs).length !== declared.length)
+            return undefined;
         return compact({
             name,
             description: whole.data.description,
@@ -28185,54 +28191,61 @@ class Loader {
             on_failure.push(this.step(handler, handlerScope));
             handlerScope.before.add(handler.id);
         }
-        const parsed = step.safeParse(isPlainMap(planned.raw) ? { ...planned.raw, on_failure: undefined } : planned.raw);
-        if (!parsed.success)
-            return undefined;
-        const raw = parsed.data;
+        const raw = planned.raw;
         const line = this.line(at);
         if (typeof raw === 'string') {
             this.templates(raw, at, { ...scope, run: true });
             return { id, run: raw, shell: 'bash', env: {}, continue_on_error: false, outputs: {}, on_failure: [], line };
         }
+        if (!isPlainMap(raw))
+            return undefined;
+        const text = (key) => (typeof raw[key] === 'string' ? raw[key] : undefined);
         if (raw.run === undefined && raw.uses === undefined)
             this.error(at, `step "${id}" needs "run" or "uses"`);
         if (raw.run !== undefined && raw.uses !== undefined)
             this.error([...at, 'uses'], `step "${id}" has both "run" and "uses"; use one of them`, 'key');
         if (raw.with !== undefined && raw.uses === undefined)
             this.error([...at, 'with'], `"with" applies only to a step with "uses"`, 'key');
-        if (typeof raw.if === 'string')
-            this.expression(raw.if, [...at, 'if'], 'if');
-        if (raw.run !== undefined)
-            this.templates(raw.run, [...at, 'run'], { ...scope, run: true });
+        const condition = text('if');
+        if (condition !== undefined)
+            this.expression(condition, [...at, 'if'], 'if');
+        const run = text('run');
+        if (run !== undefined)
+            this.templates(run, [...at, 'run'], { ...scope, run: true });
         const env = this.env(raw.env, [...at, 'env'], scope);
-        if (raw.working_directory !== undefined)
-            this.workingDirectory(raw.working_directory, [...at, 'working_directory']);
+        const dir = text('working_directory');
+        if (dir !== undefined)
+            this.workingDirectory(dir, [...at, 'working_directory']);
         const outputs = {};
-        for (const [name, source] of Object.entries(raw.produces?.outputs ?? {})) {
-            const parsedSource = this.outputSource(name, source, [...at, 'produces', 'outputs', name]);
+        const declaredOutputs = isPlainMap(raw.produces) && isPlainMap(raw.produces.outputs) ? raw.produces.outputs : {};
+        for (const [name, source] of Object.entries(declaredOutputs)) {
+            const parsedSource = typeof source === 'string' ? this.outputSource(name, source, [...at, 'produces', 'outputs', name]) : undefined;
             if (parsedSource)
                 outputs[name] = parsedSource;
         }
-        if (raw.with !== undefined)
+        if (isPlainMap(raw.with))
             this.deepTemplates(raw.with, [...at, 'with'], scope);
-        if (raw.uses !== undefined)
-            this.uses(raw.uses, raw, at);
-        if (!env || !on_failure.every((step) => step !== undefined))
+        const uses = text('uses');
+        if (uses !== undefined)
+            this.uses(uses, raw.with, at);
+        const parsed = schema_step.safeParse({ ...raw, on_failure: undefined });
+        if (!parsed.success || typeof parsed.data === 'string' || !env || !on_failure.every((step) => step !== undefined))
             return undefined;
+        const step = parsed.data;
         return compact({
             id,
-            name: raw.name,
-            if: raw.if === undefined ? undefined : String(raw.if),
-            run: raw.run,
-            shell: raw.shell ?? 'bash',
-            working_directory: raw.working_directory,
+            name: step.name,
+            if: step.if === undefined ? undefined : String(step.if),
+            run: step.run,
+            shell: step.shell ?? 'bash',
+            working_directory: step.working_directory,
             env,
-            timeoutMs: raw.timeout === undefined ? undefined : parseDuration(raw.timeout),
-            continue_on_error: raw.continue_on_error ?? false,
+            timeoutMs: step.timeout === undefined ? undefined : parseDuration(step.timeout),
+            continue_on_error: step.continue_on_error ?? false,
             outputs,
             on_failure,
-            uses: raw.uses,
-            with: raw.with,
+            uses: step.uses,
+            with: step.with,
             line
         });
     }
@@ -28306,7 +28319,7 @@ class Loader {
         }
         return undefined;
     }
-    uses(uses, step, at) {
+    uses(uses, args, at) {
         const where = [...at, 'uses'];
         const atSign = uses.lastIndexOf('@');
         const name = atSign > 0 ? uses.slice(0, atSign) : uses;
@@ -28322,8 +28335,8 @@ class Loader {
             this.error(where, `${name} ${what}; available: ${list(versions)} (as in ${name}@${versions[versions.length - 1]})`);
             return;
         }
-        if (name === FAN_OUT)
-            this.fanOut(step.with, at);
+        if (name === FAN_OUT && (args === undefined || isPlainMap(args)))
+            this.fanOut(args, at);
     }
     /** `with` of tako/fan-out@v1 (SPEC 2). A value holding a `{{ }}` template is only known at run time. */
     fanOut(w, step) {
@@ -28387,24 +28400,17 @@ class Loader {
         }
     }
     subscription(sub, at, workflowNames) {
-        const colon = sub.artifact.indexOf(':');
-        const repository = colon === -1 ? sub.artifact : sub.artifact.slice(0, colon);
-        const artifact = colon === -1 ? 'default' : sub.artifact.slice(colon + 1);
+        if (typeof sub.filter === 'string')
+            this.expression(sub.filter, [...at, 'filter'], 'filter');
+        if (Array.isArray(sub.filters)) {
+            sub.filters.forEach((filter, i) => typeof filter === 'string' && this.expression(filter, [...at, 'filters', i], 'filter'));
+        }
         if (sub.filter !== undefined && sub.filters !== undefined) {
             const second = this.offset([...at, 'filter'], 'key') > this.offset([...at, 'filters'], 'key') ? 'filter' : 'filters';
             this.error([...at, second], 'use either "filter" (one expression) or "filters" (a list), not both', 'key');
         }
-        const filters = [];
-        if (sub.filter !== undefined) {
-            this.expression(sub.filter, [...at, 'filter'], 'filter');
-            filters.push(sub.filter);
-        }
-        sub.filters?.forEach((filter, i) => {
-            this.expression(filter, [...at, 'filters', i], 'filter');
-            filters.push(filter);
-        });
         let schemaVersion;
-        if (sub.schema_version !== undefined) {
+        if (typeof sub.schema_version === 'string' || typeof sub.schema_version === 'number') {
             try {
                 schemaVersion = semver_normalizeRange(this.written(sub.schema_version, [...at, 'schema_version']));
             }
@@ -28412,36 +28418,40 @@ class Loader {
                 this.error([...at, 'schema_version'], error.message);
             }
         }
-        const target = this.inputsOf.get(sub.workflow);
-        if (!workflowNames.includes(sub.workflow)) {
+        const workflow = typeof sub.workflow === 'string' ? sub.workflow : undefined;
+        if (workflow !== undefined && !workflowNames.includes(workflow)) {
             const available = workflowNames.length ? `; workflows: ${list(workflowNames)}` : '; this file defines no workflows';
-            this.error([...at, 'workflow'], `workflow "${sub.workflow}" is not defined in this file${didYouMean(sub.workflow, workflowNames)}${available}`);
+            this.error([...at, 'workflow'], `workflow "${workflow}" is not defined in this file${didYouMean(workflow, workflowNames)}${available}`);
         }
-        const inputs = {};
-        for (const [name, value] of Object.entries(sub.inputs ?? {})) {
-            inputs[name] = String(value);
+        const target = workflow === undefined ? undefined : this.inputsOf.get(workflow);
+        const mapped = isPlainMap(sub.inputs) ? sub.inputs : {};
+        for (const [name, value] of Object.entries(mapped)) {
             if (typeof value === 'string')
                 this.templates(value, [...at, 'inputs', name], { kind: 'subscription' });
-            if (target && !Object.hasOwn(target, name)) {
-                const declared = Object.keys(target);
-                const which = declared.length ? `declared: ${list(declared)}` : 'it declares no inputs';
-                this.error([...at, 'inputs', name], `input "${name}" is not declared by workflow "${sub.workflow}"${didYouMean(name, declared)} (${which})`, 'key');
+            if (target && !target.declared.includes(name)) {
+                const which = target.declared.length ? `declared: ${list(target.declared)}` : 'it declares no inputs';
+                this.error([...at, 'inputs', name], `input "${name}" is not declared by workflow "${workflow}"${didYouMean(name, target.declared)} (${which})`, 'key');
             }
         }
-        for (const [name, spec] of Object.entries(target ?? {})) {
-            if (spec.required && spec.default === undefined && !Object.hasOwn(inputs, name)) {
-                this.warn([...at, 'workflow'], `workflow "${sub.workflow}" requires input "${name}", which this subscription does not map in "inputs"`);
+        for (const name of target && (sub.inputs === undefined || isPlainMap(sub.inputs)) ? target.required : []) {
+            if (!Object.hasOwn(mapped, name)) {
+                this.warn([...at, 'workflow'], `workflow "${workflow}" requires input "${name}", which this subscription does not map in "inputs"`);
             }
         }
+        const parsed = subscriptionSchema.safeParse(sub);
+        if (!parsed.success)
+            return undefined;
+        const { artifact, events, filter, filters, inputs, runs_on } = parsed.data;
+        const colon = artifact.indexOf(':');
         return compact({
-            repository,
-            artifact,
-            events: sub.events.map((e) => (typeof e === 'string' ? e : e.type)),
+            repository: colon === -1 ? artifact : artifact.slice(0, colon),
+            artifact: colon === -1 ? 'default' : artifact.slice(colon + 1),
+            events: events.map((e) => (typeof e === 'string' ? e : e.type)),
             schema_version: schemaVersion,
-            filters,
-            workflow: sub.workflow,
-            inputs,
-            runs_on: sub.runs_on,
+            filters: filter === undefined ? (filters ?? []) : [filter, ...(filters ?? [])],
+            workflow: parsed.data.workflow,
+            inputs: Object.fromEntries(Object.entries(inputs ?? {}).map(([name, value]) => [name, String(value)])),
+            runs_on,
             line: this.line(at)
         });
     }
@@ -28502,7 +28512,7 @@ class Loader {
         const custom = issue.message.startsWith('must ') ? `${label} ${issue.message}` : undefined;
         switch (issue.code) {
             case 'missing':
-                return this.error(at.slice(0, -1), `missing required key "${String(key)}"`);
+                return this.error(at.slice(0, -1), `missing required key "${String(key)}"`, 'key');
             case 'unrecognized_keys': {
                 const allowed = allowedKeys(at, raw);
                 for (const unknown of issue.keys ?? [])
@@ -28518,7 +28528,7 @@ class Loader {
             case 'invalid_key':
                 return this.error(at, issue.message, 'key');
             default:
-                return this.error(at, custom ?? (issue.code === 'custom' ? issue.message : `${label} is invalid: ${issue.message}`));
+                return this.error(at, custom ?? (/^(Invalid|Too) /.test(issue.message) ? `${label} is invalid: ${issue.message}` : issue.message));
         }
     }
     // ---- positions
@@ -28533,11 +28543,18 @@ class Loader {
         return undefined;
     }
     issue(severity, offset, message) {
-        const { line, col } = this.lines.linePos(offset);
-        this.issues.push({ file: this.file, line: Math.max(line, 1), col: Math.max(col, 1), message, severity });
+        const { line, col } = this.position(offset);
+        this.issues.push({ file: this.file, line, col, message, severity });
+    }
+    /** 1-based line and column; counted by hand for problems found before the YAML parser has seen the text. */
+    position(offset) {
+        if (this.lines.lineStarts.length > 0)
+            return this.lines.linePos(offset);
+        const before = this.text.slice(0, offset);
+        return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n') };
     }
     line(at, where = 'value') {
-        return this.lines.linePos(this.offset(at, where)).line;
+        return this.position(this.offset(at, where)).line;
     }
     /** Offset of the node at `at` (its key with 'key', a position inside a scalar with a number), else of the
         deepest node that exists on the way, so a missing key points at its parent map. */
@@ -28632,6 +28649,9 @@ function flatten(issues, base, raw) {
                 const message = issue.message.startsWith('must ') ? issue.message : `must be ${[...new Set(expected)].join(' or ')}, got ${describeValue(valueAt(raw, at))}`;
                 out.push({ code: 'invalid_type', path: at, message });
             }
+        }
+        else if (issue.code === 'invalid_key') {
+            out.push({ code: issue.code, path: at, message: issue.issues[0]?.message ?? issue.message });
         }
         else {
             const extra = issue;

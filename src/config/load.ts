@@ -15,13 +15,12 @@ import {
   EVENT_TYPE_PATTERN,
   describeValue,
   envSchema,
-  inputsSchema,
+  inputSpecSchema,
   step as stepSchema,
   subscriptionSchema,
   takoFileSchema,
   workflowSchema,
-  type RawStepMap,
-  type RawSubscription
+  type RawTakoFile
 } from './schema.js'
 import { didYouMean } from './suggest.js'
 import {
@@ -113,8 +112,8 @@ class Loader {
   private doc!: Document
   private artifacts = new Set<string>()
   private produced: string[] = []
-  /** Declared inputs of each workflow whose `inputs` are well-formed, for subscription checks. */
-  private readonly inputsOf = new Map<string, Record<string, InputSpec>>()
+  /** Inputs of each workflow, for subscription checks: all declared ones, and those that need a value. */
+  private readonly inputsOf = new Map<string, { declared: string[]; required: string[] }>()
 
   constructor(
     private readonly text: string,
@@ -126,7 +125,7 @@ class Loader {
     if (this.text.length > MAX_BYTES) return this.fail(0, `the file is larger than ${MAX_BYTES / 1024} KiB`)
     const brackets = unclosedBracketOffset(this.text)
     if (brackets !== undefined) return this.fail(brackets, DEPTH_MESSAGE)
-    this.doc = parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false })
+    this.doc = parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' })
     let syntaxBroken = false
     for (const error of this.doc.errors) {
       if (error.code === 'DUPLICATE_KEY') this.issue('error', error.pos[0], `duplicate key ${JSON.stringify(this.keyAt(error.pos[0]))}`)
@@ -155,14 +154,15 @@ class Loader {
       return this.fail(this.doc.contents?.range?.[0] ?? 0, `the file must be a map with keys such as "version" and "workflows", got ${describeValue(raw)}`)
     }
 
+    for (const at of protoKeys(raw)) this.error(at, 'the key "__proto__" is not allowed', 'key')
     const parsed = takoFileSchema.safeParse(raw)
     if (!parsed.success) for (const issue of flatten(parsed.error.issues, [], raw)) this.zodIssue(issue, raw)
     return this.check(raw, parsed.success ? parsed.data : undefined)
   }
 
-  // ---- semantic checks over the parsed file; units (a workflow, a subscription) that fail the shape check are skipped
+  // ---- semantic checks, field by field so that a shape error elsewhere hides nothing; the model only from a valid shape
 
-  private check(raw: Record<string, unknown>, data: z.infer<typeof takoFileSchema> | undefined): TakoConfig | undefined {
+  private check(raw: Record<string, unknown>, data: RawTakoFile | undefined): TakoConfig | undefined {
     const events = isPlainMap(raw.events) ? raw.events : {}
     if (isPlainMap(raw.artifacts)) this.artifacts = new Set(Object.keys(raw.artifacts))
     if (Array.isArray(events.produces)) {
@@ -187,8 +187,9 @@ class Loader {
     subscriptionPaths.sort((a, b) => this.offset(a) - this.offset(b))
     const subscriptions: SubscriptionSpec[] = []
     for (const at of subscriptionPaths) {
-      const result = subscriptionSchema.safeParse(valueAt(raw, at))
-      if (result.success) subscriptions.push(this.subscription(result.data, at, workflowNames))
+      const sub = valueAt(raw, at)
+      const spec = isPlainMap(sub) ? this.subscription(sub, at, workflowNames) : undefined
+      if (spec) subscriptions.push(spec)
     }
 
     if (!data) return undefined
@@ -212,24 +213,25 @@ class Loader {
   private workflow(name: string, raw: unknown, at: Path): WorkflowSpec | undefined {
     const wf = isPlainMap(raw) ? raw : {}
     const declared = isPlainMap(wf.inputs) ? Object.keys(wf.inputs) : []
-    const parsedInputs = inputsSchema.safeParse(wf.inputs ?? {})
     const inputs: Record<string, InputSpec> = {}
-    if (parsedInputs.success) {
-      for (const [input, spec] of Object.entries(parsedInputs.data)) {
-        inputs[input] = compact({
-          type: spec.type ?? 'string',
-          required: spec.required ?? false,
-          default: spec.default,
-          description: spec.description,
-          enum: spec.validation?.enum,
-          pattern: spec.validation?.pattern,
-          min: spec.validation?.min,
-          max: spec.validation?.max
-        })
-        for (const problem of checkInputSpec(input, inputs[input])) this.error([...at, 'inputs', input], problem, 'key')
-      }
-      this.inputsOf.set(name, inputs)
+    for (const input of declared) {
+      const parsed = inputSpecSchema.safeParse((wf.inputs as Record<string, unknown>)[input])
+      if (!parsed.success) continue
+      const spec = parsed.data
+      inputs[input] = compact({
+        type: spec.type ?? 'string',
+        required: spec.required ?? false,
+        default: spec.default,
+        description: spec.description,
+        enum: spec.validation?.enum,
+        pattern: spec.validation?.pattern,
+        min: spec.validation?.min,
+        max: spec.validation?.max
+      })
+      for (const problem of checkInputSpec(input, inputs[input])) this.error([...at, 'inputs', input], problem, 'key')
     }
+    const required = Object.keys(inputs).filter((input) => inputs[input].required && inputs[input].default === undefined)
+    this.inputsOf.set(name, { declared, required })
 
     const planned = planSteps(Array.isArray(wf.steps) ? wf.steps : [], [...at, 'steps'], (i) => `step-${i + 1}`)
     const ids = new Map<string, PlannedStep>()
@@ -253,7 +255,8 @@ class Loader {
       scope.before = new Set([...scope.before, step.id])
     }
     const whole = workflowSchema.safeParse(raw)
-    if (!whole.success || !env || !steps.every((step) => step !== undefined)) return undefined
+    const complete = env && steps.every((step) => step !== undefined) && Object.keys(inputs).length === declared.length
+    if (!whole.success || !complete) return undefined
     return compact({
       name,
       description: whole.data.description,
@@ -276,44 +279,51 @@ class Loader {
       handlerScope.before.add(handler.id)
     }
 
-    const parsed = stepSchema.safeParse(isPlainMap(planned.raw) ? { ...planned.raw, on_failure: undefined } : planned.raw)
-    if (!parsed.success) return undefined
-    const raw = parsed.data
+    const raw = planned.raw
     const line = this.line(at)
     if (typeof raw === 'string') {
       this.templates(raw, at, { ...scope, run: true })
       return { id, run: raw, shell: 'bash', env: {}, continue_on_error: false, outputs: {}, on_failure: [], line }
     }
+    if (!isPlainMap(raw)) return undefined
+    const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined)
     if (raw.run === undefined && raw.uses === undefined) this.error(at, `step "${id}" needs "run" or "uses"`)
     if (raw.run !== undefined && raw.uses !== undefined) this.error([...at, 'uses'], `step "${id}" has both "run" and "uses"; use one of them`, 'key')
     if (raw.with !== undefined && raw.uses === undefined) this.error([...at, 'with'], `"with" applies only to a step with "uses"`, 'key')
-    if (typeof raw.if === 'string') this.expression(raw.if, [...at, 'if'], 'if')
-    if (raw.run !== undefined) this.templates(raw.run, [...at, 'run'], { ...scope, run: true })
+    const condition = text('if')
+    if (condition !== undefined) this.expression(condition, [...at, 'if'], 'if')
+    const run = text('run')
+    if (run !== undefined) this.templates(run, [...at, 'run'], { ...scope, run: true })
     const env = this.env(raw.env, [...at, 'env'], scope)
-    if (raw.working_directory !== undefined) this.workingDirectory(raw.working_directory, [...at, 'working_directory'])
+    const dir = text('working_directory')
+    if (dir !== undefined) this.workingDirectory(dir, [...at, 'working_directory'])
     const outputs: Record<string, OutputSource> = {}
-    for (const [name, source] of Object.entries(raw.produces?.outputs ?? {})) {
-      const parsedSource = this.outputSource(name, source, [...at, 'produces', 'outputs', name])
+    const declaredOutputs = isPlainMap(raw.produces) && isPlainMap(raw.produces.outputs) ? raw.produces.outputs : {}
+    for (const [name, source] of Object.entries(declaredOutputs)) {
+      const parsedSource = typeof source === 'string' ? this.outputSource(name, source, [...at, 'produces', 'outputs', name]) : undefined
       if (parsedSource) outputs[name] = parsedSource
     }
-    if (raw.with !== undefined) this.deepTemplates(raw.with, [...at, 'with'], scope)
-    if (raw.uses !== undefined) this.uses(raw.uses, raw, at)
+    if (isPlainMap(raw.with)) this.deepTemplates(raw.with, [...at, 'with'], scope)
+    const uses = text('uses')
+    if (uses !== undefined) this.uses(uses, raw.with, at)
 
-    if (!env || !on_failure.every((step) => step !== undefined)) return undefined
+    const parsed = stepSchema.safeParse({ ...raw, on_failure: undefined })
+    if (!parsed.success || typeof parsed.data === 'string' || !env || !on_failure.every((step) => step !== undefined)) return undefined
+    const step = parsed.data
     return compact({
       id,
-      name: raw.name,
-      if: raw.if === undefined ? undefined : String(raw.if),
-      run: raw.run,
-      shell: raw.shell ?? 'bash',
-      working_directory: raw.working_directory,
+      name: step.name,
+      if: step.if === undefined ? undefined : String(step.if),
+      run: step.run,
+      shell: step.shell ?? 'bash',
+      working_directory: step.working_directory,
       env,
-      timeoutMs: raw.timeout === undefined ? undefined : parseDuration(raw.timeout),
-      continue_on_error: raw.continue_on_error ?? false,
+      timeoutMs: step.timeout === undefined ? undefined : parseDuration(step.timeout),
+      continue_on_error: step.continue_on_error ?? false,
       outputs,
       on_failure,
-      uses: raw.uses,
-      with: raw.with,
+      uses: step.uses,
+      with: step.with,
       line
     })
   }
@@ -367,9 +377,12 @@ class Loader {
     }
     let groups: number
     try {
-      groups = new RegExp(`${source}|`).exec('')!.length - 1
+      new RegExp(source)
+      // An alternative that matches the empty string makes exec() report every group, matched or not.
+      groups = new RegExp(`(?:${source})|`).exec('')!.length - 1
     } catch (error) {
-      this.error(at, `output "${name}": ${JSON.stringify(source)} is not a valid regular expression (${(error as Error).message})`)
+      const why = (error as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '')
+      this.error(at, `output "${name}": ${JSON.stringify(source)} is not a valid regular expression (${why})`)
       return undefined
     }
     if (groups === 1) return { kind: 'regex', pattern: source }
@@ -382,7 +395,7 @@ class Loader {
     return undefined
   }
 
-  private uses(uses: string, step: RawStepMap, at: Path): void {
+  private uses(uses: string, args: unknown, at: Path): void {
     const where = [...at, 'uses']
     const atSign = uses.lastIndexOf('@')
     const name = atSign > 0 ? uses.slice(0, atSign) : uses
@@ -398,7 +411,7 @@ class Loader {
       this.error(where, `${name} ${what}; available: ${list(versions)} (as in ${name}@${versions[versions.length - 1]})`)
       return
     }
-    if (name === FAN_OUT) this.fanOut(step.with, at)
+    if (name === FAN_OUT && (args === undefined || isPlainMap(args))) this.fanOut(args, at)
   }
 
   /** `with` of tako/fan-out@v1 (SPEC 2). A value holding a `{{ }}` template is only known at run time. */
@@ -424,7 +437,7 @@ class Loader {
       const artifact = args.artifact
       if (typeof artifact !== 'string') this.error([...at, 'artifact'], `"artifact" must be a string, ${got('artifact')}`)
       else if (artifact !== 'default' && !this.artifacts.has(artifact)) {
-        this.error([...at, 'artifact'], `artifact "${artifact}" is not declared in "artifacts"${didYouMean(artifact, this.artifacts)} (available: ${list(['default', ...this.artifacts])})`)
+        this.error([...at, 'artifact'], `artifact "${artifact}" is not declared in "artifacts"${didYouMean(artifact, this.artifacts)} (available: ${list(new Set(['default', ...this.artifacts]))})`)
       }
     }
     if (known('schema_version')) this.version(args.schema_version, [...at, 'schema_version'])
@@ -455,27 +468,18 @@ class Loader {
     }
   }
 
-  private subscription(sub: RawSubscription, at: Path, workflowNames: string[]): SubscriptionSpec {
-    const colon = sub.artifact.indexOf(':')
-    const repository = colon === -1 ? sub.artifact : sub.artifact.slice(0, colon)
-    const artifact = colon === -1 ? 'default' : sub.artifact.slice(colon + 1)
-
+  private subscription(sub: Record<string, unknown>, at: Path, workflowNames: string[]): SubscriptionSpec | undefined {
+    if (typeof sub.filter === 'string') this.expression(sub.filter, [...at, 'filter'], 'filter')
+    if (Array.isArray(sub.filters)) {
+      sub.filters.forEach((filter, i) => typeof filter === 'string' && this.expression(filter, [...at, 'filters', i], 'filter'))
+    }
     if (sub.filter !== undefined && sub.filters !== undefined) {
       const second = this.offset([...at, 'filter'], 'key') > this.offset([...at, 'filters'], 'key') ? 'filter' : 'filters'
       this.error([...at, second], 'use either "filter" (one expression) or "filters" (a list), not both', 'key')
     }
-    const filters: string[] = []
-    if (sub.filter !== undefined) {
-      this.expression(sub.filter, [...at, 'filter'], 'filter')
-      filters.push(sub.filter)
-    }
-    sub.filters?.forEach((filter, i) => {
-      this.expression(filter, [...at, 'filters', i], 'filter')
-      filters.push(filter)
-    })
 
     let schemaVersion: string | undefined
-    if (sub.schema_version !== undefined) {
+    if (typeof sub.schema_version === 'string' || typeof sub.schema_version === 'number') {
       try {
         schemaVersion = normalizeRange(this.written(sub.schema_version, [...at, 'schema_version']))
       } catch (error) {
@@ -483,35 +487,39 @@ class Loader {
       }
     }
 
-    const target = this.inputsOf.get(sub.workflow)
-    if (!workflowNames.includes(sub.workflow)) {
+    const workflow = typeof sub.workflow === 'string' ? sub.workflow : undefined
+    if (workflow !== undefined && !workflowNames.includes(workflow)) {
       const available = workflowNames.length ? `; workflows: ${list(workflowNames)}` : '; this file defines no workflows'
-      this.error([...at, 'workflow'], `workflow "${sub.workflow}" is not defined in this file${didYouMean(sub.workflow, workflowNames)}${available}`)
+      this.error([...at, 'workflow'], `workflow "${workflow}" is not defined in this file${didYouMean(workflow, workflowNames)}${available}`)
     }
-    const inputs: Record<string, string> = {}
-    for (const [name, value] of Object.entries(sub.inputs ?? {})) {
-      inputs[name] = String(value)
+    const target = workflow === undefined ? undefined : this.inputsOf.get(workflow)
+    const mapped = isPlainMap(sub.inputs) ? sub.inputs : {}
+    for (const [name, value] of Object.entries(mapped)) {
       if (typeof value === 'string') this.templates(value, [...at, 'inputs', name], { kind: 'subscription' })
-      if (target && !Object.hasOwn(target, name)) {
-        const declared = Object.keys(target)
-        const which = declared.length ? `declared: ${list(declared)}` : 'it declares no inputs'
-        this.error([...at, 'inputs', name], `input "${name}" is not declared by workflow "${sub.workflow}"${didYouMean(name, declared)} (${which})`, 'key')
+      if (target && !target.declared.includes(name)) {
+        const which = target.declared.length ? `declared: ${list(target.declared)}` : 'it declares no inputs'
+        this.error([...at, 'inputs', name], `input "${name}" is not declared by workflow "${workflow}"${didYouMean(name, target.declared)} (${which})`, 'key')
       }
     }
-    for (const [name, spec] of Object.entries(target ?? {})) {
-      if (spec.required && spec.default === undefined && !Object.hasOwn(inputs, name)) {
-        this.warn([...at, 'workflow'], `workflow "${sub.workflow}" requires input "${name}", which this subscription does not map in "inputs"`)
+    for (const name of target && (sub.inputs === undefined || isPlainMap(sub.inputs)) ? target.required : []) {
+      if (!Object.hasOwn(mapped, name)) {
+        this.warn([...at, 'workflow'], `workflow "${workflow}" requires input "${name}", which this subscription does not map in "inputs"`)
       }
     }
+
+    const parsed = subscriptionSchema.safeParse(sub)
+    if (!parsed.success) return undefined
+    const { artifact, events, filter, filters, inputs, runs_on } = parsed.data
+    const colon = artifact.indexOf(':')
     return compact({
-      repository,
-      artifact,
-      events: sub.events.map((e) => (typeof e === 'string' ? e : e.type)),
+      repository: colon === -1 ? artifact : artifact.slice(0, colon),
+      artifact: colon === -1 ? 'default' : artifact.slice(colon + 1),
+      events: events.map((e) => (typeof e === 'string' ? e : e.type)),
       schema_version: schemaVersion,
-      filters,
-      workflow: sub.workflow,
-      inputs,
-      runs_on: sub.runs_on,
+      filters: filter === undefined ? (filters ?? []) : [filter, ...(filters ?? [])],
+      workflow: parsed.data.workflow,
+      inputs: Object.fromEntries(Object.entries(inputs ?? {}).map(([name, value]) => [name, String(value)])),
+      runs_on,
       line: this.line(at)
     })
   }
@@ -568,7 +576,7 @@ class Loader {
     const custom = issue.message.startsWith('must ') ? `${label} ${issue.message}` : undefined
     switch (issue.code) {
       case 'missing':
-        return this.error(at.slice(0, -1), `missing required key "${String(key)}"`)
+        return this.error(at.slice(0, -1), `missing required key "${String(key)}"`, 'key')
       case 'unrecognized_keys': {
         const allowed = allowedKeys(at, raw)
         for (const unknown of issue.keys ?? []) this.error([...at, unknown], `unknown key "${unknown}"${didYouMean(unknown, allowed)}`, 'key')
@@ -583,7 +591,7 @@ class Loader {
       case 'invalid_key':
         return this.error(at, issue.message, 'key')
       default:
-        return this.error(at, custom ?? (issue.code === 'custom' ? issue.message : `${label} is invalid: ${issue.message}`))
+        return this.error(at, custom ?? (/^(Invalid|Too) /.test(issue.message) ? `${label} is invalid: ${issue.message}` : issue.message))
     }
   }
 
@@ -603,12 +611,19 @@ class Loader {
   }
 
   private issue(severity: ConfigIssue['severity'], offset: number, message: string): void {
-    const { line, col } = this.lines.linePos(offset)
-    this.issues.push({ file: this.file, line: Math.max(line, 1), col: Math.max(col, 1), message, severity })
+    const { line, col } = this.position(offset)
+    this.issues.push({ file: this.file, line, col, message, severity })
+  }
+
+  /** 1-based line and column; counted by hand for problems found before the YAML parser has seen the text. */
+  private position(offset: number): { line: number; col: number } {
+    if (this.lines.lineStarts.length > 0) return this.lines.linePos(offset)
+    const before = this.text.slice(0, offset)
+    return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n') }
   }
 
   private line(at: Path, where: 'key' | 'value' = 'value'): number {
-    return this.lines.linePos(this.offset(at, where)).line
+    return this.position(this.offset(at, where)).line
   }
 
   /** Offset of the node at `at` (its key with 'key', a position inside a scalar with a number), else of the
@@ -708,6 +723,8 @@ function flatten(issues: readonly z.core.$ZodIssue[], base: Path, raw: unknown):
         const message = issue.message.startsWith('must ') ? issue.message : `must be ${[...new Set(expected)].join(' or ')}, got ${describeValue(valueAt(raw, at))}`
         out.push({ code: 'invalid_type', path: at, message })
       }
+    } else if (issue.code === 'invalid_key') {
+      out.push({ code: issue.code, path: at, message: issue.issues[0]?.message ?? issue.message })
     } else {
       const extra = issue as unknown as Omit<FlatIssue, 'path'>
       out.push({ ...extra, code: issue.code, path: at, message: issue.message })
@@ -796,6 +813,23 @@ function unclosedBracketOffset(text: string): number | undefined {
     } else if ((c === ']' || c === '}') && depth > 0) depth--
   }
   return undefined
+}
+
+/** Paths of `__proto__` keys, which zod records skip silently and which must never reach a model object. */
+function protoKeys(raw: unknown): Path[] {
+  const found: Path[] = []
+  const stack: [unknown, Path][] = [[raw, []]]
+  while (stack.length > 0) {
+    const [value, at] = stack.pop()!
+    if (Array.isArray(value)) value.forEach((item, i) => stack.push([item, [...at, i]]))
+    else if (isPlainMap(value)) {
+      for (const key of Object.keys(value)) {
+        if (key === '__proto__') found.push([...at, key])
+        else stack.push([value[key], [...at, key]])
+      }
+    }
+  }
+  return found
 }
 
 /** The first node deeper than MAX_DEPTH, walked without recursion. */

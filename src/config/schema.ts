@@ -7,13 +7,13 @@ import { DURATION_PATTERN, parseDuration } from './duration.js'
 
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_]*$/
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
 const OWNER = '[A-Za-z0-9][A-Za-z0-9-]*'
 const REPO = '(?!\\.\\.?(?:[@:]|$))[A-Za-z0-9._-]+'
 /** `owner/repo[@ref]` */
 export const REPO_REF_PATTERN = new RegExp(`^${OWNER}/${REPO}(@[^\\s@]+)?$`)
 /** `owner/repo[:artifact]` */
-export const ARTIFACT_REF_PATTERN = new RegExp(`^${OWNER}/${REPO}(:[A-Za-z][A-Za-z0-9_-]*)?$`)
+const ARTIFACT_REF_PATTERN = new RegExp(`^${OWNER}/${REPO}(:[A-Za-z][A-Za-z0-9_-]*)?$`)
 
 /** How a value is shown after "got" in a message. */
 export function describeValue(value: unknown): string {
@@ -27,11 +27,11 @@ export function describeValue(value: unknown): string {
 const quoted = (input: unknown): string => (typeof input === 'string' ? JSON.stringify(input) : describeValue(input))
 const NAME_RULE = 'must start with a letter and contain only letters, digits, "_" and "-"'
 
-/** A name of a workflow, step, input, output or artifact; `noun` names it in the message. */
-const name = (noun: string) =>
-  z.string().regex(NAME_PATTERN, { error: (iss) => `${noun} name ${quoted(iss.input)} ${NAME_RULE}` })
+/** A name of a workflow, step, input, output or artifact; `what` names it in the message ("workflow name"). */
+const name = (what: string) =>
+  z.string().regex(NAME_PATTERN, { error: (iss) => `${what} ${quoted(iss.input)} ${NAME_RULE}` })
 
-export const eventType = z
+const eventType = z
   .string()
   .regex(EVENT_TYPE_PATTERN, {
     error: (iss) => `event type ${quoted(iss.input)} must be snake_case (lower-case letters, digits and "_", starting with a letter)`
@@ -67,7 +67,7 @@ export const envSchema = z
   ])
   .describe('Environment variables: a map, or a list of "NAME=value"; values are templated')
 
-const inputSpec = z.strictObject({
+export const inputSpecSchema = z.strictObject({
   type: z.enum(['string', 'boolean', 'number']).optional(),
   required: z.boolean().optional(),
   default: scalar.optional(),
@@ -103,7 +103,7 @@ export interface RawStepMap {
 export type RawStep = string | RawStepMap
 
 const stepMap: z.ZodType<RawStepMap> = z.strictObject({
-  id: name('step').optional().describe('Unique in the workflow; default step-<n>'),
+  id: name('step id').optional().describe('Unique in the workflow; default step-<n>'),
   name: z.string().optional(),
   if: z.union([z.string(), z.boolean()]).optional().describe('CEL expression; the step runs only when it is true'),
   run: z.string().optional().describe('Script, templated'),
@@ -115,7 +115,7 @@ const stepMap: z.ZodType<RawStepMap> = z.strictObject({
   produces: z
     .strictObject({
       outputs: z
-        .record(name('output'), z.string())
+        .record(name('output name'), z.string())
         .optional()
         .describe('name -> from_stdout | from_stderr | from_file:<path> | from_env:<NAME> | a regular expression with one capture group')
     })
@@ -127,9 +127,11 @@ const stepMap: z.ZodType<RawStepMap> = z.strictObject({
   with: z.record(z.string(), z.unknown()).optional().describe('Arguments of the built-in step; values are templated')
 })
 
-export const step: z.ZodType<RawStep> = z.union([z.string(), stepMap]).describe('A step: a script (shorthand for run) or a map')
+export const step: z.ZodType<RawStep> = z
+  .union([z.string(), stepMap])
+  .meta({ id: 'Step', description: 'A step: a script (shorthand for run) or a map' })
 
-export const inputsSchema = z.record(name('input'), inputSpec)
+const inputsSchema = z.record(name('input name'), inputSpecSchema)
 
 export const workflowSchema = z.strictObject({
   description: z.string().optional(),
@@ -150,7 +152,7 @@ export const subscriptionSchema = z.strictObject({
   workflow: z.string(),
   inputs: z.record(z.string(), scalar).optional().describe('Workflow inputs, templated with .event'),
   runs_on: z.enum(['local', 'dispatch']).optional()
-})
+}).meta({ id: 'Subscription', description: 'Runs a workflow of this repository when another repository emits an event' })
 
 export const takoFileSchema = z
   .strictObject({
@@ -161,12 +163,12 @@ export const takoFileSchema = z
     metadata: z.strictObject({ name: z.string().optional() }).optional(),
     artifacts: z
       .record(
-        name('artifact'),
+        name('artifact name'),
         z.strictObject({ path: z.string().optional(), ecosystem: z.string().optional(), description: z.string().optional() }).nullable()
       )
       .optional()
       .describe('What this repository publishes; the artifact "default" always exists'),
-    workflows: z.record(name('workflow'), workflowSchema).optional(),
+    workflows: z.record(name('workflow name'), workflowSchema).optional(),
     subscriptions: z.array(subscriptionSchema).optional(),
     events: z
       .strictObject({
@@ -184,5 +186,3 @@ export const takoFileSchema = z
   .describe('tako.yml: dependency-aware workflows across repositories')
 
 export type RawTakoFile = z.infer<typeof takoFileSchema>
-export type RawWorkflow = z.infer<typeof workflowSchema>
-export type RawSubscription = z.infer<typeof subscriptionSchema>

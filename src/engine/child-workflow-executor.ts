@@ -54,6 +54,7 @@ export class ChildWorkflowExecutor {
       Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url ?? tree.reusedFrom })
       return end('reused')
     }
+    if ((req.subscription.runs_on ?? tree.defaultMode) === 'dispatch') return this.dispatch(req, report, end)
     const child = await this.deps.factory.create(report.repository, workflowName)
     report.id = child.id
     report.workspace = child.workspace
@@ -115,6 +116,26 @@ export class ChildWorkflowExecutor {
       const remove = tree.keepWorkspaces === 'none' || (!keep && tree.keepWorkspaces === 'failed')
       if (remove) await rm(child.workspace, { recursive: true, force: true })
     }
+  }
+
+  /** The child runs as a workflow run of its own repository; this side only starts, awaits and reports it. */
+  private async dispatch(req: ChildRequest, report: ChildReport, end: (status: ChildStatus, error?: ChildError) => ChildReport): Promise<ChildReport> {
+    const { tree } = req.parent
+    report.id = this.deps.factory.reserveId(report.repository, report.workflow)
+    if (!tree.dispatcher) {
+      return end('failure', { kind: 'dispatch_failed', message: `${report.repository} subscribes with runs_on: dispatch, which needs the GitHub Action (mode: dispatch); the CLI runs children locally only when runs_on is local or unset` })
+    }
+    let inputs: Record<string, InputValue>
+    try {
+      inputs = this.mapInputs(req, report.repository)
+    } catch (error) {
+      return end('failure', { kind: 'invalid_inputs', message: messageOf(error) })
+    }
+    report.inputs = inputs
+    const outcome = await tree.dispatcher.dispatch({ childId: report.id, candidate: req.candidate, workflow: report.workflow, inputs, event: req.event, signal: req.signal })
+    if (outcome.url) report.url = outcome.url
+    if (outcome.steps) report.steps = outcome.steps
+    return end(outcome.status, outcome.error)
   }
 
   private async loadChildConfig(candidate: Candidate, workspace: string): Promise<TakoConfig | string> {

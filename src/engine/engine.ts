@@ -17,6 +17,7 @@ import { ChildWorkflowExecutor } from './child-workflow-executor.js'
 import { Discovery } from './discovery.js'
 import { CancelReason, TEMP_DIR, newRunId, type RunObserver, type RunScope, type TreeState } from './run-scope.js'
 import type { RepositorySource } from './repository-source.js'
+import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
 
 /** A mistake in how tako was invoked (exit code 2), as opposed to a failing step. */
@@ -43,6 +44,11 @@ export interface RunOptions {
   runId?: string
   /** Outcomes of an earlier attempt to reuse, keyed by childFingerprint(). */
   reuse?: Map<string, ChildReport>
+  /** The event that triggered this run, when it is itself a (dispatched) child run. */
+  event?: TakoEvent
+  /** Where children run by default; `dispatch` needs a dispatcher. */
+  mode?: ChildMode
+  dispatcher?: ChildDispatcher
 }
 
 export interface PreparedRun {
@@ -109,7 +115,9 @@ async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
     maxDepth: opts.maxDepth ?? 10,
     childIds: new Map(),
     keepWorkspaces: opts.keepWorkspaces ?? 'failed',
-    reuse: opts.reuse
+    reuse: opts.reuse,
+    defaultMode: opts.mode ?? 'local',
+    dispatcher: opts.dispatcher
   }
   const executors: Record<string, ScriptExecutor | FanOutExecutor> = { run: new ScriptExecutor() }
   const runner = new WorkflowRunner(executors)
@@ -138,7 +146,7 @@ export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promi
   let error: string | undefined
   let steps: RunReport['steps'] = []
   try {
-    const result = await runner.run({ config: prepared.config, workflow: prepared.workflow, inputs: prepared.inputs, scope: rootScope, signal })
+    const result = await runner.run({ config: prepared.config, workflow: prepared.workflow, inputs: prepared.inputs, scope: rootScope, event: opts.event, signal })
     steps = result.steps
     status = result.status === 'success' ? 'success' : signal.aborted && signal.reason instanceof CancelReason ? 'cancelled' : 'failure'
     if (result.failure) error = result.failure.step ? `step "${result.failure.step}": ${result.failure.message}` : result.failure.message

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import type { LimitFunction } from 'p-limit'
 import type { TakoConfig } from '../config/types.js'
+import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { StepReport, ChildReport, DiscoveryEntry } from './types.js'
 
 /** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
@@ -89,6 +90,9 @@ export interface TreeState {
   reuse?: Map<string, ChildReport>
   /** Link to the earlier attempt that ran reused children, when the report does not carry one. */
   reusedFrom?: string
+  /** Where children run unless their subscription says `runs_on`. */
+  defaultMode: ChildMode
+  dispatcher?: ChildDispatcher
 }
 
 export interface Ancestor {

@@ -59,11 +59,11 @@ export function actionOutputs(report: RunReport, extra: { reportPath: string; ca
  * base64 both with and without its padding.
  */
 export function secretForms(secret: string): string[] {
-  return [secret, secret, `x-access-token:${secret}`].flatMap((s, i) => {
-    if (i === 0) return [s]
-    const b64 = Buffer.from(s, 'utf8').toString('base64')
-    return [b64, b64.replace(/=+$/, '')]
-  })
+  const base64 = (s: string): string[] => {
+    const padded = Buffer.from(s, 'utf8').toString('base64')
+    return [padded, padded.replace(/=+$/, '')]
+  }
+  return [secret, ...base64(secret), ...base64(`x-access-token:${secret}`)]
 }
 
 /** Replaces every form of every secret with `***`; longest first so a shorter form never splits a longer one. */

@@ -12,6 +12,7 @@ const MIN_TAIL_BYTES = 2048
 
 const RUN_MARK: Record<string, string> = { success: '✅', failure: '❌', cancelled: '🚫' }
 const RUN_VERB: Record<string, string> = { success: 'succeeded', failure: 'failed', cancelled: 'cancelled' }
+const ENDED: Record<string, string> = { failure: 'failed', timed_out: 'timed out', cancelled: 'cancelled' }
 const MARK: Record<string, string> = {
   success: '✅',
   reused: '♻️',
@@ -39,6 +40,7 @@ interface Cuts {
   rowsDropped: number
 }
 
+/** The whole job summary; always under `maxBytes` UTF-8 bytes (default 1 MiB). `title` leads the heading. */
 export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; title?: string } = {}): string {
   const maxBytes = opts.maxBytes ?? SUMMARY_MAX_BYTES
   const title = opts.title ?? 'tako'
@@ -175,8 +177,6 @@ function failureSection({ child, tail }: Failure, tailBytes: number, cuts: Cuts)
   out.push('</details>', '')
   return out
 }
-
-const ENDED: Record<string, string> = { failure: 'failed', timed_out: 'timed out', cancelled: 'cancelled' }
 
 /** The failing step of a failed child; for one that was skipped, why. */
 function failingStep(c: ChildReport): string {
