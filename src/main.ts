@@ -134,6 +134,7 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
       (message) => core.warning(redact(message, secrets))
     ),
     signal: controller.signal,
+    baseEnv: stepEnvironment(process.env),
     runId,
     reuse: earlier.reuse
   }
@@ -166,6 +167,12 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
   if (report.status !== 'success') {
     core.setFailed(redact(`tako: run ${report.run_id} ${report.status}${report.error ? `: ${report.error}` : ''}`, secrets))
   }
+}
+
+/** Steps get the job's environment without the action's own inputs (the token among them) and runtime tokens. */
+function stepEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const hidden = /^(INPUT_|ACTIONS_RUNTIME_TOKEN$|ACTIONS_ID_TOKEN_REQUEST_TOKEN$|ACTIONS_RESULTS_URL$|ACTIONS_CACHE_URL$)/
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !hidden.test(name)))
 }
 
 function writeOutputs(outputs: Record<string, string>): void {

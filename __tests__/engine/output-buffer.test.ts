@@ -84,6 +84,21 @@ describe('OutputBuffer', () => {
     )
   })
 
+  describe('tailLines byte bound', () => {
+    it('keeps the end of huge lines within maxBytes and says what was cut', () => {
+      const buf = new OutputBuffer(1024 * 1024)
+      buf.append(`${'a'.repeat(50_000)}\n${'é'.repeat(30_000)}\nlast line\n`)
+      const tail = buf.tailLines(30, 1000)
+      const [note, ...rest] = tail.split('\n')
+      expect(note).toMatch(/^\[… \d+ bytes cut\]$/)
+      expect(Buffer.byteLength(rest.join('\n'))).toBeLessThanOrEqual(1000)
+      expect(rest[rest.length - 1]).toBe('last line')
+      expect(rest.join('\n')).not.toContain('\ufffd')
+      const cut = Number(/\d+/.exec(note)?.[0])
+      expect(cut + Buffer.byteLength(rest.join('\n'))).toBe(50_000 + 1 + 60_000 + 1 + 'last line'.length)
+    })
+  })
+
   describe('tailLines', () => {
     it('gives the last n lines without a marker when nothing was cut', () => {
       const buf = new OutputBuffer()

@@ -27792,13 +27792,12 @@ function describeValue(value) {
         return JSON.stringify(value);
     return String(value);
 }
-const quoted = (input) => (typeof input === 'string' ? JSON.stringify(input) : describeValue(input));
 const NAME_RULE = 'must start with a letter and contain only letters, digits, "_" and "-"';
-/** A name of a workflow, step, input, output or artifact; `noun` names it in the message. */
-const schema_name = (noun) => schemas_string().regex(NAME_PATTERN, { error: (iss) => `${noun} name ${quoted(iss.input)} ${NAME_RULE}` });
+/** A name of a workflow, step, input, output or artifact; `what` names it in the message ("workflow name"). */
+const schema_name = (what) => schemas_string().regex(NAME_PATTERN, { error: (iss) => `${what} ${describeValue(iss.input)} ${NAME_RULE}` });
 const eventType = schemas_string()
     .regex(EVENT_TYPE_PATTERN, {
-    error: (iss) => `event type ${quoted(iss.input)} must be snake_case (lower-case letters, digits and "_", starting with a letter)`
+    error: (iss) => `event type ${describeValue(iss.input)} must be snake_case (lower-case letters, digits and "_", starting with a letter)`
 });
 const mustDuration = (iss) => `must be a duration like 90s, 10m or 2h, got ${describeValue(iss.input)}`;
 const schema_duration = schemas_string({ error: mustDuration })
@@ -27819,7 +27818,7 @@ const versionLike = union([schemas_string(), schemas_number()], {
     error: (iss) => `must be a version like 1.2.0, got ${describeValue(iss.input)}`
 });
 const envSchema = union([
-    record(schemas_string().regex(ENV_NAME_PATTERN, { error: (iss) => `environment variable name ${quoted(iss.input)} must contain only letters, digits and "_", and not start with a digit` }), scalar),
+    record(schemas_string().regex(ENV_NAME_PATTERN, { error: (iss) => `environment variable name ${describeValue(iss.input)} must contain only letters, digits and "_", and not start with a digit` }), scalar),
     array(schemas_string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, { error: (iss) => `must be NAME=value, got ${describeValue(iss.input)}` }))
 ])
     .describe('Environment variables: a map, or a list of "NAME=value"; values are templated');
@@ -27837,7 +27836,7 @@ const inputSpecSchema = strictObject({
         .optional()
 });
 const stepMap = strictObject({
-    id: schema_name('step').optional().describe('Unique in the workflow; default step-<n>'),
+    id: schema_name('step id').optional().describe('Unique in the workflow; default step-<n>'),
     name: schemas_string().optional(),
     if: union([schemas_string(), schemas_boolean()]).optional().describe('CEL expression; the step runs only when it is true'),
     run: schemas_string().optional().describe('Script, templated'),
@@ -27847,7 +27846,7 @@ const stepMap = strictObject({
     timeout: schema_duration.optional(),
     continue_on_error: schemas_boolean().optional(),
     produces: strictObject({
-        outputs: record(schema_name('output'), schemas_string())
+        outputs: record(schema_name('output name'), schemas_string())
             .optional()
             .describe('name -> from_stdout | from_stderr | from_file:<path> | from_env:<NAME> | a regular expression with one capture group')
     })
@@ -27860,7 +27859,7 @@ const stepMap = strictObject({
 });
 const schema_step = union([schemas_string(), stepMap])
     .meta({ id: 'Step', description: 'A step: a script (shorthand for run) or a map' });
-const inputsSchema = record(schema_name('input'), inputSpecSchema);
+const inputsSchema = record(schema_name('input name'), inputSpecSchema);
 const workflowSchema = strictObject({
     description: schemas_string().optional(),
     inputs: inputsSchema.optional(),
@@ -27885,10 +27884,10 @@ const takoFileSchema = strictObject({
         .describe('Version of the file format, any scalar: 1, "1", v1, 0.1.0'),
     name: schemas_string().optional(),
     metadata: strictObject({ name: schemas_string().optional() }).optional(),
-    artifacts: record(schema_name('artifact'), strictObject({ path: schemas_string().optional(), ecosystem: schemas_string().optional(), description: schemas_string().optional() }).nullable())
+    artifacts: record(schema_name('artifact name'), strictObject({ path: schemas_string().optional(), ecosystem: schemas_string().optional(), description: schemas_string().optional() }).nullable())
         .optional()
         .describe('What this repository publishes; the artifact "default" always exists'),
-    workflows: record(schema_name('workflow'), workflowSchema).optional(),
+    workflows: record(schema_name('workflow name'), workflowSchema).optional(),
     subscriptions: array(subscriptionSchema).optional(),
     events: strictObject({
         produces: array(strictObject({ type: eventType, schema_version: versionLike.optional(), description: schemas_string().optional() }))
@@ -28030,7 +28029,7 @@ class Loader {
         const brackets = unclosedBracketOffset(this.text);
         if (brackets !== undefined)
             return this.fail(brackets, DEPTH_MESSAGE);
-        this.doc = (0,dist/* parseDocument */.Tp)(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
+        this.doc = (0,dist/* parseDocument */.Tp)(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
         let syntaxBroken = false;
         for (const error of this.doc.errors) {
             if (error.code === 'DUPLICATE_KEY')
@@ -28062,13 +28061,15 @@ class Loader {
         if (!isPlainMap(raw)) {
             return this.fail(this.doc.contents?.range?.[0] ?? 0, `the file must be a map with keys such as "version" and "workflows", got ${describeValue(raw)}`);
         }
+        for (const at of protoKeys(raw))
+            this.error(at, 'the key "__proto__" is not allowed', 'key');
         const parsed = takoFileSchema.safeParse(raw);
         if (!parsed.success)
             for (const issue of flatten(parsed.error.issues, [], raw))
                 this.zodIssue(issue, raw);
         return this.check(raw, parsed.success ? parsed.data : undefined);
     }
-    // ---- semantic checks over the parsed file; units (a workflow, a subscription) that fail the shape check are skipped
+    // ---- semantic checks, field by field so that a shape error elsewhere hides nothing; the model only from a valid shape
     check(raw, data) {
         const events = isPlainMap(raw.events) ? raw.events : {};
         if (isPlainMap(raw.artifacts))
@@ -28167,9 +28168,8 @@ class Loader {
             scope.before = new Set([...scope.before, step.id]);
         }
         const whole = workflowSchema.safeParse(raw);
-        if (!whole.success || !env || !steps.every((step) => step !== undefined))
-            return undefined;
-        if (Object.keys(inputs).length !== declared.length)
+        const complete = env && steps.every((step) => step !== undefined) && Object.keys(inputs).length === declared.length;
+        if (!whole.success || !complete)
             return undefined;
         return compact({
             name,
@@ -28302,10 +28302,13 @@ class Loader {
         }
         let groups;
         try {
-            groups = new RegExp(`${source}|`).exec('').length - 1;
+            new RegExp(source);
+            // An alternative that matches the empty string makes exec() report every group, matched or not.
+            groups = new RegExp(`(?:${source})|`).exec('').length - 1;
         }
         catch (error) {
-            this.error(at, `output "${name}": ${JSON.stringify(source)} is not a valid regular expression (${error.message})`);
+            const why = error.message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '');
+            this.error(at, `output "${name}": ${JSON.stringify(source)} is not a valid regular expression (${why})`);
             return undefined;
         }
         if (groups === 1)
@@ -28364,7 +28367,7 @@ class Loader {
             if (typeof artifact !== 'string')
                 this.error([...at, 'artifact'], `"artifact" must be a string, ${got('artifact')}`);
             else if (artifact !== 'default' && !this.artifacts.has(artifact)) {
-                this.error([...at, 'artifact'], `artifact "${artifact}" is not declared in "artifacts"${didYouMean(artifact, this.artifacts)} (available: ${list(['default', ...this.artifacts])})`);
+                this.error([...at, 'artifact'], `artifact "${artifact}" is not declared in "artifacts"${didYouMean(artifact, this.artifacts)} (available: ${list(new Set(['default', ...this.artifacts]))})`);
             }
         }
         if (known('schema_version'))
@@ -28753,6 +28756,25 @@ function unclosedBracketOffset(text) {
     }
     return undefined;
 }
+/** Paths of `__proto__` keys, which zod records skip silently and which must never reach a model object. */
+function protoKeys(raw) {
+    const found = [];
+    const stack = [[raw, []]];
+    while (stack.length > 0) {
+        const [value, at] = stack.pop();
+        if (Array.isArray(value))
+            value.forEach((item, i) => stack.push([item, [...at, i]]));
+        else if (isPlainMap(value)) {
+            for (const key of Object.keys(value)) {
+                if (key === '__proto__')
+                    found.push([...at, key]);
+                else
+                    stack.push([value[key], [...at, key]]);
+            }
+        }
+    }
+    return found;
+}
 /** The first node deeper than MAX_DEPTH, walked without recursion. */
 function tooDeep(root) {
     const stack = [[root, 0]];
@@ -28795,11 +28817,16 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 const MAX_STDERR = 64 * 1024;
 function git(args, opts = {}) {
-    const pre = Object.entries(opts.config ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+    const settings = Object.entries(opts.config ?? {});
+    const configEnv = settings.length ? { GIT_CONFIG_COUNT: String(settings.length) } : {};
+    settings.forEach(([key, value], i) => {
+        configEnv[`GIT_CONFIG_KEY_${i}`] = key;
+        configEnv[`GIT_CONFIG_VALUE_${i}`] = value;
+    });
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('git', [...pre, ...args], {
+        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, {
             cwd: opts.cwd,
-            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env },
+            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv },
             stdio: ['pipe', 'pipe', 'pipe'],
             signal: opts.signal
         });
@@ -28919,7 +28946,7 @@ class WorkflowRunner {
         const { workflow, scope } = req;
         const deadline = withDeadline(req.signal, workflow.timeoutMs, `workflow "${workflow.name}"`);
         try {
-            const baseEnv = stringEnv(process.env);
+            const baseEnv = stringEnv(scope.tree.baseEnv ?? process.env);
             const context = {
                 inputs: req.inputs,
                 steps: {},
@@ -29155,14 +29182,24 @@ class OutputBuffer {
         return this.cut;
     }
     /** The last `n` lines (a final newline does not start an empty line), after a line `[… N bytes cut]` when cut. */
-    tailLines(n = 30) {
+    tailLines(n = 30, maxBytes = Infinity) {
         const lines = this.text().split('\n');
         if (lines[lines.length - 1] === '')
             lines.pop();
         const tail = n > 0 ? lines.slice(-n).map((line) => line.replace(/\r$/, '')) : [];
-        if (this.cut > 0)
-            tail.unshift(`[… ${this.cut} bytes cut]`);
-        return tail.join('\n');
+        let text = tail.join('\n');
+        let cut = this.cut;
+        const bytes = Buffer.byteLength(text);
+        if (bytes > maxBytes) {
+            // Keep the end, starting on a whole UTF-8 character.
+            const kept = Buffer.from(text).subarray(bytes - maxBytes);
+            let start = 0;
+            while (start < kept.length && (kept[start] & 0xc0) === 0x80)
+                start++;
+            text = kept.subarray(start).toString('utf8');
+            cut += bytes - kept.length + start;
+        }
+        return cut > 0 ? `[… ${cut} bytes cut]\n${text}` : text;
     }
     dropFront(count) {
         let rest = count;
@@ -29381,6 +29418,8 @@ async function hasLiveMember(pgid) {
 
 
 const LOG_TAIL_LINES = 30;
+/** A log tail is for reading in a report: 30 lines, but never more than this. */
+const LOG_TAIL_BYTES = 16 * 1024;
 class ScriptExecutor {
     async execute(inv) {
         const { step, scope } = inv;
@@ -29399,7 +29438,7 @@ class ScriptExecutor {
                 tempDir: stepTemp,
                 onOutput: (chunk, stream) => scope.tree.observer.output?.(scope.label, chunk, stream)
             }));
-            const logTail = result.combined.tailLines(LOG_TAIL_LINES);
+            const logTail = result.combined.tailLines(LOG_TAIL_LINES, LOG_TAIL_BYTES);
             if (result.timedOut) {
                 return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out`, logTail };
             }
@@ -29779,6 +29818,8 @@ class ChildWorkflowExecutor {
             Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url ?? tree.reusedFrom });
             return end('reused');
         }
+        if ((req.subscription.runs_on ?? tree.defaultMode) === 'dispatch')
+            return this.dispatch(req, report, end);
         const child = await this.deps.factory.create(report.repository, workflowName);
         report.id = child.id;
         report.workspace = child.workspace;
@@ -29846,6 +29887,28 @@ class ChildWorkflowExecutor {
             if (remove)
                 await (0,promises_namespaceObject.rm)(child.workspace, { recursive: true, force: true });
         }
+    }
+    /** The child runs as a workflow run of its own repository; this side only starts, awaits and reports it. */
+    async dispatch(req, report, end) {
+        const { tree } = req.parent;
+        report.id = this.deps.factory.reserveId(report.repository, report.workflow);
+        if (!tree.dispatcher) {
+            return end('failure', { kind: 'dispatch_failed', message: `${report.repository} subscribes with runs_on: dispatch, which needs the GitHub Action (mode: dispatch); the CLI runs children locally only when runs_on is local or unset` });
+        }
+        let inputs;
+        try {
+            inputs = this.mapInputs(req, report.repository);
+        }
+        catch (error) {
+            return end('failure', { kind: 'invalid_inputs', message: messageOf(error) });
+        }
+        report.inputs = inputs;
+        const outcome = await tree.dispatcher.dispatch({ childId: report.id, candidate: req.candidate, workflow: report.workflow, inputs, event: req.event, signal: req.signal });
+        if (outcome.url)
+            report.url = outcome.url;
+        if (outcome.steps)
+            report.steps = outcome.steps;
+        return end(outcome.status, outcome.error);
     }
     async loadChildConfig(candidate, workspace) {
         const file = await readWorkspaceConfig(workspace);
@@ -30104,7 +30167,10 @@ async function wire(prepared, opts) {
         maxDepth: opts.maxDepth ?? 10,
         childIds: new Map(),
         keepWorkspaces: opts.keepWorkspaces ?? 'failed',
-        reuse: opts.reuse
+        reuse: opts.reuse,
+        baseEnv: opts.baseEnv,
+        defaultMode: opts.mode ?? 'local',
+        dispatcher: opts.dispatcher
     };
     const executors = { run: new ScriptExecutor() };
     const runner = new WorkflowRunner(executors);
@@ -30132,7 +30198,7 @@ async function executeRun(prepared, opts) {
     let error;
     let steps = [];
     try {
-        const result = await runner.run({ config: prepared.config, workflow: prepared.workflow, inputs: prepared.inputs, scope: rootScope, signal });
+        const result = await runner.run({ config: prepared.config, workflow: prepared.workflow, inputs: prepared.inputs, scope: rootScope, event: opts.event, signal });
         steps = result.steps;
         status = result.status === 'success' ? 'success' : signal.aborted && signal.reason instanceof CancelReason ? 'cancelled' : 'failure';
         if (result.failure)

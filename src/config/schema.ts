@@ -24,17 +24,16 @@ export function describeValue(value: unknown): string {
   return String(value)
 }
 
-const quoted = (input: unknown): string => (typeof input === 'string' ? JSON.stringify(input) : describeValue(input))
 const NAME_RULE = 'must start with a letter and contain only letters, digits, "_" and "-"'
 
 /** A name of a workflow, step, input, output or artifact; `what` names it in the message ("workflow name"). */
 const name = (what: string) =>
-  z.string().regex(NAME_PATTERN, { error: (iss) => `${what} ${quoted(iss.input)} ${NAME_RULE}` })
+  z.string().regex(NAME_PATTERN, { error: (iss) => `${what} ${describeValue(iss.input)} ${NAME_RULE}` })
 
 const eventType = z
   .string()
   .regex(EVENT_TYPE_PATTERN, {
-    error: (iss) => `event type ${quoted(iss.input)} must be snake_case (lower-case letters, digits and "_", starting with a letter)`
+    error: (iss) => `event type ${describeValue(iss.input)} must be snake_case (lower-case letters, digits and "_", starting with a letter)`
   })
 
 const mustDuration = (iss: { input?: unknown }) => `must be a duration like 90s, 10m or 2h, got ${describeValue(iss.input)}`
@@ -62,7 +61,7 @@ const versionLike = z.union([z.string(), z.number()], {
 
 export const envSchema = z
   .union([
-    z.record(z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `environment variable name ${quoted(iss.input)} must contain only letters, digits and "_", and not start with a digit` }), scalar),
+    z.record(z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `environment variable name ${describeValue(iss.input)} must contain only letters, digits and "_", and not start with a digit` }), scalar),
     z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, { error: (iss) => `must be NAME=value, got ${describeValue(iss.input)}` }))
   ])
   .describe('Environment variables: a map, or a list of "NAME=value"; values are templated')

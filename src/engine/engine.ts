@@ -44,6 +44,8 @@ export interface RunOptions {
   runId?: string
   /** Outcomes of an earlier attempt to reuse, keyed by childFingerprint(). */
   reuse?: Map<string, ChildReport>
+  /** Environment every step starts from (default: this process's). */
+  baseEnv?: NodeJS.ProcessEnv
   /** The event that triggered this run, when it is itself a (dispatched) child run. */
   event?: TakoEvent
   /** Where children run by default; `dispatch` needs a dispatcher. */
@@ -116,6 +118,7 @@ async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
     childIds: new Map(),
     keepWorkspaces: opts.keepWorkspaces ?? 'failed',
     reuse: opts.reuse,
+    baseEnv: opts.baseEnv,
     defaultMode: opts.mode ?? 'local',
     dispatcher: opts.dispatcher
   }

@@ -13,18 +13,23 @@ export interface GitOptions {
   env?: Record<string, string>
   signal?: AbortSignal
   input?: string
-  /** Extra `-c key=value` settings placed before the subcommand (never logged). */
+  /** Extra settings for this command only, given through GIT_CONFIG_* variables so they never show in a process list. */
   config?: Record<string, string>
 }
 
 const MAX_STDERR = 64 * 1024
 
 export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
-  const pre = Object.entries(opts.config ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])
+  const settings = Object.entries(opts.config ?? {})
+  const configEnv: Record<string, string> = settings.length ? { GIT_CONFIG_COUNT: String(settings.length) } : {}
+  settings.forEach(([key, value], i) => {
+    configEnv[`GIT_CONFIG_KEY_${i}`] = key
+    configEnv[`GIT_CONFIG_VALUE_${i}`] = value
+  })
   return new Promise((resolve, reject) => {
-    const child = spawn('git', [...pre, ...args], {
+    const child = spawn('git', args, {
       cwd: opts.cwd,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env },
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv },
       stdio: ['pipe', 'pipe', 'pipe'],
       signal: opts.signal
     })

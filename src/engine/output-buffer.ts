@@ -58,12 +58,22 @@ export class OutputBuffer {
   }
 
   /** The last `n` lines (a final newline does not start an empty line), after a line `[… N bytes cut]` when cut. */
-  tailLines(n = 30): string {
+  tailLines(n = 30, maxBytes = Infinity): string {
     const lines = this.text().split('\n')
     if (lines[lines.length - 1] === '') lines.pop()
     const tail = n > 0 ? lines.slice(-n).map((line) => line.replace(/\r$/, '')) : []
-    if (this.cut > 0) tail.unshift(`[… ${this.cut} bytes cut]`)
-    return tail.join('\n')
+    let text = tail.join('\n')
+    let cut = this.cut
+    const bytes = Buffer.byteLength(text)
+    if (bytes > maxBytes) {
+      // Keep the end, starting on a whole UTF-8 character.
+      const kept = Buffer.from(text).subarray(bytes - maxBytes)
+      let start = 0
+      while (start < kept.length && (kept[start] & 0xc0) === 0x80) start++
+      text = kept.subarray(start).toString('utf8')
+      cut += bytes - kept.length + start
+    }
+    return cut > 0 ? `[… ${cut} bytes cut]\n${text}` : text
   }
 
   private dropFront(count: number): void {

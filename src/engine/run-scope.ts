@@ -90,6 +90,8 @@ export interface TreeState {
   reuse?: Map<string, ChildReport>
   /** Link to the earlier attempt that ran reused children, when the report does not carry one. */
   reusedFrom?: string
+  /** Environment every step starts from (default: this process's). */
+  baseEnv?: NodeJS.ProcessEnv
   /** Where children run unless their subscription says `runs_on`. */
   defaultMode: ChildMode
   dispatcher?: ChildDispatcher

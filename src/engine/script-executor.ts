@@ -9,6 +9,8 @@ import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.
 import type { OutputSource } from '../config/types.js'
 
 const LOG_TAIL_LINES = 30
+/** A log tail is for reading in a report: 30 lines, but never more than this. */
+const LOG_TAIL_BYTES = 16 * 1024
 
 export class ScriptExecutor implements StepExecutor {
   async execute(inv: StepInvocation): Promise<StepOutcome> {
@@ -30,7 +32,7 @@ export class ScriptExecutor implements StepExecutor {
           onOutput: (chunk, stream) => scope.tree.observer.output?.(scope.label, chunk, stream)
         })
       )
-      const logTail = result.combined.tailLines(LOG_TAIL_LINES)
+      const logTail = result.combined.tailLines(LOG_TAIL_LINES, LOG_TAIL_BYTES)
       if (result.timedOut) {
         return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out`, logTail }
       }

@@ -40,7 +40,7 @@ export class WorkflowRunner {
     const { workflow, scope } = req
     const deadline = withDeadline(req.signal, workflow.timeoutMs, `workflow "${workflow.name}"`)
     try {
-      const baseEnv = stringEnv(process.env)
+      const baseEnv = stringEnv(scope.tree.baseEnv ?? process.env)
       const context: RunContext = {
         inputs: req.inputs,
         steps: {},
