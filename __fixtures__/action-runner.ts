@@ -57,6 +57,8 @@ export interface ActionRunOptions {
   runId?: string
   runAttempt?: number
   timeoutMs?: number
+  /** Sends `signal` to the action once `when` appears in its output or in `whenFile` (a job being cancelled). */
+  interrupt?: { when: RegExp | (() => boolean); signal: NodeJS.Signals }
 }
 
 interface ActionYml {
@@ -109,10 +111,10 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
     GITHUB_REF: 'refs/heads/main',
     GITHUB_RUN_ID: opts.runId ?? String(1000 + Math.floor(Math.random() * 1e9)),
     GITHUB_RUN_ATTEMPT: String(opts.runAttempt ?? 1),
+    ...opts.cacheEnv,
     GITHUB_SERVER_URL: opts.serverUrl,
     GITHUB_API_URL: `${opts.serverUrl}/api/v3`,
     ...fileCommands,
-    ...opts.cacheEnv,
     ...inputs
   }
 
@@ -130,6 +132,16 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
       stderr += d.toString()
       lastOutputAt = Date.now()
     })
+    if (opts.interrupt) {
+      const { when, signal } = opts.interrupt
+      const poll = setInterval(() => {
+        if (when instanceof RegExp ? when.test(stdout) : when()) {
+          clearInterval(poll)
+          child.kill(signal)
+        }
+      }, 50)
+      child.on('close', () => clearInterval(poll))
+    }
     const timer = setTimeout(() => {
       timedOut = true
       child.kill('SIGKILL')

@@ -10,7 +10,9 @@ import { OutcomeStore } from './github/outcomes.js'
 import { GroupedLogs } from './github/log-groups.js'
 import { RemoteRepositorySource } from './github/remote-source.js'
 import { makeOwnerLister } from './github/list-repos.js'
-import { summaryMarkdown } from './github/summary.js'
+import { summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
+import { WorkflowDispatcher } from './github/dispatch.js'
+import { childRunNote } from './github/child-mode.js'
 import { configAnnotations, runAnnotations, type Annotation } from './github/annotations.js'
 import { actionOutputs, redact } from './github/outputs.js'
 import { ConfigError, formatIssue } from './config/errors.js'
@@ -136,7 +138,18 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
     signal: controller.signal,
     baseEnv: stepEnvironment(process.env),
     runId,
-    reuse: earlier.reuse
+    reuse: earlier.reuse,
+    event: inputs.event,
+    mode: inputs.mode,
+    // Always there: a subscriber's `runs_on: dispatch` asks for it even when the mode is local.
+    dispatcher: new WorkflowDispatcher({
+      apiUrl: env.apiUrl,
+      token: inputs.token,
+      workflowFile: inputs.dispatchWorkflow,
+      parentRunUrl: `${env.serverUrl}/${env.repository}/actions/runs/${env.runId}/attempts/${env.runAttempt}`,
+      runId,
+      warn: (m) => core.warning(redact(m, secrets))
+    })
   }
 
   let raw: RunReport
@@ -152,7 +165,9 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
   const reportPath = path.join(env.runnerTemp, `tako-report-${report.run_id}.json`)
   await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`)
   writeOutputs(actionOutputs(report, { reportPath, cacheHit }))
-  await core.summary.addRaw(summaryMarkdown(report, inputs.dryRun ? { title: 'tako (dry run)' } : {})).write()
+  const note = redact(childRunNote(inputs.parentRun, inputs.event), secrets)
+  const maxBytes = SUMMARY_MAX_BYTES - Buffer.byteLength(note)
+  await core.summary.addRaw(note + summaryMarkdown(report, inputs.dryRun ? { title: 'tako (dry run)', maxBytes } : { maxBytes })).write()
   emit(runAnnotations(report), secrets)
 
   if (outcomes) {
@@ -169,9 +184,10 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
   }
 }
 
-/** Steps get the job's environment without the action's own inputs (the token among them) and runtime tokens. */
+/** Steps get the job's environment without the action's own inputs (the token among them), the runtime tokens,
+    and the runner's command files: a subscriber's step must not set this action's outputs or the job's env. */
 function stepEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const hidden = /^(INPUT_|ACTIONS_RUNTIME_TOKEN$|ACTIONS_ID_TOKEN_REQUEST_TOKEN$|ACTIONS_RESULTS_URL$|ACTIONS_CACHE_URL$)/
+  const hidden = /^(INPUT_|ACTIONS_RUNTIME_TOKEN$|ACTIONS_ID_TOKEN_REQUEST_TOKEN$|ACTIONS_RESULTS_URL$|ACTIONS_CACHE_URL$|GITHUB_(OUTPUT|ENV|STATE|PATH|STEP_SUMMARY)$)/
   return Object.fromEntries(Object.entries(env).filter(([name]) => !hidden.test(name)))
 }
 

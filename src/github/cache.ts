@@ -46,7 +46,8 @@ export class SharedCache {
     if (hit) return { saved: false }
     try {
       const id = await cache.saveCache([this.dir], this.keys.key)
-      return { saved: id !== -1 }
+      // The library reports most refusals (service errors, a key another job is saving) as -1, not as errors.
+      return id === -1 ? { saved: false, warning: `cache not saved under ${this.keys.key}: the cache service refused it (see the debug log)` } : { saved: true }
     } catch (error) {
       return { saved: false, warning: `cache save failed: ${(error as Error).message}` }
     }

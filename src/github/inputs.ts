@@ -4,7 +4,9 @@ import * as core from '@actions/core'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { Inputs } from './constants.js'
+import { parseRepositoriesInput } from './remote-source.js'
 import type { InputValue } from '../config/types.js'
+import { parseEventInput } from './child-mode.js'
 
 const bool = (name: string) =>
   z.string().transform((v, ctx) => {
@@ -26,7 +28,9 @@ const schema = z.object({
     }
   }),
   config: z.string().transform((v) => v.trim() || 'tako.yml'),
-  repositories: z.string(),
+  repositories: z.string().superRefine((text, ctx) => {
+    for (const message of parseRepositoriesInput(text).errors) ctx.addIssue({ code: 'custom', message: `input "repositories": ${message}` })
+  }),
   token: z.string(),
   maxConcurrency: z.string().transform((v, ctx) => {
     const t = v.trim() || '4'
@@ -40,7 +44,33 @@ const schema = z.object({
   cacheKey: z.string().transform((v) => v.trim()),
   cacheRestoreKeys: z.string().transform((v) => v.split('\n').map((l) => l.trim()).filter(Boolean)),
   dryRun: bool(Inputs.DryRun),
-  keepWorkspaces: bool(Inputs.KeepWorkspaces)
+  keepWorkspaces: bool(Inputs.KeepWorkspaces),
+  mode: z.string().transform((v, ctx) => {
+    const t = v.trim() || 'local'
+    if (t === 'local' || t === 'dispatch') return t
+    ctx.addIssue({ code: 'custom', message: `input "mode" must be local or dispatch, got "${v}"` })
+    return z.NEVER
+  }),
+  dispatchWorkflow: z.string().transform((v, ctx) => {
+    const t = v.trim().replace(/^\.github\/workflows\//, '') || 'tako.yml'
+    if (/^[A-Za-z0-9._-]+\.ya?ml$/.test(t)) return t
+    ctx.addIssue({ code: 'custom', message: `input "dispatch-workflow" must be the file name of a workflow in .github/workflows/ of each subscriber (like tako.yml), got "${v}"` })
+    return z.NEVER
+  }),
+  event: z.string().transform((text, ctx) => {
+    try {
+      return parseEventInput(text)
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `input "event": ${(error as Error).message}` })
+      return z.NEVER
+    }
+  }),
+  parentRun: z.string().transform((v, ctx) => {
+    const t = v.trim()
+    if (!t || /^https?:\/\/\S+$/.test(t)) return t
+    ctx.addIssue({ code: 'custom', message: `input "parent-run" must be the http(s) URL of the parent's run, got "${v}"` })
+    return z.NEVER
+  })
 })
 
 export type ActionInputs = z.infer<typeof schema>
@@ -60,7 +90,11 @@ export function getInputs(): ActionInputs {
     cacheKey: core.getInput(Inputs.CacheKey),
     cacheRestoreKeys: core.getInput(Inputs.CacheRestoreKeys),
     dryRun: core.getInput(Inputs.DryRun),
-    keepWorkspaces: core.getInput(Inputs.KeepWorkspaces)
+    keepWorkspaces: core.getInput(Inputs.KeepWorkspaces),
+    mode: core.getInput(Inputs.Mode),
+    dispatchWorkflow: core.getInput(Inputs.DispatchWorkflow),
+    event: core.getInput(Inputs.Event),
+    parentRun: core.getInput(Inputs.ParentRun)
   }
   const parsed = schema.safeParse(raw)
   if (!parsed.success) throw new ActionInputError(parsed.error.issues.map((i) => i.message).join('\n'))

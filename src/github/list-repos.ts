@@ -1,6 +1,7 @@
 // Expands `owner/*` in the repositories input: every non-archived repository of an organization or user.
 
 import { getOctokit } from '@actions/github'
+import { withRetry } from './retry.js'
 
 interface RepoItem {
   full_name: string
@@ -12,15 +13,31 @@ interface RepoItem {
 export function makeOwnerLister(token: string, apiUrl: string): (owner: string) => Promise<string[]> {
   const octokit = getOctokit(token, { baseUrl: apiUrl.replace(/\/+$/, '') })
   return async (owner) => {
+    const list = async (): Promise<RepoItem[]> => {
+      try {
+        return await octokit.paginate(octokit.rest.repos.listForOrg, { org: owner, type: 'all', per_page: 100 })
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error
+        return listUserRepos(octokit, owner)
+      }
+    }
     let repos: RepoItem[]
     try {
-      repos = await octokit.paginate(octokit.rest.repos.listForOrg, { org: owner, type: 'all', per_page: 100 })
+      repos = await withRetry(list, { isTransient: (e) => statusOf(e) === undefined || statusOf(e)! >= 500 || statusOf(e) === 429 })
     } catch (error) {
-      if ((error as { status?: number }).status !== 404) throw error
-      repos = await listUserRepos(octokit, owner)
+      const status = statusOf(error)
+      if (status === 401 || status === 403) {
+        throw new Error(`cannot list the repositories of ${owner} (HTTP ${status}): the token needs Metadata: read on ${owner}'s repositories (GITHUB_TOKEN cannot list other repositories; use a PAT or a GitHub App token)`)
+      }
+      throw error
     }
     return repos.filter((r) => !r.archived && !r.disabled).map((r) => r.full_name)
   }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status
+  return typeof status === 'number' ? status : undefined
 }
 
 // /users/{name}/repos shows only public repositories; when the token belongs to that user, its private ones

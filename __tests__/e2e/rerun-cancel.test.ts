@@ -1,0 +1,116 @@
+// The action bundle under a job re-run and a job cancellation, as a runner drives them.
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { runAction } from '../../__fixtures__/action-runner.js'
+import { cacheServiceEnv, startCacheServer, type CacheServer } from '../../__fixtures__/cache-server.js'
+import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures__/git-server.js'
+import { alive, cleanupTempDirs, gitSync, makeRepo, tempDir } from '../../__fixtures__/repos.js'
+
+const TOKEN = 'ghs_takoRerunE2eToken7'
+const CACHE_TOKEN = 'cache-runtime-token'
+
+const PUBLISHER = `version: 1
+workflows:
+  release:
+    steps:
+      - uses: tako/fan-out@v1
+        with: { event_type: api_published, payload: { tag: v1 } }
+`
+const subscriber = (script: string): string => `version: 1
+subscriptions:
+  - { artifact: acme/api, events: [api_published], workflow: build }
+workflows:
+  build:
+    steps:
+      - id: work
+        run: |
+${script.replace(/^/gm, '          ')}
+`
+
+let git: GitServer
+let gitRoot: string
+let cacheServer: CacheServer
+let serverUrl: string
+let workspace: string
+
+beforeAll(async () => {
+  gitRoot = tempDir('tako-e2e-git-')
+  git = await startGitServer({ root: gitRoot, token: TOKEN })
+  serverUrl = git.url.replace('127.0.0.1', 'git.localhost')
+  cacheServer = await startCacheServer({ dir: tempDir('tako-e2e-cache-'), token: CACHE_TOKEN })
+  workspace = makeRepo(path.join(tempDir('tako-e2e-ws-'), 'api'), { 'tako.yml': PUBLISHER }, `${serverUrl}/acme/api`)
+})
+
+afterAll(async () => {
+  await git?.close()
+  await cacheServer?.close()
+  cleanupTempDirs()
+})
+
+describe('re-running failed jobs', () => {
+  it('runs only the child that failed before and reports the other as reused, linking the attempt that ran it', async () => {
+    const counter = path.join(tempDir(), 'runs')
+    await createBareRepo(gitRoot, 'acme/steady', { 'tako.yml': subscriber(`echo steady >> ${counter}`) })
+    const flaky = await createBareRepo(gitRoot, 'acme/flaky', { 'tako.yml': subscriber(`echo flaky >> ${counter}\ntest -f fixed`) })
+    // A re-run lands on a runner like the first one: the same RUNNER_TEMP path, emptied in between.
+    const runnerTemp = tempDir('tako-e2e-runner-temp-')
+    const attempt = (n: number) => {
+      rmSync(runnerTemp, { recursive: true, force: true })
+      mkdirSync(runnerTemp)
+      return runAction({
+        workspace,
+        runnerTemp,
+        inputs: { workflow: 'release', repositories: 'acme/steady, acme/flaky' },
+        token: TOKEN,
+        serverUrl,
+        cacheEnv: cacheServiceEnv(cacheServer.url, CACHE_TOKEN),
+        runId: '4242',
+        runAttempt: n
+      })
+    }
+    const first = await attempt(1)
+    expect(first.outputs.status).toBe('failure')
+    expect(readFileSync(counter, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['flaky', 'steady'])
+
+    // The flaky repository is fixed between the attempts.
+    const fix = path.join(tempDir(), 'fix')
+    gitSync(path.dirname(fix), 'clone', '-q', flaky, fix)
+    writeFileSync(path.join(fix, 'fixed'), '')
+    gitSync(fix, 'add', 'fixed')
+    gitSync(fix, 'commit', '-qm', 'fix')
+    gitSync(fix, 'push', '-q', 'origin', 'HEAD:main')
+
+    const second = await attempt(2)
+    expect(second.code).toBe(0)
+    expect(second.outputs.status).toBe('success')
+    expect(readFileSync(counter, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['flaky', 'flaky', 'steady'])
+    const children = JSON.parse(second.outputs.children) as Array<{ repository: string; status: string }>
+    expect(Object.fromEntries(children.map((c) => [c.repository, c.status]))).toEqual({ 'acme/steady': 'reused', 'acme/flaky': 'success' })
+    expect(second.outputs.succeeded).toBe('2')
+    expect(second.summary).toContain(`${serverUrl}/acme/api/actions/runs/4242/attempts/1`)
+  })
+})
+
+describe('cancelling the job', () => {
+  it('stops the children, writes the summary and outputs with status cancelled, and exits non-zero', async () => {
+    const pids = path.join(tempDir(), 'pids')
+    await createBareRepo(gitRoot, 'acme/sleeper', { 'tako.yml': subscriber(`sleep 120 &\necho $! >> ${pids}\necho $$ >> ${pids}\nwait`) })
+    const res = await runAction({
+      workspace,
+      inputs: { workflow: 'release', repositories: 'acme/sleeper', cache: 'false' },
+      token: TOKEN,
+      serverUrl,
+      interrupt: { when: () => existsSync(pids) && readFileSync(pids, 'utf8').trim().split('\n').length >= 2, signal: 'SIGTERM' },
+      timeoutMs: 30_000
+    })
+    expect(res.timedOut).toBe(false)
+    expect(res.code).not.toBe(0)
+    expect(res.outputs.status).toBe('cancelled')
+    const children = JSON.parse(res.outputs.children) as Array<{ repository: string; status: string }>
+    expect(children).toEqual([expect.objectContaining({ repository: 'acme/sleeper', status: 'cancelled' })])
+    expect(res.summary).toContain('acme/sleeper')
+    for (const pid of readFileSync(pids, 'utf8').trim().split('\n').map(Number)) expect(alive(pid)).toBe(false)
+  })
+})

@@ -1,0 +1,205 @@
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { SimulatedClock, startFakeGitHub, type FakeGitHub, type FakeGitHubOptions } from '../../__fixtures__/github-api.js'
+import { CancelReason, DeadlineReason } from '../../src/engine/run-scope.js'
+import type { DispatchRequest } from '../../src/engine/child-dispatcher.js'
+import type { TakoEvent } from '../../src/engine/types.js'
+import { jobLogTail, WorkflowDispatcher } from '../../src/github/dispatch.js'
+
+const TOKEN = 'ghs_dispatchTestToken'
+const EVENT: TakoEvent = { id: 'ev-1', type: 'api_published', source: 'acme/api', artifact: 'default', schema_version: '1.2.0', payload: { git_tag: 'v1.2.0' } }
+
+let api: FakeGitHub | undefined
+
+afterEach(async () => {
+  await api?.close()
+  api = undefined
+})
+
+async function setup(opts: Omit<FakeGitHubOptions, 'now' | 'token'>): Promise<{ api: FakeGitHub; clock: SimulatedClock; dispatcher: WorkflowDispatcher; warnings: string[] }> {
+  const clock = new SimulatedClock()
+  api = await startFakeGitHub({ ...opts, token: TOKEN, now: clock.now })
+  const warnings: string[] = []
+  const dispatcher = new WorkflowDispatcher({
+    apiUrl: api.url,
+    token: TOKEN,
+    workflowFile: 'tako.yml',
+    parentRunUrl: 'https://github.com/acme/api/actions/runs/77/attempts/1',
+    runId: 'exec-20260301-120000-0badcafe',
+    warn: (m) => warnings.push(m),
+    clock
+  })
+  return { api, clock, dispatcher, warnings }
+}
+
+function request(repository: string, signal = new AbortController().signal, ref = ''): DispatchRequest {
+  return { childId: `${repository.split('/')[1]}-update-1`, candidate: { repository, ref }, workflow: 'update', inputs: { api_version: 'v1.2.0', dry: false }, event: EVENT, signal }
+}
+
+const runGets = (f: FakeGitHub): number => f.requests.filter((r) => r.method === 'GET' && /^\/repos\/[^/]+\/[^/]+\/actions\/runs\/\d+$/.test(r.path)).length
+
+describe('WorkflowDispatcher', () => {
+  it('dispatches on the default branch with the child inputs and reports the run that succeeded', async () => {
+    const { api, dispatcher, warnings } = await setup({ repos: { 'acme/web': { defaultBranch: 'trunk' } } })
+    const outcome = await dispatcher.dispatch(request('acme/web'))
+
+    expect(outcome).toEqual({ status: 'success', url: `${api.origin}/acme/web/actions/runs/9001` })
+    expect(warnings).toEqual([])
+    const dispatch = api.requests.find((r) => r.path.endsWith('/dispatches'))
+    expect(dispatch).toMatchObject({ method: 'POST', path: '/repos/acme/web/actions/workflows/tako.yml/dispatches', status: 200 })
+    expect(dispatch?.body).toEqual({
+      ref: 'trunk',
+      return_run_details: true,
+      inputs: {
+        workflow: 'update',
+        inputs: '{"api_version":"v1.2.0","dry":false}',
+        event: JSON.stringify(EVENT),
+        'parent-run': 'https://github.com/acme/api/actions/runs/77/attempts/1',
+        'tako-id': 'exec-20260301-120000-0badcafe.web-update-1'
+      }
+    })
+    expect(JSON.parse((dispatch?.body as { inputs: { event: string } }).inputs.event)).toEqual(EVENT)
+  })
+
+  it('uses the candidate ref without asking for the default branch', async () => {
+    const { api, dispatcher } = await setup({ repos: { 'acme/web': {} } })
+    await dispatcher.dispatch(request('acme/web', undefined, 'release/2.x'))
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).not.toContain('GET /repos/acme/web')
+    expect(api.runs[0].ref).toBe('release/2.x')
+  })
+
+  it('names the failing job and step of a failed run, with the end of its log', async () => {
+    const log = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join('\n') + '\nerror: api@v1.2.0 not found'
+    const { api, dispatcher } = await setup({ repos: { 'acme/billing': { runs: [{ conclusion: 'failure', runsForMs: 12_000, failedJob: 'update', failedStep: 'Run tako', log }] } } })
+    const outcome = await dispatcher.dispatch(request('acme/billing'))
+
+    expect(outcome.status).toBe('failure')
+    expect(outcome.url).toBe(`${api.origin}/acme/billing/actions/runs/9001`)
+    expect(outcome.error).toMatchObject({ kind: 'step_failed', step: 'Run tako', message: 'job "update" failed at step "Run tako"' })
+    const tail = outcome.error?.log_tail?.split('\n') ?? []
+    expect(tail).toHaveLength(30)
+    expect(tail.slice(-2)).toEqual(['error: api@v1.2.0 not found', '##[error]Process completed with exit code 1.'])
+    expect(outcome.error?.log_tail).not.toMatch(/Post job cleanup|orphan|\d{4}-\d\d-\d\dT/)
+  })
+
+  it('polls a run in progress for 60 simulated seconds with backoff and conditional requests', async () => {
+    const { api, clock, dispatcher } = await setup({ repos: { 'acme/slow': { runs: [{ conclusion: 'success', queuedForMs: 4_000, runsForMs: 56_000 }] } } })
+    const started = clock.now()
+    const outcome = await dispatcher.dispatch(request('acme/slow'))
+
+    expect(outcome.status).toBe('success')
+    expect(clock.now() - started).toBeGreaterThanOrEqual(60_000)
+    // 5 s growing by half up to 30 s: 0, 5, 12.5, 23.75, 40.6, 65.9 s -> six looks at the run, not one per second.
+    expect(runGets(api)).toBeLessThanOrEqual(7)
+    expect(clock.sleeps.slice(0, 5)).toEqual([5000, 7500, 11250, 16875, 25313])
+    // Only the looks that saw a change (queued -> in_progress -> completed) were full answers.
+    expect(api.notModified()).toBeGreaterThanOrEqual(3)
+    const full = api.requests.filter((r) => /\/actions\/runs\/\d+$/.test(r.path) && r.status === 200)
+    expect(full).toHaveLength(3)
+  })
+
+  it('cancels a run still in progress at the deadline and reports it timed out', async () => {
+    const { api, clock, dispatcher } = await setup({ repos: { 'acme/stuck': { runs: [{ conclusion: 'success', runsForMs: Infinity }] } } })
+    const controller = new AbortController()
+    clock.at(20_000, () => controller.abort(new DeadlineReason('fan-out "fan-out" timed out after 20s')))
+    const outcome = await dispatcher.dispatch(request('acme/stuck', controller.signal))
+
+    expect(outcome).toEqual({
+      status: 'timed_out',
+      url: `${api.origin}/acme/stuck/actions/runs/9001`,
+      error: { kind: 'timed_out', message: 'fan-out "fan-out" timed out after 20s; the run was cancelled on GitHub' }
+    })
+    expect(api.requests.filter((r) => r.method === 'POST' && r.path === '/repos/acme/stuck/actions/runs/9001/cancel').map((r) => r.status)).toEqual([202])
+    expect(api.runs[0].cancelledAt).toBeDefined()
+  })
+
+  it('reports a cancellation as cancelled, and a run that completed meanwhile as such', async () => {
+    const { api, clock, dispatcher } = await setup({ repos: { 'acme/stuck': { runs: [{ conclusion: 'success', runsForMs: 6_000 }] } } })
+    const controller = new AbortController()
+    clock.at(7_000, () => controller.abort(new CancelReason('cancelled by SIGTERM')))
+    const outcome = await dispatcher.dispatch(request('acme/stuck', controller.signal))
+    expect(outcome.status).toBe('cancelled')
+    expect(outcome.error).toEqual({ kind: 'cancelled', message: 'cancelled by SIGTERM; the run had already completed on GitHub' })
+    expect(api.requests.find((r) => r.path.endsWith('/cancel'))?.status).toBe(409)
+  })
+
+  it('explains a dispatch refused for lack of permission, naming the repository and the permission', async () => {
+    const { api, dispatcher } = await setup({ repos: { 'acme/locked': { deny: 403 } } })
+    const outcome = await dispatcher.dispatch(request('acme/locked', undefined, 'main'))
+    expect(outcome.status).toBe('failure')
+    expect(outcome.url).toBeUndefined()
+    expect(outcome.error?.kind).toBe('dispatch_failed')
+    expect(outcome.error?.message).toBe(
+      'cannot dispatch tako.yml in acme/locked: the token needs `actions: write` on acme/locked (a workflow\'s GITHUB_TOKEN cannot dispatch workflows in other repositories: use a GitHub App or fine-grained token) (GitHub said: HTTP 403: Resource not accessible by integration)'
+    )
+    expect(api.runs).toHaveLength(0)
+  })
+
+  it('explains a missing workflow file and a workflow without the tako inputs', async () => {
+    const { dispatcher } = await setup({ repos: { 'acme/nofile': { workflows: ['ci.yml'] }, 'acme/old': { inputs: ['workflow'] } } })
+    const missing = await dispatcher.dispatch(request('acme/nofile'))
+    expect(missing.error?.message).toMatch(/^cannot dispatch tako\.yml in acme\/nofile: the repository or \.github\/workflows\/tako\.yml on its default branch was not found, or the token needs `actions: write` on acme\/nofile/)
+    const old = await dispatcher.dispatch(request('acme/old'))
+    expect(old.error?.message).toContain('Unexpected inputs provided: ["inputs","event","parent-run","tako-id"]')
+    expect(old.error?.message).toContain('the workflow needs `on: workflow_dispatch` with the inputs workflow, inputs, event, parent-run, tako-id')
+  })
+
+  it('falls back to finding the run by its tako-id where return_run_details is refused, and says so once', async () => {
+    const { api, dispatcher, warnings } = await setup({
+      legacy: true,
+      listDelayMs: 8_000,
+      repos: { 'acme/a': { runs: [{ conclusion: 'success' }] }, 'acme/b': { runs: [{ conclusion: 'failure', runsForMs: 10_000 }] } }
+    })
+    const [a, b] = await Promise.all([dispatcher.dispatch(request('acme/a')), dispatcher.dispatch(request('acme/b'))])
+
+    expect(a).toEqual({ status: 'success', url: `${api.origin}/acme/a/actions/runs/${api.runs.find((r) => r.repository === 'acme/a')?.id}` })
+    expect(b.status).toBe('failure')
+    expect(b.error?.kind).toBe('step_failed')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('refused return_run_details')
+    expect(warnings[0]).toContain('${{ inputs.tako-id }}')
+    const dispatches = api.requests.filter((r) => r.path === '/repos/acme/a/actions/workflows/tako.yml/dispatches')
+    expect(dispatches.map((r) => r.status)).toEqual([422, 204])
+    expect(api.runs).toHaveLength(2)
+    const list = api.requests.find((r) => r.path === '/repos/acme/a/actions/workflows/tako.yml/runs')
+    expect(decodeURIComponent(list?.query ?? '')).toMatch(/^\?event=workflow_dispatch&created=>=2026-03-01T11:59:00Z&per_page=100$/)
+  })
+
+  it('reports a run it cannot find by name when the workflow does not show the tako-id', async () => {
+    const { dispatcher } = await setup({ legacy: true, listDelayMs: Infinity, repos: { 'acme/a': {} } })
+    const outcome = await dispatcher.dispatch(request('acme/a'))
+    expect(outcome.error).toEqual({
+      kind: 'dispatch_failed',
+      message: 'acme/a: dispatched tako.yml but found no run named with tako-id exec-20260301-120000-0badcafe.a-update-1 within 120s: the workflow must set `run-name` to include ${{ inputs.tako-id }} (see docs/dispatch.md)'
+    })
+  })
+
+  it('waits for the rate limit to reset instead of failing', async () => {
+    const { api, clock, dispatcher } = await setup({ rateLimit: { limit: 100, remaining: 3, windowMs: 600_000 }, repos: { 'acme/web': { runs: [{ conclusion: 'success', runsForMs: 20_000 }] } } })
+    const started = clock.now()
+    const outcome = await dispatcher.dispatch(request('acme/web'))
+    expect(outcome.status).toBe('success')
+    // Budget gone after three calls: the dispatcher slept until the window reset rather than hammer a 403.
+    expect(api.requests.filter((r) => r.status === 403)).toHaveLength(0)
+    expect(clock.now() - started).toBeGreaterThanOrEqual(600_000)
+  })
+
+  it.each([
+    ['timed_out', 'timed_out', 'timed_out', 'job "tako" timed out at step "Run tako"'],
+    ['cancelled', 'cancelled', 'cancelled', 'the run was cancelled on GitHub'],
+    ['startup_failure', 'failure', 'dispatch_failed', 'the run failed to start (startup_failure): check .github/workflows/tako.yml in acme/web'],
+    ['action_required', 'failure', 'dispatch_failed', 'the run needs someone to approve it on GitHub (conclusion action_required)'],
+    ['stale', 'cancelled', 'cancelled', 'GitHub marked the run stale before it finished']
+  ])('maps the conclusion %s to %s', async (conclusion, status, kind, message) => {
+    const { dispatcher } = await setup({ repos: { 'acme/web': { runs: [{ conclusion }] } } })
+    const outcome = await dispatcher.dispatch(request('acme/web'))
+    expect(outcome.status).toBe(status)
+    expect(outcome.error).toMatchObject({ kind, message })
+  })
+})
+
+describe('jobLogTail', () => {
+  it('drops runner timestamps and what follows the post-job cleanup', () => {
+    const log = '\uFEFF2026-03-01T12:00:00.1234567Z start\r\n2026-03-01T12:00:01.0000000Z boom\n2026-03-01T12:00:02.0000000Z Post job cleanup.\n2026-03-01T12:00:03.0000000Z git version\n'
+    expect(jobLogTail(log)).toBe('start\nboom')
+  })
+})
