@@ -230,6 +230,56 @@ workflows:
     expect(readFileSync(path.join(cache, 'go-tag'), 'utf8')).toBe('v2.1.0\n')
   })
 
+  it('wait_for_children: false lets the next steps run while children run, and still fails the run for a failed child', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    // The child can only finish once the parent's next step has run: proof that the parent did not wait.
+    makeRepos(repos, {
+      'acme/waiter': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: |\n    for i in $(seq 1 100); do [ -f "$TAKO_CACHE_DIR/parent-went-on" ] && exit 0; sleep 0.1; done\n    exit 7\n') },
+      'acme/broken': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: boom\n  run: exit 4\n') }
+    })
+    const root = publisher(path.join(base, 'api'), 'event_type: api_published\nwait_for_children: false', '      - id: next\n        run: touch "$TAKO_CACHE_DIR/parent-went-on"\n')
+    const { code, report } = await exec(root, ['--repos', repos])
+    expect(code).toBe(1)
+    const status = Object.fromEntries(report.children.map((c) => [c.repository, c.status]))
+    expect(status).toEqual({ 'acme/waiter': 'success', 'acme/broken': 'failure' })
+    expect((report as unknown as { steps: Array<{ id: string; status: string }> }).steps.map((s) => [s.id, s.status])).toEqual([
+      ['fan', 'success'],
+      ['next', 'success']
+    ])
+  })
+
+  it('concurrency_limit 1 runs the children one at a time', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    // mkdir is atomic: a second child running at the same time fails with exit 9.
+    const exclusive = '- run: |\n    mkdir "$TAKO_CACHE_DIR/lock" || exit 9\n    sleep 0.3\n    rmdir "$TAKO_CACHE_DIR/lock"\n'
+    makeRepos(repos, Object.fromEntries(['a', 'b', 'c'].map((n) => [`acme/${n}`, { 'tako.yml': subscriber('acme/api', 'api_published', 'w', exclusive) }])))
+    const root = publisher(path.join(base, 'api'), 'event_type: api_published\nconcurrency_limit: 1')
+    const limited = await exec(root, ['--repos', repos])
+    expect(limited.report.children.map((c) => c.status)).toEqual(['success', 'success', 'success'])
+    expect(limited.code).toBe(0)
+    const unlimited = await exec(publisher(path.join(base, 'api2'), 'event_type: api_published'), ['--repos', repos, '--max-concurrency', '3'])
+    expect(unlimited.report.children.some((c) => c.error?.exit_code === 9)).toBe(true)
+  })
+
+  it('fail_fast cancels the running siblings on the first failure', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    makeRepos(repos, {
+      'acme/fails': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: exit 2\n') },
+      'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 60\n') }
+    })
+    const root = publisher(path.join(base, 'api'), 'event_type: api_published\nfail_fast: true')
+    const started = Date.now()
+    const { code, report } = await exec(root, ['--repos', repos])
+    expect(code).toBe(1)
+    expect(Date.now() - started).toBeLessThan(30_000)
+    const slow = report.children.find((c) => c.repository === 'acme/slow')
+    expect(slow?.status).toBe('cancelled')
+    expect(slow?.error?.message).toContain('fail_fast: acme/fails › w failed')
+  })
+
   it('--dry-run says for every candidate whether it would run and why not', async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
