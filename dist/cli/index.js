@@ -28975,7 +28975,7 @@ class WorkflowRunner {
                 if (isFailure(report.report.status) && !step.continue_on_error) {
                     report.report.on_failure = await this.runHandlers(step, req, context, deadline.signal);
                     result = {
-                        status: report.report.status === 'skipped' ? 'failure' : report.report.status,
+                        status: report.report.status,
                         steps: reports,
                         failure: { step: step.id, exitCode: report.report.exit_code, message: report.outcome.error ?? 'failed', logTail: report.outcome.logTail }
                     };
