@@ -6,17 +6,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { tempDir } from './repos.js'
+import type { Annotation } from '../src/github/annotations.js'
 
 export const ACTION = path.resolve('dist/index.js')
 
-export interface ParsedAnnotation {
-  level: 'error' | 'warning' | 'notice'
-  message: string
-  title?: string
-  file?: string
-  line?: number
-  col?: number
-}
+/** An annotation as the runner reads it back from a `::error file=..,line=..,col=..,title=..::msg` line. */
+export type ParsedAnnotation = Annotation
 
 export interface ActionResult {
   code: number | null

@@ -2,6 +2,7 @@
 
 import { spawn } from 'node:child_process'
 import path from 'node:path'
+import { tempDir } from './repos.js'
 
 export const CLI = path.resolve('dist/cli/index.js')
 
@@ -13,7 +14,9 @@ export interface CliResult {
 
 export function runTako(args: string[], opts: { cwd?: string; env?: Record<string, string>; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // A private TMPDIR: the run roots tako makes itself (and keeps for failed children) go away with the test's.
+    const env = { ...process.env, TMPDIR: tempDir('tako-cli-tmp-'), ...opts.env }
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))

@@ -19,8 +19,8 @@ const CONCURRENCY = 4
 const TARGET_RATIO = 1.2
 const TARGET_RSS_MB = 200
 const CASES = [
-  { name: 'fan-out 200', children: 200, floor: true },
-  { name: 'fan-out 500', children: 500, floor: true }
+  { name: 'fan-out 200', children: 200 },
+  { name: 'fan-out 500', children: 500 }
 ]
 
 const SUBSCRIBER = `version: 1
@@ -139,25 +139,26 @@ async function bench(c) {
   const takos = []
   // Interleaved, so drift in machine load hits both sides alike.
   for (let i = 0; i < RUNS; i++) {
-    if (c.floor) floors.push(await floorRun(dir, repos))
+    floors.push(await floorRun(dir, repos))
     takos.push(await takoRun(dir, repos, pub, c.children))
-    process.stderr.write('.')
+    process.stdout.write('.')
   }
   rmSync(dir, { recursive: true, force: true })
-  const floorMs = c.floor ? median(floors) : undefined
+  const floorMs = median(floors)
   const takoMs = median(takos.map((t) => t.ms))
   return {
     case: c.name,
     children: c.children,
-    floor_ms: floorMs === undefined ? undefined : Math.round(floorMs),
+    floor_ms: Math.round(floorMs),
     tako_ms: Math.round(takoMs),
-    ratio: floorMs === undefined ? undefined : Number((takoMs / floorMs).toFixed(2)),
+    ratio: Number((takoMs / floorMs).toFixed(2)),
     peak_rss_mb: Number(Math.max(...takos.map((t) => t.rssMb)).toFixed(1))
   }
 }
 
 function verdict(r) {
-  const overRatio = r.children === 200 && r.ratio !== undefined && r.ratio > TARGET_RATIO
+  // Issue #5 sets only a memory target for 500 children; the ratio there is for information.
+  const overRatio = r.children === 200 && r.ratio > TARGET_RATIO
   return overRatio || r.peak_rss_mb > TARGET_RSS_MB ? 'OVER' : 'PASS'
 }
 
@@ -170,9 +171,9 @@ function table(rows, baseline) {
       : '-'
     return [
       r.case,
-      r.floor_ms === undefined ? '-' : `${r.floor_ms} ms`,
+      `${r.floor_ms} ms`,
       `${r.tako_ms} ms`,
-      r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`,
+      `${r.ratio.toFixed(2)}x`,
       `${r.peak_rss_mb.toFixed(1)} MB`,
       r.children === 200 ? `<=${TARGET_RATIO}x, <${TARGET_RSS_MB} MB` : `<${TARGET_RSS_MB} MB`,
       verdict(r),
@@ -191,12 +192,15 @@ async function main() {
   const rss = existsSync(gnuTime) ? 'GNU time (%M)' : 'getrusage of the node process'
   console.log(`tako bench: ${CASES.map((c) => c.children).join(' / ')} subscribers, one trivial step each, --max-concurrency ${CONCURRENCY}; ` +
     `floor = git cat-file + git clone + bash per repo via xargs -P ${CONCURRENCY}; median of ${RUNS}; peak RSS of the tako process by ${rss}`)
-  console.log(`machine: ${os.cpus().length} cpus, node ${process.version}, ${os.platform()}\n`)
+  console.log(`machine: ${os.cpus().length} cpus, node ${process.version}, ${os.platform()}`)
+  const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ')
   const results = []
   for (const c of CASES) results.push(await bench(c))
-  process.stderr.write('\n')
+  process.stdout.write('\n\n')
   const baseline = existsSync(baselineFile) ? JSON.parse(readFileSync(baselineFile, 'utf8')) : undefined
   console.log(table(results, baseline))
+  // Other work on the machine moves both sides, the floor most; a high load makes the ratio unreliable.
+  console.log(`\nload average: ${load0} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after (${os.cpus().length} cpus)`)
   if (process.argv.includes('--update-baseline')) {
     const data = { node: process.version, cpus: os.cpus().length, results }
     writeFileSync(baselineFile, `${JSON.stringify(data, null, 2)}\n`)

@@ -14,7 +14,7 @@ import { summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
 import { WorkflowDispatcher } from './github/dispatch.js'
 import { childRunNote } from './github/child-mode.js'
 import { configAnnotations, runAnnotations, type Annotation } from './github/annotations.js'
-import { actionOutputs, redact } from './github/outputs.js'
+import { actionOutputs, redact, secretForms } from './github/outputs.js'
 import { ConfigError, formatIssue } from './config/errors.js'
 import { InputError } from './engine/inputs.js'
 import { executeRun, planRun, prepareRun, UsageError, type PreparedRun, type RunOptions } from './engine/engine.js'
@@ -58,12 +58,12 @@ export async function run(): Promise<void> {
   }
 }
 
-/** Masks the token and its base64 forms (git's basic auth header carries `x-access-token:<token>` in base64). */
+/** Masks the token and its base64 forms (git's basic auth header carries `x-access-token:<token>` in base64);
+    returns the secrets that redact() removes, in every form, from what the action writes itself. */
 function maskToken(token: string): string[] {
-  if (!token) return []
-  const forms = [token, Buffer.from(token).toString('base64'), Buffer.from(`x-access-token:${token}`).toString('base64')]
-  for (const form of forms) core.setSecret(form)
-  return forms
+  if (!token.trim()) return []
+  for (const form of new Set(secretForms(token))) core.setSecret(form)
+  return [token]
 }
 
 async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string[]): Promise<void> {

@@ -39,7 +39,7 @@ describe('cancellation', () => {
     })
     const root = makeRepo(path.join(base, 'api'), { 'tako.yml': PUBLISHER('{}') })
     const report = path.join(base, 'report.json')
-    const child = spawn(process.execPath, [CLI, 'exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--report', report], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [CLI, 'exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--report', report, '--workspace', path.join(base, 'run')], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))

@@ -6,6 +6,7 @@ import path from 'node:path'
 import pLimit from 'p-limit'
 import { ChildRunnerFactory, safeSegment } from '../../src/engine/child-runner-factory.js'
 import type { TreeState } from '../../src/engine/run-scope.js'
+import { WorkspaceReaper } from '../../src/engine/reaper.js'
 import { cleanupTempDirs, tempDir } from '../../__fixtures__/repos.js'
 
 afterAll(cleanupTempDirs)
@@ -23,7 +24,8 @@ function tree(runRoot: string): TreeState {
     maxDepth: 10,
     childIds: new Map(),
     keepWorkspaces: 'failed',
-    defaultMode: 'local'
+    defaultMode: 'local',
+    reaper: new WorkspaceReaper()
   }
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures__/git-server.js'
 import { SourceError, type Candidate } from '../../src/engine/repository-source.js'
 import { makeOwnerLister } from '../../src/github/list-repos.js'
-import { gitAuthConfig, parseRepositoriesInput, RemoteRepositorySource, tokenSecrets, type RemoteSourceOptions } from '../../src/github/remote-source.js'
+import { gitAuthConfig, parseRepositoriesInput, RemoteRepositorySource, type RemoteSourceOptions } from '../../src/github/remote-source.js'
 
 const TOKEN = 'ghs_remoteSourceToken42'
 const BASIC = Buffer.from(`x-access-token:${TOKEN}`).toString('base64')
@@ -369,13 +369,6 @@ describe('RemoteRepositorySource.checkout', () => {
   })
 })
 
-describe('tokenSecrets', () => {
-  it('lists the token and the base64 form the extra header carries', () => {
-    expect(tokenSecrets(TOKEN)).toEqual([TOKEN, BASIC])
-    expect(Object.values(gitAuthConfig('https://github.com', TOKEN))).toContain(`AUTHORIZATION: basic ${BASIC}`)
-    expect(Object.keys(gitAuthConfig('https://github.com/', TOKEN))).toContain('http.https://github.com/.extraheader')
-  })
-})
 
 describe('makeOwnerLister', () => {
   let api: Server
@@ -411,5 +404,11 @@ describe('makeOwnerLister', () => {
     expect(await list('acme')).toEqual(['acme/api', 'acme/web'])
     expect(await list('solo')).toEqual(['solo/dotfiles'])
     expect(seen.every((s) => s.endsWith(`token ${TOKEN}`))).toBe(true)
+  })
+})
+describe('gitAuthConfig', () => {
+  it('authenticates with the base64 basic form in an extra header scoped to the server', () => {
+    expect(Object.values(gitAuthConfig('https://github.com', TOKEN))).toContain(`AUTHORIZATION: basic ${BASIC}`)
+    expect(Object.keys(gitAuthConfig('https://github.com/', TOKEN))).toContain('http.https://github.com/.extraheader')
   })
 })

@@ -1,6 +1,6 @@
 // ChildWorkflowExecutor: one child run from checkout to cleanup, always ending in a ChildReport.
 
-import { readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { InputValue, SubscriptionSpec, TakoConfig } from '../config/types.js'
 import { parseConfig } from '../config/load.js'
@@ -20,6 +20,8 @@ export interface ChildRequest {
   event: TakoEvent
   parent: RunScope
   signal: AbortSignal
+  /** The candidate's tako.yml as discovery read it at the same commit, when it did. */
+  config?: TakoConfig
 }
 
 export interface ChildWorkflowExecutorDeps {
@@ -67,7 +69,7 @@ export class ChildWorkflowExecutor {
         if (req.signal.aborted) return end(abortStatus(req.signal), { kind: abortStatus(req.signal) === 'timed_out' ? 'timed_out' : 'cancelled', message: reasonOf(req.signal) })
         return end('failure', { kind: 'clone_failed', message: messageOf(error) })
       }
-      const config = await this.loadChildConfig(req.candidate, child.workspace)
+      const config = req.config ?? (await this.loadChildConfig(req.candidate, child.workspace))
       if (typeof config === 'string') {
         keep = true
         return end('failure', { kind: 'invalid_config', message: config })
@@ -112,9 +114,8 @@ export class ChildWorkflowExecutor {
         log_tail: failed?.logTail
       })
     } finally {
-      await rm(child.tempDir, { recursive: true, force: true })
-      const remove = tree.keepWorkspaces === 'none' || (!keep && tree.keepWorkspaces === 'failed')
-      if (remove) await rm(child.workspace, { recursive: true, force: true })
+      tree.reaper.remove(child.tempDir)
+      if (tree.keepWorkspaces === 'none' || (!keep && tree.keepWorkspaces === 'failed')) tree.reaper.remove(child.workspace)
     }
   }
 

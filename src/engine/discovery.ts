@@ -15,6 +15,8 @@ export interface DiscoveredCandidate {
   candidate: Candidate
   entry: DiscoveryEntry
   matches: SubscriptionMatch[]
+  /** The candidate's parsed tako.yml, when it has a valid one. */
+  config?: TakoConfig
 }
 
 const READ_CONCURRENCY = 8
@@ -54,7 +56,7 @@ export class Discovery {
         for (const e of match.filterErrors) warnings.push(`${candidate.repository}: ${e}`)
         if (match.matches.length > 0) {
           const reason = match.matches.map((m) => `subscription ${m.index} → workflow ${m.subscription.workflow}`).join('; ')
-          return { candidate, matches: match.matches, entry: { ...base, result: 'matched' as const, reason } }
+          return { candidate, matches: match.matches, config: read.config, entry: { ...base, result: 'matched' as const, reason } }
         }
         if (!match.subscribed) {
           const reason = read.config.subscriptions.length === 0

@@ -17,6 +17,7 @@ import { ChildWorkflowExecutor } from './child-workflow-executor.js'
 import { Discovery } from './discovery.js'
 import { CancelReason, TEMP_DIR, newRunId, type RunObserver, type RunScope, type TreeState } from './run-scope.js'
 import type { RepositorySource } from './repository-source.js'
+import { WorkspaceReaper } from './reaper.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
 
@@ -119,6 +120,7 @@ async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
     keepWorkspaces: opts.keepWorkspaces ?? 'failed',
     reuse: opts.reuse,
     baseEnv: opts.baseEnv,
+    reaper: new WorkspaceReaper(),
     defaultMode: opts.mode ?? 'local',
     dispatcher: opts.dispatcher
   }
@@ -156,6 +158,7 @@ export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promi
   } catch (e) {
     error = messageOf(e)
   } finally {
+    await tree.reaper.drain()
     await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
   }
   const report: RunReport = {

@@ -11,6 +11,7 @@ import type { Discovery } from './discovery.js'
 import type { ChildReport, TakoEvent } from './types.js'
 import type { SubscriptionMatch } from './subscriptions.js'
 import type { Candidate } from './repository-source.js'
+import type { TakoConfig } from '../config/types.js'
 
 export interface FanOutSettings {
   event_type: string
@@ -36,6 +37,7 @@ export interface FanOutResult {
 export interface PlannedChild {
   candidate: Candidate
   match: SubscriptionMatch
+  config?: TakoConfig
   /** Why it will not run (cycle, depth, duplicate), when it will not. */
   blocked?: { status: 'failure' | 'skipped'; kind: 'cycle'; message: string }
 }
@@ -115,7 +117,7 @@ export class FanOutExecutor implements StepExecutor {
       for (const match of found.matches) {
         const workflow = match.subscription.workflow
         const key = `${found.candidate.repository.toLowerCase()}#${workflow}`
-        const item: PlannedChild = { candidate: found.candidate, match }
+        const item: PlannedChild = { candidate: found.candidate, match, config: found.config }
         if (seen.has(key)) {
           item.blocked = { status: 'skipped', kind: 'cycle', message: `duplicate: ${found.candidate.repository} › ${workflow} already triggered by this event (subscription ${match.index})` }
         } else if (scope.ancestors.some((a) => a.repository.toLowerCase() === found.candidate.repository.toLowerCase() && a.workflow === workflow)) {
@@ -140,7 +142,7 @@ export class FanOutExecutor implements StepExecutor {
     try {
       await Promise.all(
         planned.map(async (item) => {
-          const req: ChildRequest = { candidate: item.candidate, subscription: item.match.subscription, event, parent: inv.scope, signal }
+          const req: ChildRequest = { candidate: item.candidate, subscription: item.match.subscription, event, parent: inv.scope, signal, config: item.config }
           const report = item.blocked
             ? this.deps.children.notRun(req, item.blocked.status, item.blocked.status === 'skipped' ? undefined : { kind: item.blocked.kind, message: item.blocked.message })
             : await limit(() => this.deps.children.run(req))

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import type { LimitFunction } from 'p-limit'
 import type { TakoConfig } from '../config/types.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
+import type { WorkspaceReaper } from './reaper.js'
 import type { StepReport, ChildReport, DiscoveryEntry } from './types.js'
 
 /** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
@@ -92,6 +93,8 @@ export interface TreeState {
   reusedFrom?: string
   /** Environment every step starts from (default: this process's). */
   baseEnv?: NodeJS.ProcessEnv
+  /** Removes the workspaces and scratch folders of finished children. */
+  reaper: WorkspaceReaper
   /** Where children run unless their subscription says `runs_on`. */
   defaultMode: ChildMode
   dispatcher?: ChildDispatcher

@@ -53,10 +53,6 @@ function parseEntry(text: string): Entry | string {
   return parseRepoRef(text)
 }
 
-/** The values a log must mask: the token and the base64 form it takes in the extra header. */
-export function tokenSecrets(token: string): string[] {
-  return token ? [token, basicCredentials(token)] : []
-}
 
 /** `-c` settings that authenticate git to `serverUrl` with `token` for one command (or, as GIT_CONFIG_* env, a child). */
 export function gitAuthConfig(serverUrl: string, token: string): Record<string, string> {
