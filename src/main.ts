@@ -19,6 +19,7 @@ import { ConfigError, formatIssue } from './config/errors.js'
 import { InputError } from './engine/inputs.js'
 import { executeRun, planRun, prepareRun, UsageError, type PreparedRun, type RunOptions } from './engine/engine.js'
 import { CancelReason, newRunId } from './engine/run-scope.js'
+import { killAllGroups } from './engine/process.js'
 import type { RunReport } from './engine/types.js'
 
 interface RunnerEnv {
@@ -105,7 +106,10 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
 
   const controller = new AbortController()
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(1)
+    if (controller.signal.aborted) {
+      killAllGroups()
+      process.exit(1)
+    }
     core.warning(`${sig} received: stopping every child run`)
     controller.abort(new CancelReason(`cancelled by ${sig}`))
   }

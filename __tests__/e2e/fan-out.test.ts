@@ -238,6 +238,16 @@ describe('the action bundle', () => {
     expect(res.stderr).toBe('')
   })
 
+  it('refuses a malformed repositories input with a clear error before running anything', async () => {
+    const res = await action({ repositories: 'acme/user-service, ../evil, acme/x@-rf' })
+    expect(res.code).toBe(1)
+    const errors = res.annotations.filter((a) => a.level === 'error').map((a) => a.message)
+    expect(errors.join('\n')).toMatch(/input "repositories": .*\.\.\/evil/)
+    expect(errors.join('\n')).toMatch(/input "repositories": .*-rf/)
+    expect(res.stdout).not.toContain('::group::')
+    expect(res.stdout).not.toMatch(/\n\s+at .*\.js:\d+/)
+  })
+
   it('never shows the token or its base64 forms, and masks all three', async () => {
     const b64 = Buffer.from(TOKEN).toString('base64')
     const basic = Buffer.from(`x-access-token:${TOKEN}`).toString('base64')

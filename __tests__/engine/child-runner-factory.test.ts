@@ -17,6 +17,7 @@ function tree(runRoot: string): TreeState {
     runRoot,
     cacheDir: path.join(runRoot, 'cache'),
     stepSlots: pLimit(4),
+    checkoutSlots: pLimit(4),
     observer: {},
     children: [],
     discovery: [],

@@ -29297,6 +29297,7 @@ async function execute(file, opts, result) {
         throw new Error(`cannot start ${command}: ${err.message}`);
     }
     const pid = child.pid;
+    liveGroups.add(pid);
     const graceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     let termination;
     const terminate = () => (termination ??= terminateGroup(pid, graceMs));
@@ -29320,6 +29321,7 @@ async function execute(file, opts, result) {
     result.exitCode = code;
     result.signal = signal;
     await terminate();
+    liveGroups.delete(pid);
     let drain;
     await Promise.race([closed, new Promise((resolve) => (drain = setTimeout(resolve, DRAIN_MS)))]);
     clearTimeout(drain);
@@ -29348,6 +29350,20 @@ async function assertDirectory(dir) {
     const info = await (0,promises_namespaceObject.stat)(dir).catch(() => undefined);
     if (!info?.isDirectory())
         throw new Error(`working directory ${dir} does not exist or is not a directory`);
+}
+/** Process groups of steps still running, for a forced exit. */
+const liveGroups = new Set();
+/** A forced exit (second signal) must not leave steps behind: SIGKILL every live step group, synchronously. */
+function killAllGroups() {
+    for (const pgid of liveGroups) {
+        try {
+            process.kill(-pgid, 'SIGKILL');
+        }
+        catch {
+            // Already gone.
+        }
+    }
+    liveGroups.clear();
 }
 /** Sends SIGTERM to a process group, SIGKILL after graceMs if any member is still alive. Resolves when gone. */
 async function terminateGroup(pid, graceMs) {
@@ -29826,12 +29842,19 @@ class ChildWorkflowExecutor {
         let keep = false;
         try {
             try {
-                await this.deps.source.checkout(req.candidate, child.workspace, req.signal);
+                // Checkouts are bounded tree-wide like steps: a fan-out to hundreds must not start hundreds of clones at once.
+                await tree.checkoutSlots(() => {
+                    req.signal.throwIfAborted();
+                    return this.deps.source.checkout(req.candidate, child.workspace, req.signal);
+                });
             }
             catch (error) {
+                if (req.signal.aborted) {
+                    // A checkout stopped half-way tells nothing: its folder goes, the report says why.
+                    report.workspace = '';
+                    return end(abortStatus(req.signal), { kind: abortStatus(req.signal) === 'timed_out' ? 'timed_out' : 'cancelled', message: `not started: ${reasonOf(req.signal)}` });
+                }
                 keep = true;
-                if (req.signal.aborted)
-                    return end(abortStatus(req.signal), { kind: abortStatus(req.signal) === 'timed_out' ? 'timed_out' : 'cancelled', message: reasonOf(req.signal) });
                 return end('failure', { kind: 'clone_failed', message: messageOf(error) });
             }
             const config = req.config ?? (await this.loadChildConfig(req.candidate, child.workspace));
@@ -29883,7 +29906,8 @@ class ChildWorkflowExecutor {
         }
         finally {
             tree.reaper.remove(child.tempDir);
-            if (tree.keepWorkspaces === 'none' || (!keep && tree.keepWorkspaces === 'failed'))
+            const remove = !report.workspace || tree.keepWorkspaces === 'none' || (tree.keepWorkspaces === 'failed' && !keep);
+            if (remove)
                 tree.reaper.remove(child.workspace);
         }
     }
@@ -30201,6 +30225,7 @@ async function wire(prepared, opts) {
         runRoot,
         cacheDir,
         stepSlots: pLimit(opts.maxConcurrency ?? 4),
+        checkoutSlots: pLimit(Math.max(4, opts.maxConcurrency ?? 4)),
         observer: opts.observer ?? {},
         children: [],
         discovery: [],
@@ -30630,18 +30655,10 @@ function parseRepoRef(text) {
 
 
 
-
-/**
- * Clones at once. Checkouts are not under the step slots, so without this a fan-out to 500 starts 500 git
- * processes together, and each spawn() blocks Node's main thread until its child gets a CPU to exec
- * (npm run bench, 200-500 children on 2 cores: 60-80% of the run spent inside spawn()).
- */
-const CLONE_CONCURRENCY = 4;
 class LocalRepositorySource {
     opts;
     paths = new Map();
     scanned;
-    clones = pLimit(CLONE_CONCURRENCY);
     constructor(opts) {
         this.opts = opts;
         for (const [name, dir] of Object.entries(opts.repos ?? {}))
@@ -30679,11 +30696,7 @@ class LocalRepositorySource {
     }
     async checkout(candidate, dir, signal) {
         const src = this.pathOf(candidate);
-        const clone = await this.clones(() => {
-            // A cancelled run must not work through the queue of clones still waiting.
-            signal.throwIfAborted();
-            return git(['clone', '--quiet', '--', src, dir], { signal });
-        });
+        const clone = await git(['clone', '--quiet', '--', src, dir], { signal });
         if (clone.code !== 0)
             throw new SourceError(`git clone of ${candidate.repository} failed: ${clone.stderr.trim()}`);
         if (candidate.ref) {
@@ -30748,6 +30761,7 @@ async function isGitCheckout(dir) {
 
 ;// CONCATENATED MODULE: ./src/cli/main.ts
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
+
 
 
 
@@ -30832,7 +30846,8 @@ async function exec(args, log, out, err) {
     const onSignal = (sig) => {
         signals++;
         if (signals > 1) {
-            err(`tako: second ${sig}, exiting now\n`);
+            err(`tako: second ${sig}, killing every step and exiting now\n`);
+            killAllGroups();
             process.exit(EXIT.interrupted);
         }
         err(`tako: ${sig} received, stopping every running step (again to force)\n`);

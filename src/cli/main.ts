@@ -13,6 +13,7 @@ import { executeRun, makeRunRoot, planRun, prepareRun, UsageError } from '../eng
 import { LocalRepositorySource } from '../engine/local-source.js'
 import { parseRepoRef } from '../engine/repository-source.js'
 import { CancelReason } from '../engine/run-scope.js'
+import { killAllGroups } from '../engine/process.js'
 import { loadResume } from '../engine/resume.js'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
@@ -85,7 +86,8 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++
     if (signals > 1) {
-      err(`tako: second ${sig}, exiting now\n`)
+      err(`tako: second ${sig}, killing every step and exiting now\n`)
+      killAllGroups()
       process.exit(EXIT.interrupted)
     }
     err(`tako: ${sig} received, stopping every running step (again to force)\n`)

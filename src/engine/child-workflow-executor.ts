@@ -63,10 +63,18 @@ export class ChildWorkflowExecutor {
     let keep = false
     try {
       try {
-        await this.deps.source.checkout(req.candidate, child.workspace, req.signal)
+        // Checkouts are bounded tree-wide like steps: a fan-out to hundreds must not start hundreds of clones at once.
+        await tree.checkoutSlots(() => {
+          req.signal.throwIfAborted()
+          return this.deps.source.checkout(req.candidate, child.workspace, req.signal)
+        })
       } catch (error) {
+        if (req.signal.aborted) {
+          // A checkout stopped half-way tells nothing: its folder goes, the report says why.
+          report.workspace = ''
+          return end(abortStatus(req.signal), { kind: abortStatus(req.signal) === 'timed_out' ? 'timed_out' : 'cancelled', message: `not started: ${reasonOf(req.signal)}` })
+        }
         keep = true
-        if (req.signal.aborted) return end(abortStatus(req.signal), { kind: abortStatus(req.signal) === 'timed_out' ? 'timed_out' : 'cancelled', message: reasonOf(req.signal) })
         return end('failure', { kind: 'clone_failed', message: messageOf(error) })
       }
       const config = req.config ?? (await this.loadChildConfig(req.candidate, child.workspace))
@@ -115,7 +123,8 @@ export class ChildWorkflowExecutor {
       })
     } finally {
       tree.reaper.remove(child.tempDir)
-      if (tree.keepWorkspaces === 'none' || (!keep && tree.keepWorkspaces === 'failed')) tree.reaper.remove(child.workspace)
+      const remove = !report.workspace || tree.keepWorkspaces === 'none' || (tree.keepWorkspaces === 'failed' && !keep)
+      if (remove) tree.reaper.remove(child.workspace)
     }
   }
 

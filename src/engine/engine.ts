@@ -111,6 +111,7 @@ async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
     runRoot,
     cacheDir,
     stepSlots: pLimit(opts.maxConcurrency ?? 4),
+    checkoutSlots: pLimit(Math.max(4, opts.maxConcurrency ?? 4)),
     observer: opts.observer ?? {},
     children: [],
     discovery: [],

@@ -2,7 +2,6 @@
 
 import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
-import pLimit from 'p-limit'
 import { git, readTakoFile } from './git.js'
 import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from './repository-source.js'
 
@@ -12,17 +11,9 @@ export interface LocalSourceOptions {
   repos?: Record<string, string>
 }
 
-/**
- * Clones at once. Checkouts are not under the step slots, so without this a fan-out to 500 starts 500 git
- * processes together, and each spawn() blocks Node's main thread until its child gets a CPU to exec
- * (npm run bench, 200-500 children on 2 cores: 60-80% of the run spent inside spawn()).
- */
-const CLONE_CONCURRENCY = 4
-
 export class LocalRepositorySource implements RepositorySource {
   private readonly paths = new Map<string, string>()
   private scanned?: Promise<void>
-  private readonly clones = pLimit(CLONE_CONCURRENCY)
 
   constructor(private readonly opts: LocalSourceOptions) {
     for (const [name, dir] of Object.entries(opts.repos ?? {})) this.paths.set(name.toLowerCase(), path.resolve(dir))
@@ -60,11 +51,7 @@ export class LocalRepositorySource implements RepositorySource {
 
   async checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void> {
     const src = this.pathOf(candidate)
-    const clone = await this.clones(() => {
-      // A cancelled run must not work through the queue of clones still waiting.
-      signal.throwIfAborted()
-      return git(['clone', '--quiet', '--', src, dir], { signal })
-    })
+    const clone = await git(['clone', '--quiet', '--', src, dir], { signal })
     if (clone.code !== 0) throw new SourceError(`git clone of ${candidate.repository} failed: ${clone.stderr.trim()}`)
     if (candidate.ref) {
       const co = await git(['checkout', '--quiet', candidate.ref, '--'], { cwd: dir, signal })

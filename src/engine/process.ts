@@ -110,6 +110,7 @@ async function execute(file: string, opts: RunScriptOptions, result: ScriptResul
     throw new Error(`cannot start ${command}: ${(err as Error).message}`)
   }
   const pid = child.pid as number
+  liveGroups.add(pid)
   const graceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS
   let termination: Promise<void> | undefined
   const terminate = (): Promise<void> => (termination ??= terminateGroup(pid, graceMs))
@@ -135,6 +136,7 @@ async function execute(file: string, opts: RunScriptOptions, result: ScriptResul
   result.exitCode = code
   result.signal = signal
   await terminate()
+  liveGroups.delete(pid)
 
   let drain: NodeJS.Timeout | undefined
   await Promise.race([closed, new Promise((resolve) => (drain = setTimeout(resolve, DRAIN_MS)))])
@@ -169,6 +171,21 @@ function capture(
 async function assertDirectory(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined)
   if (!info?.isDirectory()) throw new Error(`working directory ${dir} does not exist or is not a directory`)
+}
+
+/** Process groups of steps still running, for a forced exit. */
+const liveGroups = new Set<number>()
+
+/** A forced exit (second signal) must not leave steps behind: SIGKILL every live step group, synchronously. */
+export function killAllGroups(): void {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+  liveGroups.clear()
 }
 
 /** Sends SIGTERM to a process group, SIGKILL after graceMs if any member is still alive. Resolves when gone. */

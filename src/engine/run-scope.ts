@@ -79,6 +79,8 @@ export interface TreeState {
   cacheDir: string
   /** Global limit of runs executing steps at once (SPEC 2.5). */
   stepSlots: LimitFunction
+  /** Checkouts running at once across the tree (each spawns git and, remotely, fetches). */
+  checkoutSlots: LimitFunction
   observer: RunObserver
   children: ChildReport[]
   discovery: DiscoveryEntry[]
