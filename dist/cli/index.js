@@ -30516,14 +30516,21 @@ function summaryText(report) {
     }
     if (report.children.length > 0) {
         lines.push('', `Children (${report.children.length}):`);
-        for (const child of report.children)
-            lines.push(`  ${childLine(child)}`);
+        for (const { child, depth } of treeOrder(report.children))
+            lines.push(`  ${'  '.repeat(depth)}${childLine(child)}`);
     }
-    const notRun = report.discovery.filter((d) => d.result !== 'matched');
-    if (notRun.length > 0) {
+    const notRun = report.discovery.filter((d) => d.result === 'no_match' || d.result === 'error');
+    const unsubscribed = new Map();
+    for (const d of report.discovery.filter((d) => d.result === 'no_subscription')) {
+        const key = d.event_type ?? '';
+        unsubscribed.set(key, [...(unsubscribed.get(key) ?? []), d.repository]);
+    }
+    if (notRun.length > 0 || unsubscribed.size > 0) {
         lines.push('', 'Not triggered:');
         for (const d of notRun)
-            lines.push(`  - ${d.repository}${d.ref ? `@${d.ref}` : ""}${d.event_type ? ` (${d.event_type})` : ""}: ${d.result}: ${d.reason}`);
+            lines.push(`  - ${d.repository}${d.ref ? `@${d.ref}` : ''}${d.event_type ? ` (${d.event_type})` : ''}: ${d.result}: ${d.reason}`);
+        for (const [event, repos] of unsubscribed)
+            lines.push(`  - not subscribed to ${event || 'the event'}: ${repos.join(', ')}`);
     }
     for (const child of report.children.filter((c) => c.error?.log_tail)) {
         lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`);
@@ -30536,6 +30543,25 @@ function summaryText(report) {
         lines.push('', `error: ${report.error}`);
     lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}`);
     return lines.join('\n');
+}
+/** Children with their descendants right after them, depth from the root run. */
+function treeOrder(children) {
+    const byParent = new Map();
+    for (const c of children)
+        byParent.set(c.parent_id, [...(byParent.get(c.parent_id) ?? []), c]);
+    const out = [];
+    const visit = (parent, depth) => {
+        for (const child of byParent.get(parent) ?? []) {
+            out.push({ child, depth });
+            visit(child.id, depth + 1);
+        }
+    };
+    visit('', 0);
+    const shown = new Set(out.map((o) => o.child));
+    for (const child of children)
+        if (!shown.has(child))
+            out.push({ child, depth: 0 });
+    return out;
 }
 function planText(plan) {
     const lines = [`Plan (dry run, nothing runs): ${plan.source} › ${plan.workflow}`, 'Inputs:'];
