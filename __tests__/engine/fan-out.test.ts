@@ -280,6 +280,112 @@ workflows:
     expect(slow?.error?.message).toContain('fail_fast: acme/fails › w failed')
   })
 
+  it('a child that cannot even be set up fails alone; the run still reports', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    makeRepos(repos, { 'acme/sub': { 'tako.yml': subscriber('acme/api', 'api_published', 'update', '- run: "true"\n') } })
+    // The root step blocks the child's scratch folder with a file of the same name.
+    const block = makeRepo(path.join(base, 'api2'), {
+      'tako.yml': `version: 1
+workflows:
+  release:
+    steps:
+      - run: mkdir -p "$(dirname "$TAKO_CACHE_DIR")/.tako-tmp" && touch "$(dirname "$TAKO_CACHE_DIR")/.tako-tmp/sub-update-1"
+      - uses: tako/fan-out@v1
+        with: { event_type: api_published, wait_for_children: false }
+      - run: sleep 1
+`
+    })
+    const { code, report, stderr } = await exec(block, ['--repos', repos, '--workspace', path.join(base, 'run')])
+    expect(code).toBe(1)
+    expect(stderr).not.toMatch(/\n\s+at /)
+    expect(report.children).toEqual([expect.objectContaining({ repository: 'acme/sub', status: 'failure' })])
+    expect(report.children[0].error?.message).toMatch(/could not run/)
+  })
+
+  it('refuses a missing --repos folder or report folder before running anything', async () => {
+    const base = tempDir()
+    const root = publisher(path.join(base, 'api'), 'event_type: api_published', '      - run: touch ran\n')
+    const noRepos = await runTako(['exec', 'release', '--root', root, '--repos', path.join(base, 'nope')])
+    expect(noRepos.code).toBe(2)
+    expect(noRepos.stderr).toContain('does not exist')
+    const noReportDir = await runTako(['exec', 'release', '--root', root, '--report', path.join(base, 'nodir', 'r.json')])
+    expect(noReportDir.code).toBe(2)
+    expect(noReportDir.stderr).toMatch(/--report .*its folder does not exist/)
+    expect(existsSync(path.join(root, 'ran'))).toBe(false)
+  })
+
+  it('a `timeout:` on the fan-out step itself bounds its children', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    makeRepos(repos, { 'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 30\n') } })
+    const root = makeRepo(path.join(base, 'api'), {
+      'tako.yml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - id: fan\n        timeout: 2s\n        uses: tako/fan-out@v1\n        with: { event_type: api_published }\n'
+    })
+    const started = Date.now()
+    const { code, report } = await exec(root, ['--repos', repos])
+    expect(code).toBe(1)
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(report.children[0]).toMatchObject({ repository: 'acme/slow', status: 'timed_out' })
+    expect((report as unknown as { steps: Array<{ status: string }> }).steps[0].status).toBe('timed_out')
+  })
+
+  it('runs a duplicate match once, reports the other as skipped, and numbers ids in discovery order', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    makeRepos(repos, {
+      'acme/twice': {
+        'tako.yml': `version: 1
+subscriptions:
+  - { artifact: acme/api, events: [api_published], workflow: w }
+  - { artifact: acme/api, events: [api_published], workflow: w, filter: "true" }
+workflows:
+  w:
+    steps: ["true"]
+`
+      }
+    })
+    const root = publisher(path.join(base, 'api'), 'event_type: api_published')
+    const { code, report } = await exec(root, ['--repos', repos])
+    expect(code).toBe(0)
+    const byStatus = Object.fromEntries(report.children.map((c) => [c.status, c]))
+    expect(byStatus.success.id).toBe('twice-w-1')
+    expect(byStatus.skipped).toMatchObject({ id: 'twice-w-2', error: { kind: 'duplicate' } })
+  })
+
+  it('gives a child the subscriber\'s own origin, warns about candidates without tako.yml, and sees .env in subscription inputs', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    makeRepos(repos, {
+      'acme/sub': {
+        'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: git remote get-url origin > "$TAKO_CACHE_DIR/origin"; echo "$TAKO_INPUT_WHO" > "$TAKO_CACHE_DIR/who"\n', '    inputs: { who: "{{ .env.TAKO_TEST_WHO }}" }\n').replace('workflows:\n  w:\n', 'workflows:\n  w:\n    inputs: { who: { type: string } }\n')
+      },
+      'acme/bare': { 'README.md': 'nothing\n' }
+    })
+    gitSync(path.join(repos, 'acme/sub'), 'remote', 'add', 'origin', 'https://example.invalid/acme/sub.git')
+    const root = publisher(path.join(base, 'api'), 'event_type: api_published')
+    const cache = path.join(base, 'cache')
+    const report = path.join(base, 'r.json')
+    const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--cache-dir', cache, '--report', report], { env: { TAKO_TEST_WHO: 'ci-bot' } })
+    expect(res.code).toBe(0)
+    expect(readFileSync(path.join(cache, 'origin'), 'utf8').trim()).toBe('https://example.invalid/acme/sub.git')
+    expect(readFileSync(path.join(cache, 'who'), 'utf8').trim()).toBe('ci-bot')
+    expect(res.stdout).toContain('warning: acme/bare skipped: it has no tako.yml')
+    expect(JSON.parse(readFileSync(report, 'utf8')).warnings).toContain('acme/bare skipped: it has no tako.yml')
+  })
+
+  it('--dry-run renders nested payload values as the run does', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    makeRepos(repos, { 'acme/sub': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: "true"\n', '    filter: event.payload.nested.t == "1.0.0"\n') } })
+    const root = makeRepo(path.join(base, 'api'), {
+      'tako.yml': 'version: 1\nworkflows:\n  release:\n    inputs: { v: { type: string } }\n    steps:\n      - uses: tako/fan-out@v1\n        with:\n          event_type: api_published\n          payload: { nested: { t: "{{ .inputs.v }}" } }\n'
+    })
+    const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--dry-run', '-i', 'v=1.0.0'])
+    expect(res.code).toBe(0)
+    expect(res.stdout).toContain('✓ acme/sub › w: would run (subscription 1)')
+  })
+
   it('--dry-run says for every candidate whether it would run and why not', async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')

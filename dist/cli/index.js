@@ -11894,249 +11894,385 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
-;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
-/*
-How it works:
-`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
-*/
-
-class Node {
-	value;
-	next;
-
-	constructor(value) {
-		this.value = value;
-	}
+;// CONCATENATED MODULE: ./src/engine/errors.ts
+// The base of errors caused by what a user wrote or passed: the front doors print their message, never a stack.
+class UserError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = new.target.name;
+    }
+}
+/** A mistake in how tako was invoked (exit code 2), as opposed to a failing step. */
+class UsageError extends UserError {
 }
 
-class Queue {
-	#head;
-	#tail;
-	#size;
+;// CONCATENATED MODULE: ./src/cli/args.ts
+// Parses `tako` command lines (SPEC 5) into a typed command, or a UsageError that says what to do.
 
-	constructor() {
-		this.clear();
-	}
+const HELP = `tako — dependency-aware workflows across repositories
 
-	enqueue(value) {
-		const node = new Node(value);
+Usage:
+  tako exec <workflow> [options]     run a workflow of the repository (and every subscriber it fans out to)
+  tako validate [--root DIR] [--config FILE]
+                                     check a tako.yml strictly and report every problem with file:line:col
+  tako --version | --help
 
-		if (this.#head) {
-			this.#tail.next = node;
-			this.#tail = node;
-		} else {
-			this.#head = node;
-			this.#tail = node;
-		}
+Options of exec:
+  --root DIR              repository checkout to run in (default: .)
+  --config FILE           tako file, relative to --root (default: tako.yml, else tako.yaml)
+  --source OWNER/REPO     name of this repository in events (default: from the origin remote)
+  -i, --input NAME=VALUE  workflow input; repeatable; the value keeps every '=' and space
+  --repos DIR             folder of subscriber checkouts laid out as DIR/<owner>/<repo>
+  --repo OWNER/NAME=PATH  one more subscriber checkout; repeatable
+  --workspace DIR         run root; children go to DIR/children/<id> (default: a new temp folder)
+  --cache-dir DIR         shared cache, TAKO_CACHE_DIR of every run (default: <workspace>/cache)
+  --max-concurrency N     runs executing steps at once across the tree (default: 4)
+  --dry-run               print the plan, the inputs and every candidate's verdict; run nothing
+  --report FILE           write the JSON run report to FILE
+  --keep-workspaces       keep every child workspace (default: keep only failed ones)
+  --resume REPORT         re-run only the children that did not succeed in an earlier report
+  --json                  print the run report as JSON on stdout (logs go to stderr)
 
-		this.#size++;
-	}
-
-	dequeue() {
-		const current = this.#head;
-		if (!current) {
-			return;
-		}
-
-		this.#head = this.#head.next;
-		this.#size--;
-
-		// Clean up tail reference when queue becomes empty
-		if (!this.#head) {
-			this.#tail = undefined;
-		}
-
-		return current.value;
-	}
-
-	peek() {
-		if (!this.#head) {
-			return;
-		}
-
-		return this.#head.value;
-
-		// TODO: Node.js 18.
-		// return this.#head?.value;
-	}
-
-	clear() {
-		this.#head = undefined;
-		this.#tail = undefined;
-		this.#size = 0;
-	}
-
-	get size() {
-		return this.#size;
-	}
-
-	* [Symbol.iterator]() {
-		let current = this.#head;
-
-		while (current) {
-			yield current.value;
-			current = current.next;
-		}
-	}
-
-	* drain() {
-		while (this.#head) {
-			yield this.dequeue();
-		}
-	}
+Exit codes: 0 success, 1 a step or child failed, 2 usage or configuration error, 130 interrupted.`;
+const EXEC_VALUE_OPTIONS = ['--root', '--config', '--source', '--input', '-i', '--repos', '--repo', '--workspace', '--cache-dir', '--max-concurrency', '--report', '--resume'];
+const EXEC_FLAGS = ['--dry-run', '--keep-workspaces', '--json'];
+function parseArgs(argv) {
+    if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help')
+        return { command: 'help' };
+    if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version')
+        return { command: 'version' };
+    const [command, ...rest] = argv;
+    if (command === 'schema')
+        return { command: 'schema' };
+    if (command !== 'exec' && command !== 'validate') {
+        throw new UsageError(`unknown command "${command}" (commands: exec, validate; see tako --help)`);
+    }
+    const allowedValues = command === 'exec' ? EXEC_VALUE_OPTIONS : ['--root', '--config'];
+    const allowedFlags = command === 'exec' ? EXEC_FLAGS : [];
+    const values = [];
+    const flags = new Set();
+    const positional = [];
+    for (let i = 0; i < rest.length; i++) {
+        const arg = rest[i];
+        if (!arg.startsWith('-') || arg === '-') {
+            positional.push(arg);
+            continue;
+        }
+        const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+        const name = eq > 0 ? arg.slice(0, eq) : arg;
+        if (allowedFlags.includes(name)) {
+            if (eq > 0)
+                throw new UsageError(`${name} takes no value`);
+            flags.add(name);
+            continue;
+        }
+        if (!allowedValues.includes(name))
+            throw new UsageError(`unknown option ${name} for "tako ${command}" (see tako --help)`);
+        let value;
+        if (eq > 0)
+            value = arg.slice(eq + 1);
+        else {
+            if (i + 1 >= rest.length)
+                throw new UsageError(`${name} needs a value`);
+            value = rest[++i];
+        }
+        values.push([name === '-i' ? '--input' : name, value]);
+    }
+    const one = (name) => {
+        const found = values.filter(([n]) => n === name);
+        if (found.length > 1)
+            throw new UsageError(`${name} given more than once`);
+        return found[0]?.[1];
+    };
+    if (command === 'validate') {
+        if (positional.length > 0)
+            throw new UsageError(`tako validate takes no arguments (got "${positional[0]}")`);
+        return { command: 'validate', root: one('--root') ?? '.', config: one('--config') };
+    }
+    if (positional.length !== 1) {
+        throw new UsageError(positional.length === 0 ? 'tako exec needs the name of a workflow: tako exec <workflow>' : `tako exec takes one workflow, got: ${positional.join(' ')}`);
+    }
+    const inputs = {};
+    for (const [, value] of values.filter(([n]) => n === '--input')) {
+        const eq = value.indexOf('=');
+        if (eq <= 0)
+            throw new UsageError(`--input needs NAME=VALUE, got "${value}"`);
+        inputs[value.slice(0, eq)] = value.slice(eq + 1);
+    }
+    const repos = {};
+    for (const [, value] of values.filter(([n]) => n === '--repo')) {
+        const eq = value.indexOf('=');
+        if (eq <= 0)
+            throw new UsageError(`--repo needs OWNER/NAME=PATH, got "${value}"`);
+        repos[value.slice(0, eq)] = value.slice(eq + 1);
+    }
+    const maxText = one('--max-concurrency') ?? '4';
+    const maxConcurrency = Number(maxText);
+    if (!/^\d+$/.test(maxText) || maxConcurrency < 1)
+        throw new UsageError(`--max-concurrency must be a whole number >= 1, got "${maxText}"`);
+    return {
+        command: 'exec',
+        workflow: positional[0],
+        root: one('--root') ?? '.',
+        config: one('--config'),
+        source: one('--source'),
+        inputs,
+        reposDir: one('--repos'),
+        repos,
+        workspace: one('--workspace'),
+        cacheDir: one('--cache-dir'),
+        maxConcurrency,
+        dryRun: flags.has('--dry-run'),
+        report: one('--report'),
+        keepWorkspaces: flags.has('--keep-workspaces'),
+        json: flags.has('--json'),
+        resume: one('--resume')
+    };
 }
 
-;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./src/engine/run-scope.ts
+// Identity and shared machinery of one run in the tree (the root run or a child), handed to step executors.
 
-
-function pLimit(concurrency) {
-	let rejectOnClear = false;
-
-	if (typeof concurrency === 'object') {
-		({concurrency, rejectOnClear = false} = concurrency);
-	}
-
-	validateConcurrency(concurrency);
-
-	if (typeof rejectOnClear !== 'boolean') {
-		throw new TypeError('Expected `rejectOnClear` to be a boolean');
-	}
-
-	const queue = new Queue();
-	let activeCount = 0;
-
-	const resumeNext = () => {
-		// Process the next queued function if we're under the concurrency limit
-		if (activeCount < concurrency && queue.size > 0) {
-			activeCount++;
-			queue.dequeue().run();
-		}
-	};
-
-	const next = () => {
-		activeCount--;
-		resumeNext();
-	};
-
-	const run = async (function_, resolve, arguments_) => {
-		// Execute the function and capture the result promise
-		const result = (async () => function_(...arguments_))();
-
-		// Resolve immediately with the promise (don't wait for completion)
-		resolve(result);
-
-		// Wait for the function to complete (success or failure)
-		// We catch errors here to prevent unhandled rejections,
-		// but the original promise rejection is preserved for the caller
-		try {
-			await result;
-		} catch {}
-
-		// Decrement active count and process next queued function
-		next();
-	};
-
-	const enqueue = (function_, resolve, reject, arguments_) => {
-		const queueItem = {reject};
-
-		// Queue the internal resolve function instead of the run function
-		// to preserve the asynchronous execution context.
-		new Promise(internalResolve => { // eslint-disable-line promise/param-names
-			queueItem.run = internalResolve;
-			queue.enqueue(queueItem);
-		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
-
-		// Start processing immediately if we haven't reached the concurrency limit
-		if (activeCount < concurrency) {
-			resumeNext();
-		}
-	};
-
-	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
-		enqueue(function_, resolve, reject, arguments_);
-	});
-
-	Object.defineProperties(generator, {
-		activeCount: {
-			get: () => activeCount,
-		},
-		pendingCount: {
-			get: () => queue.size,
-		},
-		clearQueue: {
-			value() {
-				if (!rejectOnClear) {
-					queue.clear();
-					return;
-				}
-
-				const abortError = AbortSignal.abort().reason;
-
-				while (queue.size > 0) {
-					queue.dequeue().reject(abortError);
-				}
-			},
-		},
-		concurrency: {
-			get: () => concurrency,
-
-			set(newConcurrency) {
-				validateConcurrency(newConcurrency);
-				concurrency = newConcurrency;
-
-				queueMicrotask(() => {
-					// eslint-disable-next-line no-unmodified-loop-condition
-					while (activeCount < concurrency && queue.size > 0) {
-						resumeNext();
-					}
-				});
-			},
-		},
-		map: {
-			async value(iterable, function_) {
-				const promises = [];
-
-				try {
-					Array.from(iterable, (value, index) => {
-						const promise = generator(function_, value, index);
-						promises.push(promise);
-						return promise;
-					});
-				} catch (error) {
-					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
-					for (const promise of promises) {
-						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
-					}
-
-					throw error;
-				}
-
-				return Promise.all(promises);
-			},
-		},
-	});
-
-	return generator;
+/** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
+const TEMP_DIR = '.tako-tmp';
+/** Why an AbortSignal fired: a deadline (-> timed_out) or a cancellation (-> cancelled). */
+class DeadlineReason {
+    message;
+    constructor(message) {
+        this.message = message;
+    }
+}
+class CancelReason {
+    message;
+    constructor(message) {
+        this.message = message;
+    }
+}
+function abortStatus(signal) {
+    return signal.reason instanceof DeadlineReason ? 'timed_out' : 'cancelled';
+}
+/** What a fired signal says about why. */
+function abortReason(signal) {
+    return signal.reason?.message ?? 'cancelled';
+}
+/** A signal that fires with a DeadlineReason after `ms`, or when `parent` fires. */
+function withDeadline(parent, ms, what) {
+    if (ms === undefined)
+        return { signal: parent, dispose: () => { } };
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineReason(`${what} timed out after ${formatMs(ms)}`)), ms);
+    const onAbort = () => controller.abort(parent.reason);
+    if (parent.aborted)
+        onAbort();
+    else
+        parent.addEventListener('abort', onAbort, { once: true });
+    return {
+        signal: controller.signal,
+        dispose: () => {
+            clearTimeout(timer);
+            parent.removeEventListener('abort', onAbort);
+        }
+    };
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${ms}ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
+    const m = Math.floor(s / 60);
+    const rest = Math.round(s - m * 60);
+    return rest ? `${m}m${rest}s` : `${m}m`;
+}
+/** Run ids look like exec-20261124-143022-a7b3c1d2 (UTC time and 8 hex). */
+function newRunId(now = new Date()) {
+    const p = (n) => String(n).padStart(2, '0');
+    const date = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}`;
+    const time = `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+    return `exec-${date}-${time}-${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}`;
 }
 
-function limitFunction(function_, options) {
-	const limit = pLimit(options);
+;// CONCATENATED MODULE: ./src/cli/render.ts
+// Text the CLI prints, built from engine data only: live lines, the closing summary, the dry-run plan.
 
-	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
-	Object.defineProperty(limitedFunction, 'clearQueue', {
-		value: limit.clearQueue,
-	});
-
-	return limitedFunction;
+const MARK = {
+    success: '✓',
+    reused: '✓',
+    failure: '✗',
+    timed_out: '✗',
+    cancelled: '✗',
+    skipped: '-'
+};
+function stepLine(step, indent = '') {
+    const extra = step.status === 'success' || step.status === 'skipped' ? (step.status === 'skipped' ? ' skipped' : '') : ` ${step.status}${step.exit_code != null ? ` (exit ${step.exit_code})` : ''}`;
+    return `${indent}${MARK[step.status] ?? '?'} ${step.id} ${formatMs(step.duration_ms)}${extra}`;
+}
+function childLine(child) {
+    const parts = [`${MARK[child.status] ?? '?'} ${child.repository} › ${child.workflow}`, `[${child.id}]`, child.status, formatMs(child.duration_ms)];
+    if (child.error?.step)
+        parts.push(`failed at step ${child.error.step}${child.error.exit_code != null ? ` (exit ${child.error.exit_code})` : ''}`);
+    else if (child.error && child.status !== 'success')
+        parts.push(`${child.error.kind}: ${child.error.message}`);
+    if (child.status !== 'success' && child.status !== 'skipped' && child.workspace)
+        parts.push(`workspace kept: ${child.workspace}`);
+    if (child.parent_id)
+        parts.push(`(from ${child.parent_id})`);
+    return parts.join('  ');
+}
+/** The closing lines: one per root step, one per child, the failures' log tails, the verdict. */
+function summaryText(report) {
+    const lines = ['', `Steps of ${report.source} › ${report.workflow}:`];
+    for (const step of report.steps) {
+        lines.push(stepLine(step, '  '));
+        for (const handler of step.on_failure ?? [])
+            lines.push(stepLine(handler, '      on_failure '));
+    }
+    if (report.children.length > 0) {
+        lines.push('', `Children (${report.children.length}):`);
+        for (const { child, depth } of treeOrder(report.children))
+            lines.push(`  ${'  '.repeat(depth)}${childLine(child)}`);
+    }
+    // Candidates that simply do not listen to the event are many and alike: one line per event says it.
+    const plainlyUnsubscribed = (d) => d.result === 'no_subscription' && /^(not subscribed|has no subscriptions)/.test(d.reason);
+    const notRun = report.discovery.filter((d) => d.result !== 'matched' && !plainlyUnsubscribed(d));
+    const unsubscribed = new Map();
+    for (const d of report.discovery.filter(plainlyUnsubscribed)) {
+        const key = d.event_type ?? '';
+        unsubscribed.set(key, [...(unsubscribed.get(key) ?? []), d.repository]);
+    }
+    if (notRun.length > 0 || unsubscribed.size > 0) {
+        lines.push('', 'Not triggered:');
+        for (const d of notRun)
+            lines.push(`  - ${d.repository}${d.ref ? `@${d.ref}` : ''}${d.event_type ? ` (${d.event_type})` : ''}: ${d.result}: ${d.reason}`);
+        for (const [event, repos] of unsubscribed)
+            lines.push(`  - not subscribed to ${event || 'the event'}: ${repos.join(', ')}`);
+    }
+    for (const child of report.children.filter((c) => c.error?.log_tail)) {
+        lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`);
+        for (const l of (child.error?.log_tail ?? '').split('\n'))
+            lines.push(`  | ${l}`);
+    }
+    for (const w of report.warnings)
+        lines.push(`warning: ${w}`);
+    if (report.error)
+        lines.push('', `error: ${report.error}`);
+    lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}`);
+    return lines.join('\n');
+}
+/** Children with their descendants right after them, depth from the root run. */
+function treeOrder(children) {
+    const byParent = new Map();
+    for (const c of children)
+        byParent.set(c.parent_id, [...(byParent.get(c.parent_id) ?? []), c]);
+    const out = [];
+    const visit = (parent, depth) => {
+        for (const child of byParent.get(parent) ?? []) {
+            out.push({ child, depth });
+            visit(child.id, depth + 1);
+        }
+    };
+    visit('', 0);
+    const shown = new Set(out.map((o) => o.child));
+    for (const child of children)
+        if (!shown.has(child))
+            out.push({ child, depth: 0 });
+    return out;
+}
+function planText(plan) {
+    const lines = [`Plan (dry run, nothing runs): ${plan.source} › ${plan.workflow}`, 'Inputs:'];
+    const inputs = Object.entries(plan.inputs);
+    if (inputs.length === 0)
+        lines.push('  (none)');
+    for (const [k, v] of inputs)
+        lines.push(`  ${k} = ${JSON.stringify(v)}`);
+    lines.push('Steps:');
+    plan.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${s.id} (${s.kind})${s.if ? ` if ${s.if}` : ''}`));
+    for (const f of plan.fanOuts) {
+        lines.push('', `Fan-out at step ${f.step}${f.event ? `: event ${f.event.type} from ${f.event.source}:${f.event.artifact}` : ''}`);
+        if (f.error)
+            lines.push(`  cannot plan: ${f.error}`);
+        if (f.event)
+            lines.push(`  payload: ${JSON.stringify(f.event.payload)}`);
+        if (f.unresolved.length)
+            lines.push(`  payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`);
+        for (const d of plan.report.discovery) {
+            if (d.event_type !== f.event?.type)
+                continue;
+            const runs = f.children.filter((c) => c.candidate.repository === d.repository);
+            if (d.result === 'matched') {
+                for (const c of runs) {
+                    lines.push(c.blocked
+                        ? `  ✗ ${d.repository} › ${c.match.subscription.workflow}: would not run: ${c.blocked.error.message}`
+                        : `  ✓ ${d.repository} › ${c.match.subscription.workflow}: would run (subscription ${c.match.index})`);
+                }
+            }
+            else
+                lines.push(`  - ${d.repository}: ${d.result}: ${d.reason}`);
+        }
+    }
+    return lines.join('\n');
+}
+/** Streams live output: the root's as is, each child's lines prefixed with its id so parallel runs stay readable. */
+class LiveOutput {
+    write;
+    partial = new Map();
+    constructor(write) {
+        this.write = write;
+    }
+    stepStarted(run, step) {
+        this.write(`${this.prefix(run)}▶ ${step.id}${step.name && step.name !== step.id ? `: ${step.name}` : ''}\n`);
+    }
+    output(run, chunk) {
+        const text = (this.partial.get(run.id) ?? '') + chunk;
+        const cut = text.lastIndexOf('\n');
+        if (cut < 0) {
+            this.partial.set(run.id, text);
+            return;
+        }
+        this.partial.set(run.id, text.slice(cut + 1));
+        const prefix = this.prefix(run);
+        this.write(text.slice(0, cut).split('\n').map((l) => `${prefix}${l}\n`).join(''));
+    }
+    stepFinished(run, step) {
+        const rest = this.partial.get(run.id);
+        if (rest)
+            this.write(`${this.prefix(run)}${rest}\n`);
+        this.partial.delete(run.id);
+        this.write(`${this.prefix(run)}${stepLine(step)}${step.error ? `: ${step.error}` : ''}\n`);
+    }
+    childFinished(child) {
+        this.write(`[${child.id}] ${childLine(child)}\n`);
+    }
+    warning(message) {
+        this.write(`warning: ${message}\n`);
+    }
+    prefix(run) {
+        return run.id ? `[${run.id}] ` : '';
+    }
 }
 
-function validateConcurrency(concurrency) {
-	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
-	}
+;// CONCATENATED MODULE: ./src/version.ts
+// The version the CLI and the action report; kept equal to package.json by a test.
+const VERSION = '0.1.0';
+
+;// CONCATENATED MODULE: ./src/config/errors.ts
+// Located configuration problems: formatting as `file:line:col: message` and the error that carries them.
+
+/** `file:line:col: message`, `file:line:col: warning: message`; `file: message` when the problem has no position (line 0). */
+function formatIssue(i) {
+    const where = i.line > 0 ? `${i.file}:${i.line}:${i.col}` : i.file;
+    return `${where}: ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
+}
+/** Thrown by loadConfig when a file is missing or invalid; `message` lists every issue, one per line. */
+class ConfigError extends UserError {
+    issues;
+    constructor(issues) {
+        super(issues.map(formatIssue).join('\n'));
+        this.name = 'ConfigError';
+        this.issues = issues;
+    }
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -21676,15 +21812,6 @@ function preprocess(fn, schema) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/engine/errors.ts
-// The base of errors caused by what a user wrote or passed: the front doors print their message, never a stack.
-class UserError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = new.target.name;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/engine/template.ts
 // `{{ <path> | filter ... }}` templates (SPEC 1.4): the static check used by validation and the renderer used at run time.
 
@@ -27383,9 +27510,9 @@ function createEnvironments() {
         return out + s.slice(pos);
     }
 }
-/** Parses + type-checks at load time; throws ExpressionError with a readable message (position if the lib gives one). */
 const compiled = new Map();
-/** Compiles once per (kind, source): the runner and discovery evaluate the same expressions many times. */
+/** Parses + type-checks (at load time); throws ExpressionError with a readable message (position if the lib gives one).
+    Compiled once per (kind, source): the runner and discovery evaluate the same expressions many times. */
 function compileExpression(source, kind) {
     const key = `${kind}\u0000${source}`;
     let expression = compiled.get(key);
@@ -27748,27 +27875,37 @@ function parseDuration(text) {
     return ms;
 }
 
-;// CONCATENATED MODULE: ./src/config/errors.ts
-// Located configuration problems: formatting as `file:line:col: message` and the error that carries them.
-/** `file:line:col: message`, `file:line:col: warning: message`; `file: message` when the problem has no position (line 0). */
-function formatIssue(i) {
-    const where = i.line > 0 ? `${i.file}:${i.line}:${i.col}` : i.file;
-    return `${where}: ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
-}
-/** Thrown by loadConfig when a file is missing or invalid; `message` lists every issue, one per line. */
-class ConfigError extends Error {
-    issues;
-    constructor(issues) {
-        super(issues.map(formatIssue).join('\n'));
-        this.name = 'ConfigError';
-        this.issues = issues;
+;// CONCATENATED MODULE: ./src/engine/repository-source.ts
+// Where subscriber candidates come from and how a child's workspace becomes a checkout (SPEC 3).
+class SourceError extends Error {
+    kind;
+    constructor(message, kind = 'other') {
+        super(message);
+        this.kind = kind;
     }
+}
+const REPO_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})\/[A-Za-z0-9._-]{1,100}$/;
+/** Parses `owner/repo[@ref]`; returns an error message for anything else (including `..` names). */
+function parseRepoRef(text) {
+    const trimmed = text.trim();
+    const at = trimmed.indexOf('@');
+    const repository = at >= 0 ? trimmed.slice(0, at) : trimmed;
+    const ref = at >= 0 ? trimmed.slice(at + 1) : '';
+    if (!REPO_NAME.test(repository) || repository.split('/').some((part) => part === '.' || part === '..')) {
+        return `"${text}" is not a repository name of the form owner/repo[@ref]`;
+    }
+    if (at >= 0 && !/^[A-Za-z0-9._\/-]+$/.test(ref))
+        return `"${text}": "${ref}" is not a valid ref`;
+    if (ref.startsWith('-') || ref.includes('..'))
+        return `"${text}": "${ref}" is not a valid ref`;
+    return { repository, ref };
 }
 
 ;// CONCATENATED MODULE: ./src/config/schema.ts
 // The zod schema of a raw tako.yml (SPEC 1): its shape only, with strict objects so that unknown keys are errors.
 // Cross-references, CEL, templates and built-in step arguments are checked by load.ts over the parsed file.
 // Custom messages starting with "must" are completed by load.ts with the name of the offending key.
+
 
 
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -27895,7 +28032,14 @@ const takoFileSchema = strictObject({
         subscriptions: array(subscriptionSchema).optional()
     })
         .optional(),
-    repos: array(schemas_string().regex(REPO_REF_PATTERN, { error: (iss) => `must be owner/repo or owner/repo@ref, got ${describeValue(iss.input)}` }))
+    repos: array(schemas_string()
+        .regex(REPO_REF_PATTERN, { error: (iss) => `must be owner/repo or owner/repo@ref, got ${describeValue(iss.input)}` })
+        // The same check the run applies (refs such as `--upload-pack=x` or `a..b` are refused here too).
+        .superRefine((value, ctx) => {
+        const parsed = parseRepoRef(value);
+        if (typeof parsed === 'string' && REPO_REF_PATTERN.test(value))
+            ctx.addIssue({ code: 'custom', message: parsed });
+    }))
         .optional()
         .describe('Candidate subscriber repositories')
 })
@@ -28810,6 +28954,260 @@ function compact(value) {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
+;// CONCATENATED MODULE: ./src/config/json-schema.ts
+// JSON Schema of tako.yml for editors (yaml-language-server, VS Code), generated from the zod schema.
+
+
+function takoJsonSchema() {
+    const { $schema, ...schema } = toJSONSchema(takoFileSchema);
+    return { $schema, $id: 'urn:tako-action:schema:tako.yml', title: 'tako.yml', ...schema };
+}
+
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
+;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
+/*
+How it works:
+`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
+*/
+
+class Node {
+	value;
+	next;
+
+	constructor(value) {
+		this.value = value;
+	}
+}
+
+class Queue {
+	#head;
+	#tail;
+	#size;
+
+	constructor() {
+		this.clear();
+	}
+
+	enqueue(value) {
+		const node = new Node(value);
+
+		if (this.#head) {
+			this.#tail.next = node;
+			this.#tail = node;
+		} else {
+			this.#head = node;
+			this.#tail = node;
+		}
+
+		this.#size++;
+	}
+
+	dequeue() {
+		const current = this.#head;
+		if (!current) {
+			return;
+		}
+
+		this.#head = this.#head.next;
+		this.#size--;
+
+		// Clean up tail reference when queue becomes empty
+		if (!this.#head) {
+			this.#tail = undefined;
+		}
+
+		return current.value;
+	}
+
+	peek() {
+		if (!this.#head) {
+			return;
+		}
+
+		return this.#head.value;
+
+		// TODO: Node.js 18.
+		// return this.#head?.value;
+	}
+
+	clear() {
+		this.#head = undefined;
+		this.#tail = undefined;
+		this.#size = 0;
+	}
+
+	get size() {
+		return this.#size;
+	}
+
+	* [Symbol.iterator]() {
+		let current = this.#head;
+
+		while (current) {
+			yield current.value;
+			current = current.next;
+		}
+	}
+
+	* drain() {
+		while (this.#head) {
+			yield this.dequeue();
+		}
+	}
+}
+
+;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
+
+
+function pLimit(concurrency) {
+	let rejectOnClear = false;
+
+	if (typeof concurrency === 'object') {
+		({concurrency, rejectOnClear = false} = concurrency);
+	}
+
+	validateConcurrency(concurrency);
+
+	if (typeof rejectOnClear !== 'boolean') {
+		throw new TypeError('Expected `rejectOnClear` to be a boolean');
+	}
+
+	const queue = new Queue();
+	let activeCount = 0;
+
+	const resumeNext = () => {
+		// Process the next queued function if we're under the concurrency limit
+		if (activeCount < concurrency && queue.size > 0) {
+			activeCount++;
+			queue.dequeue().run();
+		}
+	};
+
+	const next = () => {
+		activeCount--;
+		resumeNext();
+	};
+
+	const run = async (function_, resolve, arguments_) => {
+		// Execute the function and capture the result promise
+		const result = (async () => function_(...arguments_))();
+
+		// Resolve immediately with the promise (don't wait for completion)
+		resolve(result);
+
+		// Wait for the function to complete (success or failure)
+		// We catch errors here to prevent unhandled rejections,
+		// but the original promise rejection is preserved for the caller
+		try {
+			await result;
+		} catch {}
+
+		// Decrement active count and process next queued function
+		next();
+	};
+
+	const enqueue = (function_, resolve, reject, arguments_) => {
+		const queueItem = {reject};
+
+		// Queue the internal resolve function instead of the run function
+		// to preserve the asynchronous execution context.
+		new Promise(internalResolve => { // eslint-disable-line promise/param-names
+			queueItem.run = internalResolve;
+			queue.enqueue(queueItem);
+		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
+
+		// Start processing immediately if we haven't reached the concurrency limit
+		if (activeCount < concurrency) {
+			resumeNext();
+		}
+	};
+
+	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
+		enqueue(function_, resolve, reject, arguments_);
+	});
+
+	Object.defineProperties(generator, {
+		activeCount: {
+			get: () => activeCount,
+		},
+		pendingCount: {
+			get: () => queue.size,
+		},
+		clearQueue: {
+			value() {
+				if (!rejectOnClear) {
+					queue.clear();
+					return;
+				}
+
+				const abortError = AbortSignal.abort().reason;
+
+				while (queue.size > 0) {
+					queue.dequeue().reject(abortError);
+				}
+			},
+		},
+		concurrency: {
+			get: () => concurrency,
+
+			set(newConcurrency) {
+				validateConcurrency(newConcurrency);
+				concurrency = newConcurrency;
+
+				queueMicrotask(() => {
+					// eslint-disable-next-line no-unmodified-loop-condition
+					while (activeCount < concurrency && queue.size > 0) {
+						resumeNext();
+					}
+				});
+			},
+		},
+		map: {
+			async value(iterable, function_) {
+				const promises = [];
+
+				try {
+					Array.from(iterable, (value, index) => {
+						const promise = generator(function_, value, index);
+						promises.push(promise);
+						return promise;
+					});
+				} catch (error) {
+					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
+					for (const promise of promises) {
+						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
+					}
+
+					throw error;
+				}
+
+				return Promise.all(promises);
+			},
+		},
+	});
+
+	return generator;
+}
+
+function limitFunction(function_, options) {
+	const limit = pLimit(options);
+
+	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
+	Object.defineProperty(limitedFunction, 'clearQueue', {
+		value: limit.clearQueue,
+	});
+
+	return limitedFunction;
+}
+
+function validateConcurrency(concurrency) {
+	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
+		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
+	}
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/engine/git.ts
@@ -28865,66 +29263,6 @@ async function readTakoFile(repoDir, rev, opts = {}) {
             return { text: body.toString('utf8'), file: name };
     }
     return null;
-}
-
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-;// CONCATENATED MODULE: ./src/engine/run-scope.ts
-// Identity and shared machinery of one run in the tree (the root run or a child), handed to step executors.
-
-/** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
-const TEMP_DIR = '.tako-tmp';
-/** Why an AbortSignal fired: a deadline (-> timed_out) or a cancellation (-> cancelled). */
-class DeadlineReason {
-    message;
-    constructor(message) {
-        this.message = message;
-    }
-}
-class CancelReason {
-    message;
-    constructor(message) {
-        this.message = message;
-    }
-}
-function abortStatus(signal) {
-    return signal.reason instanceof DeadlineReason ? 'timed_out' : 'cancelled';
-}
-/** A signal that fires with a DeadlineReason after `ms`, or when `parent` fires. */
-function withDeadline(parent, ms, what) {
-    if (ms === undefined)
-        return { signal: parent, dispose: () => { } };
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineReason(`${what} timed out after ${formatMs(ms)}`)), ms);
-    const onAbort = () => controller.abort(parent.reason);
-    if (parent.aborted)
-        onAbort();
-    else
-        parent.addEventListener('abort', onAbort, { once: true });
-    return {
-        signal: controller.signal,
-        dispose: () => {
-            clearTimeout(timer);
-            parent.removeEventListener('abort', onAbort);
-        }
-    };
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
-    const m = Math.floor(s / 60);
-    const rest = Math.round(s - m * 60);
-    return rest ? `${m}m${rest}s` : `${m}m`;
-}
-/** Run ids look like exec-20261124-143022-a7b3c1d2 (UTC time and 8 hex). */
-function newRunId(now = new Date()) {
-    const p = (n) => String(n).padStart(2, '0');
-    const date = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}`;
-    const time = `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
-    return `exec-${date}-${time}-${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}`;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/workflow-runner.ts
@@ -29031,7 +29369,7 @@ class WorkflowRunner {
             return { report, outcome };
         };
         if (signal.aborted) {
-            return finish({ status: abortStatus(signal), exitCode: null, outputs: {}, error: String(signal.reason?.message ?? 'cancelled') });
+            return finish({ status: abortStatus(signal), exitCode: null, outputs: {}, error: abortReason(signal) });
         }
         try {
             if (step.if !== undefined) {
@@ -29049,7 +29387,20 @@ class WorkflowRunner {
             }
             Object.assign(env, takoEnv(step, req, context));
             const cwd = await stepDirectory(scope.workspace, step);
-            return finish(await executor.execute({ step, scope, context, env, cwd, signal }));
+            if (!step.uses)
+                return finish(await executor.execute({ step, scope, context, env, cwd, signal }));
+            // Scripts enforce their own timeout; a built-in step gets it as a deadline on everything it started.
+            const deadline = withDeadline(signal, step.timeoutMs, `step "${step.id}"`);
+            try {
+                const outcome = await executor.execute({ step, scope, context, env, cwd, signal: deadline.signal });
+                if (deadline.signal.aborted && !signal.aborted && outcome.status !== 'success') {
+                    return finish({ ...outcome, status: 'timed_out', error: `${abortReason(deadline.signal)}: ${outcome.error ?? ''}`.replace(/: $/, '') });
+                }
+                return finish(outcome);
+            }
+            finally {
+                deadline.dispose();
+            }
         }
         catch (error) {
             return finish({ status: 'failure', exitCode: null, outputs: {}, error: messageOf(error) });
@@ -29459,9 +29810,7 @@ class ScriptExecutor {
                 return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out`, logTail };
             }
             if (result.cancelled) {
-                const status = abortStatus(inv.signal);
-                const reason = inv.signal.reason?.message ?? 'cancelled';
-                return { status, exitCode: result.exitCode, outputs: {}, error: reason, logTail };
+                return { status: abortStatus(inv.signal), exitCode: result.exitCode, outputs: {}, error: abortReason(inv.signal), logTail };
             }
             if (result.exitCode !== 0) {
                 const how = result.exitCode === null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
@@ -29540,6 +29889,8 @@ async function readOutput(source, from) {
 
 
 
+
+
 /** Reads `with` after templating; values may arrive as strings from templates. */
 function parseFanOutWith(raw) {
     const bool = (key, fallback) => {
@@ -29586,12 +29937,7 @@ class FanOutExecutor {
         const planned = await this.plan(event, inv.scope, inv.signal);
         const running = this.runChildren(planned, event, settings, inv);
         if (!settings.wait_for_children) {
-            inv.scope.background.push(running.then((result) => ({
-                stepId: inv.step.id,
-                failed: result.failed > 0,
-                continueOnError: inv.step.continue_on_error,
-                message: failureMessage(result, settings)
-            })));
+            inv.scope.background.push(running.then((result) => ({ stepId: inv.step.id, failed: result.failed > 0, continueOnError: inv.step.continue_on_error, message: failureMessage(result, settings) }), (error) => ({ stepId: inv.step.id, failed: true, continueOnError: inv.step.continue_on_error, message: messageOf(error) })));
             const started = planned.filter((p) => !p.blocked).length;
             return { status: 'success', exitCode: null, outputs: { triggered: String(started), event_id: event.id } };
         }
@@ -29617,14 +29963,15 @@ class FanOutExecutor {
                 const key = `${found.candidate.repository.toLowerCase()}#${workflow}`;
                 const item = { candidate: found.candidate, match, config: found.config };
                 if (seen.has(key)) {
-                    item.blocked = { status: 'skipped', kind: 'cycle', message: `duplicate: ${found.candidate.repository} › ${workflow} already triggered by this event (subscription ${match.index})` };
+                    const message = `duplicate: ${found.candidate.repository} › ${workflow} already runs for this event (subscription ${match.index} matched too)`;
+                    item.blocked = { status: 'skipped', error: { kind: 'duplicate', message } };
                 }
                 else if (scope.ancestors.some((a) => a.repository.toLowerCase() === found.candidate.repository.toLowerCase() && a.workflow === workflow)) {
                     const chain = [...scope.ancestors, { repository: found.candidate.repository, workflow }].map((a) => `${a.repository}:${a.workflow}`);
-                    item.blocked = { status: 'failure', kind: 'cycle', message: `cycle: ${chain.join(' → ')}` };
+                    item.blocked = { status: 'failure', error: { kind: 'cycle', message: `cycle: ${chain.join(' → ')}` } };
                 }
                 else if (scope.depth + 1 > scope.tree.maxDepth) {
-                    item.blocked = { status: 'failure', kind: 'cycle', message: `depth limit ${scope.tree.maxDepth} reached at ${found.candidate.repository}:${workflow}` };
+                    item.blocked = { status: 'failure', error: { kind: 'cycle', message: `depth limit ${scope.tree.maxDepth} reached at ${found.candidate.repository}:${workflow}` } };
                 }
                 seen.add(key);
                 planned.push(item);
@@ -29636,16 +29983,26 @@ class FanOutExecutor {
         const deadline = withDeadline(inv.signal, settings.timeoutMs, `fan-out "${inv.step.id}"`);
         const failFast = new AbortController();
         const signal = AbortSignal.any([deadline.signal, failFast.signal]);
+        // Every child of this fan-out listens to the one signal: that is by design, not a leak.
+        (0,external_node_events_namespaceObject.setMaxListeners)(0, signal);
         const limit = pLimit(settings.concurrency_limit ?? Math.max(1, planned.length));
         const result = { event, children: [], triggered: 0, succeeded: 0, failed: 0, skipped: 0 };
+        // Ids are handed out in plan order, before any child starts, so they follow discovery's order.
+        const requests = planned.map((item) => ({
+            candidate: item.candidate,
+            subscription: item.match.subscription,
+            event,
+            parent: inv.scope,
+            signal,
+            config: item.config,
+            id: this.deps.children.reserveId(item.candidate.repository, item.match.subscription.workflow)
+        }));
         try {
-            await Promise.all(planned.map(async (item) => {
-                const req = { candidate: item.candidate, subscription: item.match.subscription, event, parent: inv.scope, signal, config: item.config };
+            await Promise.all(planned.map(async (item, i) => {
+                const req = requests[i];
                 const report = item.blocked
-                    ? this.deps.children.notRun(req, item.blocked.status, item.blocked.status === 'skipped' ? undefined : { kind: item.blocked.kind, message: item.blocked.message })
+                    ? this.deps.children.notRun(req, item.blocked.status, item.blocked.error)
                     : await limit(() => this.deps.children.run(req));
-                if (item.blocked?.status === 'skipped')
-                    report.error = { kind: 'cycle', message: item.blocked.message };
                 result.children.push(report);
                 if (!item.blocked)
                     result.triggered++;
@@ -29728,13 +30085,14 @@ class ChildRunnerFactory {
         this.tree.childIds.set(base, n);
         return `${base}-${n}`;
     }
-    async create(repository, workflow) {
+    /** Creates the child's folders, under `preferred` (an id reserved earlier) unless that folder already exists. */
+    async create(repository, workflow, preferred) {
         const childrenDir = external_node_path_default().join(this.tree.runRoot, 'children');
         const tmpDir = external_node_path_default().join(this.tree.runRoot, TEMP_DIR);
         await (0,promises_namespaceObject.mkdir)(childrenDir, { recursive: true });
         await (0,promises_namespaceObject.mkdir)(tmpDir, { recursive: true });
-        for (;;) {
-            const id = this.reserveId(repository, workflow);
+        for (let next = preferred;; next = undefined) {
+            const id = next ?? this.reserveId(repository, workflow);
             const workspace = external_node_path_default().join(childrenDir, id);
             if (external_node_path_default().dirname(workspace) !== childrenDir)
                 throw new Error(`child id "${id}" would leave the run root`);
@@ -29797,11 +30155,7 @@ async function loadResume(file) {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/child-workflow-executor.ts
-// ChildWorkflowExecutor: one child run from checkout to cleanup, always ending in a ChildReport.
-
-
-
-
+// ChildWorkflowExecutor: one child run from checkout to cleanup, always ending in a ChildReport (never a throw).
 
 
 
@@ -29812,34 +30166,41 @@ class ChildWorkflowExecutor {
     constructor(deps) {
         this.deps = deps;
     }
+    reserveId(repository, workflow) {
+        return this.deps.factory.reserveId(repository, workflow);
+    }
     /** Records a child that is not run at all (a cycle, a duplicate match, a run cancelled before it started). */
     notRun(req, status, error) {
-        const report = newChildReport(req);
-        report.id = this.deps.factory.reserveId(report.repository, report.workflow);
-        return finish(req.parent.tree, report, Date.now(), status, error);
+        return finish(req.parent.tree, newChildReport(req), Date.now(), status, error);
     }
     async run(req) {
         const started = Date.now();
         const { tree } = req.parent;
-        const workflowName = req.subscription.workflow;
         const report = newChildReport(req);
         const end = (status, error) => finish(tree, report, started, status, error);
-        if (req.signal.aborted) {
-            const status = abortStatus(req.signal);
-            return this.notRun(req, status, { kind: status === 'timed_out' ? 'timed_out' : 'cancelled', message: `not started: ${reasonOf(req.signal)}` });
-        }
-        const previous = tree.reuse?.get(childFingerprint(report.repository, workflowName, req.event));
+        if (req.signal.aborted)
+            return end(abortStatus(req.signal), { kind: abortStatus(req.signal), message: `not started: ${abortReason(req.signal)}` });
+        const previous = tree.reuse?.get(childFingerprint(report.repository, report.workflow, req.event));
         if (previous) {
-            report.id = this.deps.factory.reserveId(report.repository, workflowName);
-            Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url ?? tree.reusedFrom });
+            Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url });
             return end('reused');
         }
-        if ((req.subscription.runs_on ?? tree.defaultMode) === 'dispatch')
-            return this.dispatch(req, report, end);
-        const child = await this.deps.factory.create(report.repository, workflowName);
-        report.id = child.id;
-        report.workspace = child.workspace;
-        let keep = false;
+        try {
+            if ((req.subscription.runs_on ?? tree.defaultMode) === 'dispatch')
+                return await this.dispatch(req, report, end);
+            const child = await this.deps.factory.create(report.repository, report.workflow, req.id);
+            report.id = child.id;
+            report.workspace = child.workspace;
+            return await this.runLocally(req, report, child, end);
+        }
+        catch (error) {
+            // Anything unforeseen (a full disk, say) fails this child, not the whole tree.
+            return end('failure', { kind: 'step_failed', message: `could not run: ${messageOf(error)}` });
+        }
+    }
+    async runLocally(req, report, child, end) {
+        const { tree } = req.parent;
+        let keep = true;
         try {
             try {
                 // Checkouts are bounded tree-wide like steps: a fan-out to hundreds must not start hundreds of clones at once.
@@ -29851,53 +30212,44 @@ class ChildWorkflowExecutor {
             catch (error) {
                 if (req.signal.aborted) {
                     // A checkout stopped half-way tells nothing: its folder goes, the report says why.
+                    keep = false;
                     report.workspace = '';
-                    return end(abortStatus(req.signal), { kind: abortStatus(req.signal) === 'timed_out' ? 'timed_out' : 'cancelled', message: `not started: ${reasonOf(req.signal)}` });
+                    return end(abortStatus(req.signal), { kind: abortStatus(req.signal), message: `not started: ${abortReason(req.signal)}` });
                 }
-                keep = true;
                 return end('failure', { kind: 'clone_failed', message: messageOf(error) });
             }
-            const config = req.config ?? (await this.loadChildConfig(req.candidate, child.workspace));
-            if (typeof config === 'string') {
-                keep = true;
-                return end('failure', { kind: 'invalid_config', message: config });
-            }
-            const workflow = config.workflows[workflowName];
+            const workflow = req.config.workflows[report.workflow];
             if (!workflow) {
-                keep = true;
-                return end('failure', {
-                    kind: 'invalid_config',
-                    message: `${report.repository} has no workflow "${workflowName}" (available: ${Object.keys(config.workflows).join(', ') || 'none'})`
-                });
+                const available = Object.keys(req.config.workflows).join(', ') || 'none';
+                return end('failure', { kind: 'invalid_config', message: `${report.repository} has no workflow "${report.workflow}" (available: ${available})` });
             }
             let inputs;
             try {
-                inputs = resolveInputs(workflowName, workflow.inputs, this.mapInputs(req, report.repository));
+                inputs = resolveInputs(report.workflow, workflow.inputs, this.mapInputs(req, report.repository));
             }
             catch (error) {
-                keep = true;
                 return end('failure', { kind: 'invalid_inputs', message: messageOf(error) });
             }
             report.inputs = inputs;
             const scope = {
                 tree,
-                config,
-                label: { id: child.id, repository: report.repository, workflow: workflowName },
+                config: req.config,
+                label: { id: child.id, repository: report.repository, workflow: report.workflow },
                 workspace: child.workspace,
                 tempDir: child.tempDir,
-                ancestors: [...req.parent.ancestors, { repository: report.repository, workflow: workflowName }],
+                ancestors: [...req.parent.ancestors, { repository: report.repository, workflow: report.workflow }],
                 depth: req.parent.depth + 1,
                 background: []
             };
-            const result = await this.deps.runner.run({ config, workflow, inputs, scope, event: req.event, signal: req.signal });
+            const result = await this.deps.runner.run({ config: req.config, workflow, inputs, scope, event: req.event, signal: req.signal });
             report.steps = result.steps;
-            if (result.status === 'success')
+            if (result.status === 'success') {
+                keep = false;
                 return end('success');
-            keep = true;
+            }
             const failed = result.failure;
-            const kind = result.status === 'timed_out' ? 'timed_out' : result.status === 'cancelled' ? 'cancelled' : 'step_failed';
             return end(result.status, {
-                kind,
+                kind: result.status === 'failure' ? 'step_failed' : result.status,
                 message: failed?.message ?? result.status,
                 step: failed?.step || undefined,
                 exit_code: failed?.exitCode ?? null,
@@ -29906,15 +30258,13 @@ class ChildWorkflowExecutor {
         }
         finally {
             tree.reaper.remove(child.tempDir);
-            const remove = !report.workspace || tree.keepWorkspaces === 'none' || (tree.keepWorkspaces === 'failed' && !keep);
-            if (remove)
+            if (!report.workspace || tree.keepWorkspaces === 'none' || (!keep && tree.keepWorkspaces === 'failed'))
                 tree.reaper.remove(child.workspace);
         }
     }
     /** The child runs as a workflow run of its own repository; this side only starts, awaits and reports it. */
     async dispatch(req, report, end) {
         const { tree } = req.parent;
-        report.id = this.deps.factory.reserveId(report.repository, report.workflow);
         if (!tree.dispatcher) {
             return end('failure', { kind: 'dispatch_failed', message: `${report.repository} subscribes with runs_on: dispatch, which needs the GitHub Action (mode: dispatch); the CLI runs children locally only when runs_on is local or unset` });
         }
@@ -29933,18 +30283,10 @@ class ChildWorkflowExecutor {
             report.steps = outcome.steps;
         return end(outcome.status, outcome.error);
     }
-    async loadChildConfig(candidate, workspace) {
-        const file = await readWorkspaceConfig(workspace);
-        if (!file)
-            return `${candidate.repository} has no tako.yml`;
-        const parsed = parseConfig(file.text, `${candidate.repository}/${file.name}`);
-        if (!parsed.config)
-            return parsed.issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n');
-        return parsed.config;
-    }
     /** Subscription inputs are templates over the event (SPEC 1.5). */
     mapInputs(req, repository) {
-        const context = { inputs: {}, steps: {}, event: req.event, env: {}, run_id: req.parent.tree.runId, repository };
+        const env = stringEnv(req.parent.tree.baseEnv ?? process.env);
+        const context = { inputs: {}, steps: {}, event: req.event, env, run_id: req.parent.tree.runId, repository };
         const out = {};
         for (const [name, template] of Object.entries(req.subscription.inputs)) {
             out[name] = renderTemplate(template, context, `subscription input "${name}" of ${repository}`);
@@ -29954,7 +30296,7 @@ class ChildWorkflowExecutor {
 }
 function newChildReport(req) {
     return {
-        id: '',
+        id: req.id,
         parent_id: req.parent.label.id,
         repository: req.candidate.repository,
         ref: req.candidate.ref,
@@ -29975,20 +30317,6 @@ function finish(tree, report, started, status, error) {
     tree.children.push(report);
     tree.observer.childFinished?.(report);
     return report;
-}
-async function readWorkspaceConfig(workspace) {
-    for (const name of ['tako.yml', 'tako.yaml']) {
-        try {
-            return { text: await (0,promises_namespaceObject.readFile)(external_node_path_default().join(workspace, name), 'utf8'), name };
-        }
-        catch {
-            continue;
-        }
-    }
-    return null;
-}
-function reasonOf(signal) {
-    return signal.reason?.message ?? 'cancelled';
 }
 
 ;// CONCATENATED MODULE: ./src/engine/subscriptions.ts
@@ -30075,6 +30403,7 @@ class Discovery {
             const read = await this.read(candidate, signal);
             const base = { repository: candidate.repository, ref: candidate.ref, event_type: event.type };
             if (read.kind === 'none') {
+                warnings.push(`${candidate.repository} skipped: it has no tako.yml${candidate.ref ? ` at ${candidate.ref}` : ''}`);
                 return { candidate, matches: [], entry: { ...base, result: 'no_subscription', reason: 'has no tako.yml' } };
             }
             if (read.kind === 'error') {
@@ -30183,9 +30512,7 @@ async function removeAll(dirs) {
 
 
 
-/** A mistake in how tako was invoked (exit code 2), as opposed to a failing step. */
-class UsageError extends Error {
-}
+
 /** Loads the file, finds the workflow and resolves inputs; throws ConfigError, UsageError or InputError. */
 async function prepareRun(opts) {
     const { config, warnings, path: configPath } = await loadConfig({ root: opts.root, configPath: opts.configPath });
@@ -30229,7 +30556,8 @@ async function wire(prepared, opts) {
         observer: opts.observer ?? {},
         children: [],
         discovery: [],
-        warnings: prepared.warnings.map((w) => `${w.file}:${w.line}:${w.col}: warning: ${w.message}`),
+        // The file's own warnings are the front doors' to show (the CLI prints them, the action annotates the file).
+        warnings: [],
         maxDepth: opts.maxDepth ?? 10,
         childIds: new Map(),
         keepWorkspaces: opts.keepWorkspaces ?? 'failed',
@@ -30278,48 +30606,54 @@ async function executeRun(prepared, opts) {
         await tree.reaper.drain();
         await (0,promises_namespaceObject.rm)(external_node_path_default().join(tree.runRoot, TEMP_DIR), { recursive: true, force: true });
     }
+    return runReport(prepared, tree, startedAt, { status, steps, error });
+}
+function runReport(prepared, tree, startedAt, outcome) {
     const report = {
         version: 1,
         run_id: tree.runId,
-        status,
+        status: outcome.status,
         started_at: startedAt.toISOString(),
         duration_ms: Date.now() - startedAt.getTime(),
         source: prepared.source,
         workflow: prepared.workflow.name,
         inputs: prepared.inputs,
-        steps,
+        steps: outcome.steps,
         discovery: tree.discovery,
         children: tree.children,
         warnings: tree.warnings
     };
-    if (error)
-        report.error = error;
+    if (outcome.error)
+        report.error = outcome.error;
     return report;
 }
 /** Dry run: what would run, with the discovery verdict of every candidate of the root's fan-outs. Runs nothing. */
 async function planRun(prepared, opts) {
+    const startedAt = new Date();
     const { tree, fanOut, rootScope } = await wire(prepared, opts);
     const signal = opts.signal ?? new AbortController().signal;
-    const context = { inputs: prepared.inputs, steps: {}, env: { ...process.env }, run_id: tree.runId, repository: prepared.source };
+    // The context the runner builds before the first step; step outputs are what cannot be known yet.
+    const env = stringEnv(opts.baseEnv ?? process.env);
+    const context = { inputs: prepared.inputs, steps: {}, env, run_id: tree.runId, repository: prepared.source, event: opts.event };
     const fanOuts = [];
     try {
+        for (const [key, raw] of Object.entries(prepared.workflow.env))
+            env[key] = renderTemplate(raw, context, `workflow env ${key}`);
         for (const step of prepared.workflow.steps.filter((s) => s.uses === FAN_OUT_STEP)) {
             const raw = { ...(step.with ?? {}) };
             const payload = {};
             const unresolved = [];
             for (const [key, value] of Object.entries((raw.payload ?? {}))) {
                 try {
-                    payload[key] = typeof value === 'string' ? renderTemplate(value, context, `step "${step.id}" payload ${key}`) : value;
+                    payload[key] = renderDeep(value, context, `step "${step.id}" payload ${key}`);
                 }
                 catch {
                     unresolved.push(key);
                 }
             }
             try {
-                const withoutPayload = Object.fromEntries(Object.entries(raw)
-                    .filter(([k]) => k !== 'payload')
-                    .map(([k, v]) => [k, typeof v === 'string' ? renderTemplate(v, context, `step "${step.id}" with ${k}`) : v]));
-                const settings = parseFanOutWith({ ...withoutPayload, payload });
+                const { payload: _, ...rest } = raw;
+                const settings = parseFanOutWith({ ...renderDeep(rest, context, `step "${step.id}" with`), payload });
                 const event = { id: 'dry-run', type: settings.event_type, source: prepared.source, artifact: settings.artifact, schema_version: settings.schema_version, payload };
                 fanOuts.push({ step: step.id, event, unresolved, children: await fanOut.plan(event, rootScope, signal) });
             }
@@ -30338,341 +30672,8 @@ async function planRun(prepared, opts) {
         inputs: prepared.inputs,
         steps: prepared.workflow.steps.map((s) => ({ id: s.id, kind: s.uses ?? 'run', if: s.if })),
         fanOuts,
-        report: {
-            version: 1,
-            run_id: tree.runId,
-            status: 'success',
-            started_at: new Date().toISOString(),
-            duration_ms: 0,
-            source: prepared.source,
-            workflow: prepared.workflow.name,
-            inputs: prepared.inputs,
-            steps: [],
-            discovery: tree.discovery,
-            children: [],
-            warnings: tree.warnings
-        }
+        report: runReport(prepared, tree, startedAt, { status: 'success', steps: [] })
     };
-}
-
-;// CONCATENATED MODULE: ./src/cli/args.ts
-// Parses `tako` command lines (SPEC 5) into a typed command, or a UsageError that says what to do.
-
-const HELP = `tako — dependency-aware workflows across repositories
-
-Usage:
-  tako exec <workflow> [options]     run a workflow of the repository (and every subscriber it fans out to)
-  tako validate [--root DIR] [--config FILE]
-                                     check a tako.yml strictly and report every problem with file:line:col
-  tako --version | --help
-
-Options of exec:
-  --root DIR              repository checkout to run in (default: .)
-  --config FILE           tako file (default: <root>/tako.yml, else tako.yaml)
-  --source OWNER/REPO     name of this repository in events (default: from the origin remote)
-  -i, --input NAME=VALUE  workflow input; repeatable; the value keeps every '=' and space
-  --repos DIR             folder of subscriber checkouts laid out as DIR/<owner>/<repo>
-  --repo OWNER/NAME=PATH  one more subscriber checkout; repeatable
-  --workspace DIR         run root; children go to DIR/children/<id> (default: a new temp folder)
-  --cache-dir DIR         shared cache, TAKO_CACHE_DIR of every run (default: <workspace>/cache)
-  --max-concurrency N     runs executing steps at once across the tree (default: 4)
-  --dry-run               print the plan, the inputs and every candidate's verdict; run nothing
-  --report FILE           write the JSON run report to FILE
-  --keep-workspaces       keep every child workspace (default: keep only failed ones)
-  --resume REPORT         re-run only the children that did not succeed in an earlier report
-  --json                  print the run report as JSON on stdout (logs go to stderr)
-
-Exit codes: 0 success, 1 a step or child failed, 2 usage or configuration error, 130 interrupted.`;
-const EXEC_VALUE_OPTIONS = ['--root', '--config', '--source', '--input', '-i', '--repos', '--repo', '--workspace', '--cache-dir', '--max-concurrency', '--report', '--resume'];
-const EXEC_FLAGS = ['--dry-run', '--keep-workspaces', '--json'];
-function parseArgs(argv) {
-    if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help')
-        return { command: 'help' };
-    if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version')
-        return { command: 'version' };
-    const [command, ...rest] = argv;
-    if (command === 'schema')
-        return { command: 'schema' };
-    if (command !== 'exec' && command !== 'validate') {
-        throw new UsageError(`unknown command "${command}" (commands: exec, validate; see tako --help)`);
-    }
-    const allowedValues = command === 'exec' ? EXEC_VALUE_OPTIONS : ['--root', '--config'];
-    const allowedFlags = command === 'exec' ? EXEC_FLAGS : [];
-    const values = [];
-    const flags = new Set();
-    const positional = [];
-    for (let i = 0; i < rest.length; i++) {
-        const arg = rest[i];
-        if (!arg.startsWith('-') || arg === '-') {
-            positional.push(arg);
-            continue;
-        }
-        const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-        const name = eq > 0 ? arg.slice(0, eq) : arg;
-        if (allowedFlags.includes(name)) {
-            if (eq > 0)
-                throw new UsageError(`${name} takes no value`);
-            flags.add(name);
-            continue;
-        }
-        if (!allowedValues.includes(name))
-            throw new UsageError(`unknown option ${name} for "tako ${command}" (see tako --help)`);
-        let value;
-        if (eq > 0)
-            value = arg.slice(eq + 1);
-        else {
-            if (i + 1 >= rest.length)
-                throw new UsageError(`${name} needs a value`);
-            value = rest[++i];
-        }
-        values.push([name === '-i' ? '--input' : name, value]);
-    }
-    const one = (name) => {
-        const found = values.filter(([n]) => n === name);
-        if (found.length > 1)
-            throw new UsageError(`${name} given more than once`);
-        return found[0]?.[1];
-    };
-    if (command === 'validate') {
-        if (positional.length > 0)
-            throw new UsageError(`tako validate takes no arguments (got "${positional[0]}")`);
-        return { command: 'validate', root: one('--root') ?? '.', config: one('--config') };
-    }
-    if (positional.length !== 1) {
-        throw new UsageError(positional.length === 0 ? 'tako exec needs the name of a workflow: tako exec <workflow>' : `tako exec takes one workflow, got: ${positional.join(' ')}`);
-    }
-    const inputs = {};
-    for (const [, value] of values.filter(([n]) => n === '--input')) {
-        const eq = value.indexOf('=');
-        if (eq <= 0)
-            throw new UsageError(`--input needs NAME=VALUE, got "${value}"`);
-        inputs[value.slice(0, eq)] = value.slice(eq + 1);
-    }
-    const repos = {};
-    for (const [, value] of values.filter(([n]) => n === '--repo')) {
-        const eq = value.indexOf('=');
-        if (eq <= 0)
-            throw new UsageError(`--repo needs OWNER/NAME=PATH, got "${value}"`);
-        repos[value.slice(0, eq)] = value.slice(eq + 1);
-    }
-    const maxText = one('--max-concurrency') ?? '4';
-    const maxConcurrency = Number(maxText);
-    if (!/^\d+$/.test(maxText) || maxConcurrency < 1)
-        throw new UsageError(`--max-concurrency must be a whole number >= 1, got "${maxText}"`);
-    return {
-        command: 'exec',
-        workflow: positional[0],
-        root: one('--root') ?? '.',
-        config: one('--config'),
-        source: one('--source'),
-        inputs,
-        reposDir: one('--repos'),
-        repos,
-        workspace: one('--workspace'),
-        cacheDir: one('--cache-dir'),
-        maxConcurrency,
-        dryRun: flags.has('--dry-run'),
-        report: one('--report'),
-        keepWorkspaces: flags.has('--keep-workspaces'),
-        json: flags.has('--json'),
-        resume: one('--resume')
-    };
-}
-
-;// CONCATENATED MODULE: ./src/cli/render.ts
-// Text the CLI prints, built from engine data only: live lines, the closing summary, the dry-run plan.
-
-const MARK = {
-    success: '✓',
-    reused: '✓',
-    failure: '✗',
-    timed_out: '✗',
-    cancelled: '✗',
-    skipped: '-'
-};
-function stepLine(step, indent = '') {
-    const extra = step.status === 'success' || step.status === 'skipped' ? (step.status === 'skipped' ? ' skipped' : '') : ` ${step.status}${step.exit_code != null ? ` (exit ${step.exit_code})` : ''}`;
-    return `${indent}${MARK[step.status] ?? '?'} ${step.id} ${formatMs(step.duration_ms)}${extra}`;
-}
-function childLine(child) {
-    const parts = [`${MARK[child.status] ?? '?'} ${child.repository} › ${child.workflow}`, `[${child.id}]`, child.status, formatMs(child.duration_ms)];
-    if (child.error?.step)
-        parts.push(`failed at step ${child.error.step}${child.error.exit_code != null ? ` (exit ${child.error.exit_code})` : ''}`);
-    else if (child.error && child.status !== 'success')
-        parts.push(`${child.error.kind}: ${child.error.message}`);
-    if (child.status !== 'success' && child.status !== 'skipped' && child.workspace)
-        parts.push(`workspace kept: ${child.workspace}`);
-    if (child.parent_id)
-        parts.push(`(from ${child.parent_id})`);
-    return parts.join('  ');
-}
-/** The closing lines: one per root step, one per child, the failures' log tails, the verdict. */
-function summaryText(report) {
-    const lines = ['', `Steps of ${report.source} › ${report.workflow}:`];
-    for (const step of report.steps) {
-        lines.push(stepLine(step, '  '));
-        for (const handler of step.on_failure ?? [])
-            lines.push(stepLine(handler, '      on_failure '));
-    }
-    if (report.children.length > 0) {
-        lines.push('', `Children (${report.children.length}):`);
-        for (const { child, depth } of treeOrder(report.children))
-            lines.push(`  ${'  '.repeat(depth)}${childLine(child)}`);
-    }
-    const notRun = report.discovery.filter((d) => d.result === 'no_match' || d.result === 'error');
-    const unsubscribed = new Map();
-    for (const d of report.discovery.filter((d) => d.result === 'no_subscription')) {
-        const key = d.event_type ?? '';
-        unsubscribed.set(key, [...(unsubscribed.get(key) ?? []), d.repository]);
-    }
-    if (notRun.length > 0 || unsubscribed.size > 0) {
-        lines.push('', 'Not triggered:');
-        for (const d of notRun)
-            lines.push(`  - ${d.repository}${d.ref ? `@${d.ref}` : ''}${d.event_type ? ` (${d.event_type})` : ''}: ${d.result}: ${d.reason}`);
-        for (const [event, repos] of unsubscribed)
-            lines.push(`  - not subscribed to ${event || 'the event'}: ${repos.join(', ')}`);
-    }
-    for (const child of report.children.filter((c) => c.error?.log_tail)) {
-        lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`);
-        for (const l of (child.error?.log_tail ?? '').split('\n'))
-            lines.push(`  | ${l}`);
-    }
-    for (const w of report.warnings)
-        lines.push(`warning: ${w}`);
-    if (report.error)
-        lines.push('', `error: ${report.error}`);
-    lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}`);
-    return lines.join('\n');
-}
-/** Children with their descendants right after them, depth from the root run. */
-function treeOrder(children) {
-    const byParent = new Map();
-    for (const c of children)
-        byParent.set(c.parent_id, [...(byParent.get(c.parent_id) ?? []), c]);
-    const out = [];
-    const visit = (parent, depth) => {
-        for (const child of byParent.get(parent) ?? []) {
-            out.push({ child, depth });
-            visit(child.id, depth + 1);
-        }
-    };
-    visit('', 0);
-    const shown = new Set(out.map((o) => o.child));
-    for (const child of children)
-        if (!shown.has(child))
-            out.push({ child, depth: 0 });
-    return out;
-}
-function planText(plan) {
-    const lines = [`Plan (dry run, nothing runs): ${plan.source} › ${plan.workflow}`, 'Inputs:'];
-    const inputs = Object.entries(plan.inputs);
-    if (inputs.length === 0)
-        lines.push('  (none)');
-    for (const [k, v] of inputs)
-        lines.push(`  ${k} = ${JSON.stringify(v)}`);
-    lines.push('Steps:');
-    plan.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${s.id} (${s.kind})${s.if ? ` if ${s.if}` : ''}`));
-    for (const f of plan.fanOuts) {
-        lines.push('', `Fan-out at step ${f.step}${f.event ? `: event ${f.event.type} from ${f.event.source}:${f.event.artifact}` : ''}`);
-        if (f.error)
-            lines.push(`  cannot plan: ${f.error}`);
-        if (f.event)
-            lines.push(`  payload: ${JSON.stringify(f.event.payload)}`);
-        if (f.unresolved.length)
-            lines.push(`  payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`);
-        for (const d of plan.report.discovery) {
-            if (d.event_type !== f.event?.type)
-                continue;
-            const runs = f.children.filter((c) => c.candidate.repository === d.repository);
-            if (d.result === 'matched') {
-                for (const c of runs) {
-                    lines.push(c.blocked
-                        ? `  ✗ ${d.repository} › ${c.match.subscription.workflow}: would not run: ${c.blocked.message}`
-                        : `  ✓ ${d.repository} › ${c.match.subscription.workflow}: would run (subscription ${c.match.index})`);
-                }
-            }
-            else
-                lines.push(`  - ${d.repository}: ${d.result}: ${d.reason}`);
-        }
-    }
-    return lines.join('\n');
-}
-/** Streams live output: the root's as is, each child's lines prefixed with its id so parallel runs stay readable. */
-class LiveOutput {
-    write;
-    partial = new Map();
-    constructor(write) {
-        this.write = write;
-    }
-    stepStarted(run, step) {
-        this.write(`${this.prefix(run)}▶ ${step.id}${step.name && step.name !== step.id ? `: ${step.name}` : ''}\n`);
-    }
-    output(run, chunk) {
-        const text = (this.partial.get(run.id) ?? '') + chunk;
-        const cut = text.lastIndexOf('\n');
-        if (cut < 0) {
-            this.partial.set(run.id, text);
-            return;
-        }
-        this.partial.set(run.id, text.slice(cut + 1));
-        const prefix = this.prefix(run);
-        this.write(text.slice(0, cut).split('\n').map((l) => `${prefix}${l}\n`).join(''));
-    }
-    stepFinished(run, step) {
-        const rest = this.partial.get(run.id);
-        if (rest)
-            this.write(`${this.prefix(run)}${rest}\n`);
-        this.partial.delete(run.id);
-        this.write(`${this.prefix(run)}${stepLine(step)}${step.error ? `: ${step.error}` : ''}\n`);
-    }
-    childFinished(child) {
-        this.write(`[${child.id}] ${childLine(child)}\n`);
-    }
-    warning(message) {
-        this.write(`warning: ${message}\n`);
-    }
-    prefix(run) {
-        return run.id ? `[${run.id}] ` : '';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/version.ts
-// The version the CLI and the action report; kept equal to package.json by a test.
-const VERSION = '0.1.0';
-
-;// CONCATENATED MODULE: ./src/config/json-schema.ts
-// JSON Schema of tako.yml for editors (yaml-language-server, VS Code), generated from the zod schema.
-
-
-function takoJsonSchema() {
-    const { $schema, ...schema } = toJSONSchema(takoFileSchema);
-    return { $schema, $id: 'urn:tako-action:schema:tako.yml', title: 'tako.yml', ...schema };
-}
-
-;// CONCATENATED MODULE: ./src/engine/repository-source.ts
-// Where subscriber candidates come from and how a child's workspace becomes a checkout (SPEC 3).
-class SourceError extends Error {
-    kind;
-    constructor(message, kind = 'other') {
-        super(message);
-        this.kind = kind;
-    }
-}
-const REPO_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})\/[A-Za-z0-9._-]{1,100}$/;
-/** Parses `owner/repo[@ref]`; returns an error message for anything else (including `..` names). */
-function parseRepoRef(text) {
-    const trimmed = text.trim();
-    const at = trimmed.indexOf('@');
-    const repository = at >= 0 ? trimmed.slice(0, at) : trimmed;
-    const ref = at >= 0 ? trimmed.slice(at + 1) : '';
-    if (!REPO_NAME.test(repository) || repository.split('/').some((part) => part === '.' || part === '..')) {
-        return `"${text}" is not a repository name of the form owner/repo[@ref]`;
-    }
-    if (at >= 0 && !/^[A-Za-z0-9._\/-]+$/.test(ref))
-        return `"${text}": "${ref}" is not a valid ref`;
-    if (ref.startsWith('-') || ref.includes('..'))
-        return `"${text}": "${ref}" is not a valid ref`;
-    return { repository, ref };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/local-source.ts
@@ -30725,6 +30726,10 @@ class LocalRepositorySource {
         const clone = await git(['clone', '--quiet', '--', src, dir], { signal });
         if (clone.code !== 0)
             throw new SourceError(`git clone of ${candidate.repository} failed: ${clone.stderr.trim()}`);
+        // "Remote intact": a child that pushes reaches the subscriber's own remote, not the local checkout it came from.
+        const upstream = await originUrl(src);
+        if (upstream)
+            await git(['remote', 'set-url', 'origin', upstream], { cwd: dir, signal });
         if (candidate.ref) {
             const co = await git(['checkout', '--quiet', candidate.ref, '--'], { cwd: dir, signal });
             if (co.code !== 0)
@@ -30775,6 +30780,12 @@ class LocalRepositorySource {
         return key;
     }
 }
+/** The origin URL from a checkout's .git/config, read as a file: no git process for the common case of none. */
+async function originUrl(repoDir) {
+    const text = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(repoDir, '.git', 'config'), 'utf8').catch(() => '');
+    const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? '';
+    return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1];
+}
 async function isGitCheckout(dir) {
     try {
         await (0,promises_namespaceObject.stat)(external_node_path_default().join(dir, '.git'));
@@ -30787,6 +30798,7 @@ async function isGitCheckout(dir) {
 
 ;// CONCATENATED MODULE: ./src/cli/main.ts
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
+
 
 
 
@@ -30834,12 +30846,12 @@ function reportError(error, err) {
         err(`${error.issues.map(formatIssue).join('\n')}\n`);
         return EXIT.usage;
     }
-    if (error instanceof UsageError) {
-        err(`tako: ${error.message}\n`);
-        return EXIT.usage;
-    }
     if (error instanceof InputError) {
         err(`${error.problems.map((p) => `tako: ${p}`).join('\n')}\n`);
+        return EXIT.usage;
+    }
+    if (error instanceof UserError) {
+        err(`tako: ${error.message}\n`);
         return EXIT.usage;
     }
     err(`tako: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
@@ -30854,16 +30866,7 @@ async function main_validate(root, configPath, out, err) {
     return EXIT.ok;
 }
 async function exec(args, log, out, err) {
-    if (args.source !== undefined) {
-        const parsed = parseRepoRef(args.source);
-        if (typeof parsed === 'string' || parsed.ref)
-            throw new UsageError(`--source must be owner/repo: ${typeof parsed === 'string' ? parsed : `"${args.source}" has a ref`}`);
-    }
-    for (const name of Object.keys(args.repos)) {
-        const parsed = parseRepoRef(name);
-        if (typeof parsed === 'string' || parsed.ref)
-            throw new UsageError(`--repo ${name}=...: the name must be owner/repo`);
-    }
+    await checkExecArgs(args);
     const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source });
     const reuse = args.resume ? await loadResume(args.resume) : undefined;
     const { runRoot, created } = await makeRunRoot(args.workspace);
@@ -30901,29 +30904,67 @@ async function exec(args, log, out, err) {
             err(`${formatIssue(w)}\n`);
         if (args.dryRun) {
             const plan = await planRun(prepared, options);
-            if (args.report)
-                await (0,promises_namespaceObject.writeFile)(args.report, `${JSON.stringify(plan.report, null, 2)}\n`);
             if (args.json)
                 out(`${JSON.stringify(plan.report, null, 2)}\n`);
             else
                 out(`${planText(plan)}\n`);
-            return EXIT.ok;
+            return (await writeReport(args.report, plan.report, log, err)) ? EXIT.ok : EXIT.usage;
         }
         const report = await executeRun(prepared, options);
-        if (args.report)
-            await (0,promises_namespaceObject.writeFile)(args.report, `${JSON.stringify(report, null, 2)}\n`);
         log(`${summaryText(report)}\n`);
-        if (args.report)
-            log(`report: ${external_node_path_default().resolve(args.report)}\n`);
         if (args.json)
             out(`${JSON.stringify(report, null, 2)}\n`);
-        return report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
+        const code = report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
+        return (await writeReport(args.report, report, log, err)) || code !== EXIT.ok ? code : EXIT.usage;
     }
     finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (created)
             await removeUnlessKept(runRoot, args.keepWorkspaces);
+    }
+}
+/** Paths and names a run needs, checked before anything runs: a typo must not cost a whole run. */
+async function checkExecArgs(args) {
+    if (args.source !== undefined) {
+        const parsed = parseRepoRef(args.source);
+        if (typeof parsed === 'string' || parsed.ref)
+            throw new UsageError(`--source must be owner/repo: ${typeof parsed === 'string' ? parsed : `"${args.source}" has a ref`}`);
+    }
+    for (const [name, dir] of Object.entries(args.repos)) {
+        const parsed = parseRepoRef(name);
+        if (typeof parsed === 'string' || parsed.ref)
+            throw new UsageError(`--repo ${name}=${dir}: the name must be owner/repo`);
+        await expectDirectory(dir, `--repo ${name}=${dir}`, true);
+    }
+    if (args.reposDir !== undefined)
+        await expectDirectory(args.reposDir, `--repos ${args.reposDir}`, true);
+    if (args.workspace !== undefined)
+        await expectDirectory(args.workspace, `--workspace ${args.workspace}`, false);
+    if (args.cacheDir !== undefined)
+        await expectDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`, false);
+    if (args.report !== undefined)
+        await expectDirectory(external_node_path_default().dirname(external_node_path_default().resolve(args.report)), `--report ${args.report}: its folder`, true);
+}
+async function expectDirectory(dir, what, mustExist) {
+    const info = await (0,promises_namespaceObject.stat)(dir).catch(() => undefined);
+    if (!info && mustExist)
+        throw new UsageError(`${what} does not exist`);
+    if (info && !info.isDirectory())
+        throw new UsageError(`${what} is not a directory`);
+}
+/** The report is written after the summary is shown, so a failed write never hides how the run went. */
+async function writeReport(file, report, log, err) {
+    if (!file)
+        return true;
+    try {
+        await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(report, null, 2)}\n`);
+        log(`report: ${external_node_path_default().resolve(file)}\n`);
+        return true;
+    }
+    catch (error) {
+        err(`tako: cannot write the report to ${file}: ${error.message}\n`);
+        return false;
     }
 }
 /** A run root tako made itself goes away unless it holds kept workspaces. */

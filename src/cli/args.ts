@@ -1,6 +1,6 @@
 // Parses `tako` command lines (SPEC 5) into a typed command, or a UsageError that says what to do.
 
-import { UsageError } from '../engine/engine.js'
+import { UsageError } from '../engine/errors.js'
 
 export interface ExecArgs {
   command: 'exec'
@@ -39,7 +39,7 @@ Usage:
 
 Options of exec:
   --root DIR              repository checkout to run in (default: .)
-  --config FILE           tako file (default: <root>/tako.yml, else tako.yaml)
+  --config FILE           tako file, relative to --root (default: tako.yml, else tako.yaml)
   --source OWNER/REPO     name of this repository in events (default: from the origin remote)
   -i, --input NAME=VALUE  workflow input; repeatable; the value keeps every '=' and space
   --repos DIR             folder of subscriber checkouts laid out as DIR/<owner>/<repo>

@@ -1,6 +1,6 @@
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
 
-import { readdir, rm, writeFile } from 'node:fs/promises'
+import { readdir, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { HELP, parseArgs, type CliArgs, type ExecArgs } from './args.js'
 import { LiveOutput, planText, summaryText } from './render.js'
@@ -9,7 +9,9 @@ import { ConfigError, formatIssue } from '../config/errors.js'
 import { loadConfig } from '../config/load.js'
 import { takoJsonSchema } from '../config/json-schema.js'
 import { InputError } from '../engine/inputs.js'
-import { executeRun, makeRunRoot, planRun, prepareRun, UsageError } from '../engine/engine.js'
+import { executeRun, makeRunRoot, planRun, prepareRun } from '../engine/engine.js'
+import { UsageError, UserError } from '../engine/errors.js'
+import type { RunReport } from '../engine/types.js'
 import { LocalRepositorySource } from '../engine/local-source.js'
 import { parseRepoRef } from '../engine/repository-source.js'
 import { CancelReason } from '../engine/run-scope.js'
@@ -49,12 +51,12 @@ function reportError(error: unknown, err: (t: string) => void): number {
     err(`${error.issues.map(formatIssue).join('\n')}\n`)
     return EXIT.usage
   }
-  if (error instanceof UsageError) {
-    err(`tako: ${error.message}\n`)
-    return EXIT.usage
-  }
   if (error instanceof InputError) {
     err(`${error.problems.map((p) => `tako: ${p}`).join('\n')}\n`)
+    return EXIT.usage
+  }
+  if (error instanceof UserError) {
+    err(`tako: ${error.message}\n`)
     return EXIT.usage
   }
   err(`tako: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
@@ -70,14 +72,7 @@ async function validate(root: string, configPath: string | undefined, out: (t: s
 }
 
 async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) => void, err: (t: string) => void): Promise<number> {
-  if (args.source !== undefined) {
-    const parsed = parseRepoRef(args.source)
-    if (typeof parsed === 'string' || parsed.ref) throw new UsageError(`--source must be owner/repo: ${typeof parsed === 'string' ? parsed : `"${args.source}" has a ref`}`)
-  }
-  for (const name of Object.keys(args.repos)) {
-    const parsed = parseRepoRef(name)
-    if (typeof parsed === 'string' || parsed.ref) throw new UsageError(`--repo ${name}=...: the name must be owner/repo`)
-  }
+  await checkExecArgs(args)
   const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source })
   const reuse = args.resume ? await loadResume(args.resume) : undefined
   const { runRoot, created } = await makeRunRoot(args.workspace)
@@ -114,21 +109,55 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     for (const w of prepared.warnings) err(`${formatIssue(w)}\n`)
     if (args.dryRun) {
       const plan = await planRun(prepared, options)
-      if (args.report) await writeFile(args.report, `${JSON.stringify(plan.report, null, 2)}\n`)
       if (args.json) out(`${JSON.stringify(plan.report, null, 2)}\n`)
       else out(`${planText(plan)}\n`)
-      return EXIT.ok
+      return (await writeReport(args.report, plan.report, log, err)) ? EXIT.ok : EXIT.usage
     }
     const report = await executeRun(prepared, options)
-    if (args.report) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`)
     log(`${summaryText(report)}\n`)
-    if (args.report) log(`report: ${path.resolve(args.report)}\n`)
     if (args.json) out(`${JSON.stringify(report, null, 2)}\n`)
-    return report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed
+    const code = report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed
+    return (await writeReport(args.report, report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     if (created) await removeUnlessKept(runRoot, args.keepWorkspaces)
+  }
+}
+
+/** Paths and names a run needs, checked before anything runs: a typo must not cost a whole run. */
+async function checkExecArgs(args: ExecArgs): Promise<void> {
+  if (args.source !== undefined) {
+    const parsed = parseRepoRef(args.source)
+    if (typeof parsed === 'string' || parsed.ref) throw new UsageError(`--source must be owner/repo: ${typeof parsed === 'string' ? parsed : `"${args.source}" has a ref`}`)
+  }
+  for (const [name, dir] of Object.entries(args.repos)) {
+    const parsed = parseRepoRef(name)
+    if (typeof parsed === 'string' || parsed.ref) throw new UsageError(`--repo ${name}=${dir}: the name must be owner/repo`)
+    await expectDirectory(dir, `--repo ${name}=${dir}`, true)
+  }
+  if (args.reposDir !== undefined) await expectDirectory(args.reposDir, `--repos ${args.reposDir}`, true)
+  if (args.workspace !== undefined) await expectDirectory(args.workspace, `--workspace ${args.workspace}`, false)
+  if (args.cacheDir !== undefined) await expectDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`, false)
+  if (args.report !== undefined) await expectDirectory(path.dirname(path.resolve(args.report)), `--report ${args.report}: its folder`, true)
+}
+
+async function expectDirectory(dir: string, what: string, mustExist: boolean): Promise<void> {
+  const info = await stat(dir).catch(() => undefined)
+  if (!info && mustExist) throw new UsageError(`${what} does not exist`)
+  if (info && !info.isDirectory()) throw new UsageError(`${what} is not a directory`)
+}
+
+/** The report is written after the summary is shown, so a failed write never hides how the run went. */
+async function writeReport(file: string | undefined, report: RunReport, log: (t: string) => void, err: (t: string) => void): Promise<boolean> {
+  if (!file) return true
+  try {
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`)
+    log(`report: ${path.resolve(file)}\n`)
+    return true
+  } catch (error) {
+    err(`tako: cannot write the report to ${file}: ${(error as Error).message}\n`)
+    return false
   }
 }
 

@@ -2,7 +2,7 @@
 
 import type { RunPlan } from '../engine/engine.js'
 import { formatMs, type RunLabel, type RunObserver } from '../engine/run-scope.js'
-import type { ChildReport, RunReport, StepReport } from '../engine/types.js'
+import type { ChildReport, DiscoveryEntry, RunReport, StepReport } from '../engine/types.js'
 
 const MARK: Record<string, string> = {
   success: '✓',
@@ -38,9 +38,11 @@ export function summaryText(report: RunReport): string {
     lines.push('', `Children (${report.children.length}):`)
     for (const { child, depth } of treeOrder(report.children)) lines.push(`  ${'  '.repeat(depth)}${childLine(child)}`)
   }
-  const notRun = report.discovery.filter((d) => d.result === 'no_match' || d.result === 'error')
+  // Candidates that simply do not listen to the event are many and alike: one line per event says it.
+  const plainlyUnsubscribed = (d: DiscoveryEntry): boolean => d.result === 'no_subscription' && /^(not subscribed|has no subscriptions)/.test(d.reason)
+  const notRun = report.discovery.filter((d) => d.result !== 'matched' && !plainlyUnsubscribed(d))
   const unsubscribed = new Map<string, string[]>()
-  for (const d of report.discovery.filter((d) => d.result === 'no_subscription')) {
+  for (const d of report.discovery.filter(plainlyUnsubscribed)) {
     const key = d.event_type ?? ''
     unsubscribed.set(key, [...(unsubscribed.get(key) ?? []), d.repository])
   }
@@ -94,7 +96,7 @@ export function planText(plan: RunPlan): string {
       if (d.result === 'matched') {
         for (const c of runs) {
           lines.push(c.blocked
-            ? `  ✗ ${d.repository} › ${c.match.subscription.workflow}: would not run: ${c.blocked.message}`
+            ? `  ✗ ${d.repository} › ${c.match.subscription.workflow}: would not run: ${c.blocked.error.message}`
             : `  ✓ ${d.repository} › ${c.match.subscription.workflow}: would run (subscription ${c.match.index})`)
         }
       } else lines.push(`  - ${d.repository}: ${d.result}: ${d.reason}`)

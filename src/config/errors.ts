@@ -1,5 +1,6 @@
 // Located configuration problems: formatting as `file:line:col: message` and the error that carries them.
 
+import { UserError } from '../engine/errors.js'
 import type { ConfigIssue } from './types.js'
 
 /** `file:line:col: message`, `file:line:col: warning: message`; `file: message` when the problem has no position (line 0). */
@@ -9,7 +10,7 @@ export function formatIssue(i: ConfigIssue): string {
 }
 
 /** Thrown by loadConfig when a file is missing or invalid; `message` lists every issue, one per line. */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   readonly issues: ConfigIssue[]
 
   constructor(issues: ConfigIssue[]) {

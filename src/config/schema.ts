@@ -2,6 +2,7 @@
 // Cross-references, CEL, templates and built-in step arguments are checked by load.ts over the parsed file.
 // Custom messages starting with "must" are completed by load.ts with the name of the offending key.
 
+import { parseRepoRef } from '../engine/repository-source.js'
 import { z } from 'zod'
 import { DURATION_PATTERN, parseDuration } from './duration.js'
 
@@ -178,7 +179,16 @@ export const takoFileSchema = z
       })
       .optional(),
     repos: z
-      .array(z.string().regex(REPO_REF_PATTERN, { error: (iss) => `must be owner/repo or owner/repo@ref, got ${describeValue(iss.input)}` }))
+      .array(
+        z
+          .string()
+          .regex(REPO_REF_PATTERN, { error: (iss) => `must be owner/repo or owner/repo@ref, got ${describeValue(iss.input)}` })
+          // The same check the run applies (refs such as `--upload-pack=x` or `a..b` are refused here too).
+          .superRefine((value, ctx) => {
+            const parsed = parseRepoRef(value)
+            if (typeof parsed === 'string' && REPO_REF_PATTERN.test(value)) ctx.addIssue({ code: 'custom', message: parsed })
+          })
+      )
       .optional()
       .describe('Candidate subscriber repositories')
   })

@@ -38,13 +38,14 @@ export class ChildRunnerFactory {
     return `${base}-${n}`
   }
 
-  async create(repository: string, workflow: string): Promise<ChildRun> {
+  /** Creates the child's folders, under `preferred` (an id reserved earlier) unless that folder already exists. */
+  async create(repository: string, workflow: string, preferred?: string): Promise<ChildRun> {
     const childrenDir = path.join(this.tree.runRoot, 'children')
     const tmpDir = path.join(this.tree.runRoot, TEMP_DIR)
     await mkdir(childrenDir, { recursive: true })
     await mkdir(tmpDir, { recursive: true })
-    for (;;) {
-      const id = this.reserveId(repository, workflow)
+    for (let next = preferred; ; next = undefined) {
+      const id = next ?? this.reserveId(repository, workflow)
       const workspace = path.join(childrenDir, id)
       if (path.dirname(workspace) !== childrenDir) throw new Error(`child id "${id}" would leave the run root`)
       try {

@@ -1,17 +1,13 @@
-// ChildWorkflowExecutor: one child run from checkout to cleanup, always ending in a ChildReport.
+// ChildWorkflowExecutor: one child run from checkout to cleanup, always ending in a ChildReport (never a throw).
 
-import { readFile } from 'node:fs/promises'
-import path from 'node:path'
 import type { InputValue, SubscriptionSpec, TakoConfig } from '../config/types.js'
-import { parseConfig } from '../config/load.js'
-import { formatIssue } from '../config/errors.js'
 import { renderTemplate } from './template.js'
 import { resolveInputs } from './inputs.js'
-import { abortStatus, type RunScope, type TreeState } from './run-scope.js'
+import { abortReason, abortStatus, type RunScope, type TreeState } from './run-scope.js'
 import type { Candidate, RepositorySource } from './repository-source.js'
-import type { ChildRunnerFactory } from './child-runner-factory.js'
+import type { ChildRun, ChildRunnerFactory } from './child-runner-factory.js'
 import { childFingerprint } from './resume.js'
-import { messageOf, type WorkflowRunner } from './workflow-runner.js'
+import { messageOf, stringEnv, type WorkflowRunner } from './workflow-runner.js'
 import type { ChildError, ChildReport, ChildStatus, RunContext, TakoEvent } from './types.js'
 
 export interface ChildRequest {
@@ -20,8 +16,10 @@ export interface ChildRequest {
   event: TakoEvent
   parent: RunScope
   signal: AbortSignal
-  /** The candidate's tako.yml as discovery read it at the same commit, when it did. */
-  config?: TakoConfig
+  /** The candidate's tako.yml, as discovery read it at the commit the child checks out. */
+  config: TakoConfig
+  /** Id reserved for this child in plan order, so ids follow the order candidates were found. */
+  id: string
 }
 
 export interface ChildWorkflowExecutorDeps {
@@ -30,37 +28,46 @@ export interface ChildWorkflowExecutorDeps {
   runner: WorkflowRunner
 }
 
+type End = (status: ChildStatus, error?: ChildError) => ChildReport
+
 export class ChildWorkflowExecutor {
   constructor(private readonly deps: ChildWorkflowExecutorDeps) {}
 
+  reserveId(repository: string, workflow: string): string {
+    return this.deps.factory.reserveId(repository, workflow)
+  }
+
   /** Records a child that is not run at all (a cycle, a duplicate match, a run cancelled before it started). */
   notRun(req: ChildRequest, status: ChildStatus, error?: ChildError): ChildReport {
-    const report = newChildReport(req)
-    report.id = this.deps.factory.reserveId(report.repository, report.workflow)
-    return finish(req.parent.tree, report, Date.now(), status, error)
+    return finish(req.parent.tree, newChildReport(req), Date.now(), status, error)
   }
 
   async run(req: ChildRequest): Promise<ChildReport> {
     const started = Date.now()
     const { tree } = req.parent
-    const workflowName = req.subscription.workflow
     const report = newChildReport(req)
-    const end = (status: ChildStatus, error?: ChildError): ChildReport => finish(tree, report, started, status, error)
-    if (req.signal.aborted) {
-      const status = abortStatus(req.signal)
-      return this.notRun(req, status, { kind: status === 'timed_out' ? 'timed_out' : 'cancelled', message: `not started: ${reasonOf(req.signal)}` })
-    }
-    const previous = tree.reuse?.get(childFingerprint(report.repository, workflowName, req.event))
+    const end: End = (status, error) => finish(tree, report, started, status, error)
+    if (req.signal.aborted) return end(abortStatus(req.signal), { kind: abortStatus(req.signal), message: `not started: ${abortReason(req.signal)}` })
+    const previous = tree.reuse?.get(childFingerprint(report.repository, report.workflow, req.event))
     if (previous) {
-      report.id = this.deps.factory.reserveId(report.repository, workflowName)
-      Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url ?? tree.reusedFrom })
+      Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url })
       return end('reused')
     }
-    if ((req.subscription.runs_on ?? tree.defaultMode) === 'dispatch') return this.dispatch(req, report, end)
-    const child = await this.deps.factory.create(report.repository, workflowName)
-    report.id = child.id
-    report.workspace = child.workspace
-    let keep = false
+    try {
+      if ((req.subscription.runs_on ?? tree.defaultMode) === 'dispatch') return await this.dispatch(req, report, end)
+      const child = await this.deps.factory.create(report.repository, report.workflow, req.id)
+      report.id = child.id
+      report.workspace = child.workspace
+      return await this.runLocally(req, report, child, end)
+    } catch (error) {
+      // Anything unforeseen (a full disk, say) fails this child, not the whole tree.
+      return end('failure', { kind: 'step_failed', message: `could not run: ${messageOf(error)}` })
+    }
+  }
+
+  private async runLocally(req: ChildRequest, report: ChildReport, child: ChildRun, end: End): Promise<ChildReport> {
+    const { tree } = req.parent
+    let keep = true
     try {
       try {
         // Checkouts are bounded tree-wide like steps: a fan-out to hundreds must not start hundreds of clones at once.
@@ -71,51 +78,43 @@ export class ChildWorkflowExecutor {
       } catch (error) {
         if (req.signal.aborted) {
           // A checkout stopped half-way tells nothing: its folder goes, the report says why.
+          keep = false
           report.workspace = ''
-          return end(abortStatus(req.signal), { kind: abortStatus(req.signal) === 'timed_out' ? 'timed_out' : 'cancelled', message: `not started: ${reasonOf(req.signal)}` })
+          return end(abortStatus(req.signal), { kind: abortStatus(req.signal), message: `not started: ${abortReason(req.signal)}` })
         }
-        keep = true
         return end('failure', { kind: 'clone_failed', message: messageOf(error) })
       }
-      const config = req.config ?? (await this.loadChildConfig(req.candidate, child.workspace))
-      if (typeof config === 'string') {
-        keep = true
-        return end('failure', { kind: 'invalid_config', message: config })
-      }
-      const workflow = config.workflows[workflowName]
+      const workflow = req.config.workflows[report.workflow]
       if (!workflow) {
-        keep = true
-        return end('failure', {
-          kind: 'invalid_config',
-          message: `${report.repository} has no workflow "${workflowName}" (available: ${Object.keys(config.workflows).join(', ') || 'none'})`
-        })
+        const available = Object.keys(req.config.workflows).join(', ') || 'none'
+        return end('failure', { kind: 'invalid_config', message: `${report.repository} has no workflow "${report.workflow}" (available: ${available})` })
       }
       let inputs: Record<string, InputValue>
       try {
-        inputs = resolveInputs(workflowName, workflow.inputs, this.mapInputs(req, report.repository))
+        inputs = resolveInputs(report.workflow, workflow.inputs, this.mapInputs(req, report.repository))
       } catch (error) {
-        keep = true
         return end('failure', { kind: 'invalid_inputs', message: messageOf(error) })
       }
       report.inputs = inputs
       const scope: RunScope = {
         tree,
-        config,
-        label: { id: child.id, repository: report.repository, workflow: workflowName },
+        config: req.config,
+        label: { id: child.id, repository: report.repository, workflow: report.workflow },
         workspace: child.workspace,
         tempDir: child.tempDir,
-        ancestors: [...req.parent.ancestors, { repository: report.repository, workflow: workflowName }],
+        ancestors: [...req.parent.ancestors, { repository: report.repository, workflow: report.workflow }],
         depth: req.parent.depth + 1,
         background: []
       }
-      const result = await this.deps.runner.run({ config, workflow, inputs, scope, event: req.event, signal: req.signal })
+      const result = await this.deps.runner.run({ config: req.config, workflow, inputs, scope, event: req.event, signal: req.signal })
       report.steps = result.steps
-      if (result.status === 'success') return end('success')
-      keep = true
+      if (result.status === 'success') {
+        keep = false
+        return end('success')
+      }
       const failed = result.failure
-      const kind = result.status === 'timed_out' ? 'timed_out' : result.status === 'cancelled' ? 'cancelled' : 'step_failed'
       return end(result.status, {
-        kind,
+        kind: result.status === 'failure' ? 'step_failed' : result.status,
         message: failed?.message ?? result.status,
         step: failed?.step || undefined,
         exit_code: failed?.exitCode ?? null,
@@ -123,15 +122,13 @@ export class ChildWorkflowExecutor {
       })
     } finally {
       tree.reaper.remove(child.tempDir)
-      const remove = !report.workspace || tree.keepWorkspaces === 'none' || (tree.keepWorkspaces === 'failed' && !keep)
-      if (remove) tree.reaper.remove(child.workspace)
+      if (!report.workspace || tree.keepWorkspaces === 'none' || (!keep && tree.keepWorkspaces === 'failed')) tree.reaper.remove(child.workspace)
     }
   }
 
   /** The child runs as a workflow run of its own repository; this side only starts, awaits and reports it. */
-  private async dispatch(req: ChildRequest, report: ChildReport, end: (status: ChildStatus, error?: ChildError) => ChildReport): Promise<ChildReport> {
+  private async dispatch(req: ChildRequest, report: ChildReport, end: End): Promise<ChildReport> {
     const { tree } = req.parent
-    report.id = this.deps.factory.reserveId(report.repository, report.workflow)
     if (!tree.dispatcher) {
       return end('failure', { kind: 'dispatch_failed', message: `${report.repository} subscribes with runs_on: dispatch, which needs the GitHub Action (mode: dispatch); the CLI runs children locally only when runs_on is local or unset` })
     }
@@ -148,17 +145,10 @@ export class ChildWorkflowExecutor {
     return end(outcome.status, outcome.error)
   }
 
-  private async loadChildConfig(candidate: Candidate, workspace: string): Promise<TakoConfig | string> {
-    const file = await readWorkspaceConfig(workspace)
-    if (!file) return `${candidate.repository} has no tako.yml`
-    const parsed = parseConfig(file.text, `${candidate.repository}/${file.name}`)
-    if (!parsed.config) return parsed.issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n')
-    return parsed.config
-  }
-
   /** Subscription inputs are templates over the event (SPEC 1.5). */
   private mapInputs(req: ChildRequest, repository: string): Record<string, InputValue> {
-    const context: RunContext = { inputs: {}, steps: {}, event: req.event, env: {}, run_id: req.parent.tree.runId, repository }
+    const env = stringEnv(req.parent.tree.baseEnv ?? process.env)
+    const context: RunContext = { inputs: {}, steps: {}, event: req.event, env, run_id: req.parent.tree.runId, repository }
     const out: Record<string, InputValue> = {}
     for (const [name, template] of Object.entries(req.subscription.inputs)) {
       out[name] = renderTemplate(template, context, `subscription input "${name}" of ${repository}`)
@@ -169,7 +159,7 @@ export class ChildWorkflowExecutor {
 
 function newChildReport(req: ChildRequest): ChildReport {
   return {
-    id: '',
+    id: req.id,
     parent_id: req.parent.label.id,
     repository: req.candidate.repository,
     ref: req.candidate.ref,
@@ -190,19 +180,4 @@ function finish(tree: TreeState, report: ChildReport, started: number, status: C
   tree.children.push(report)
   tree.observer.childFinished?.(report)
   return report
-}
-
-async function readWorkspaceConfig(workspace: string): Promise<{ text: string; name: string } | null> {
-  for (const name of ['tako.yml', 'tako.yaml']) {
-    try {
-      return { text: await readFile(path.join(workspace, name), 'utf8'), name }
-    } catch {
-      continue
-    }
-  }
-  return null
-}
-
-function reasonOf(signal: AbortSignal): string {
-  return (signal.reason as { message?: string } | undefined)?.message ?? 'cancelled'
 }

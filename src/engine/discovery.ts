@@ -46,6 +46,7 @@ export class Discovery {
         const read = await this.read(candidate, signal)
         const base = { repository: candidate.repository, ref: candidate.ref, event_type: event.type }
         if (read.kind === 'none') {
+          warnings.push(`${candidate.repository} skipped: it has no tako.yml${candidate.ref ? ` at ${candidate.ref}` : ''}`)
           return { candidate, matches: [], entry: { ...base, result: 'no_subscription' as const, reason: 'has no tako.yml' } }
         }
         if (read.kind === 'error') {

@@ -6,10 +6,11 @@ import path from 'node:path'
 import pLimit from 'p-limit'
 import type { ConfigIssue, InputValue, TakoConfig, WorkflowSpec } from '../config/types.js'
 import { loadConfig } from '../config/load.js'
+import { UsageError } from './errors.js'
 import { resolveInputs } from './inputs.js'
 import { git } from './git.js'
-import { renderTemplate } from './template.js'
-import { WorkflowRunner, FAN_OUT_STEP, messageOf } from './workflow-runner.js'
+import { renderDeep, renderTemplate } from './template.js'
+import { WorkflowRunner, FAN_OUT_STEP, messageOf, stringEnv } from './workflow-runner.js'
 import { ScriptExecutor } from './script-executor.js'
 import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './fan-out.js'
 import { ChildRunnerFactory } from './child-runner-factory.js'
@@ -21,8 +22,6 @@ import { WorkspaceReaper } from './reaper.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
 
-/** A mistake in how tako was invoked (exit code 2), as opposed to a failing step. */
-export class UsageError extends Error {}
 
 export interface RunOptions {
   /** Repository checkout the root workflow runs in. */
@@ -115,7 +114,8 @@ async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
     observer: opts.observer ?? {},
     children: [],
     discovery: [],
-    warnings: prepared.warnings.map((w) => `${w.file}:${w.line}:${w.col}: warning: ${w.message}`),
+    // The file's own warnings are the front doors' to show (the CLI prints them, the action annotates the file).
+    warnings: [],
     maxDepth: opts.maxDepth ?? 10,
     childIds: new Map(),
     keepWorkspaces: opts.keepWorkspaces ?? 'failed',
@@ -162,21 +162,30 @@ export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promi
     await tree.reaper.drain()
     await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
   }
+  return runReport(prepared, tree, startedAt, { status, steps, error })
+}
+
+function runReport(
+  prepared: PreparedRun,
+  tree: TreeState,
+  startedAt: Date,
+  outcome: { status: RunReport['status']; steps: RunReport['steps']; error?: string }
+): RunReport {
   const report: RunReport = {
     version: 1,
     run_id: tree.runId,
-    status,
+    status: outcome.status,
     started_at: startedAt.toISOString(),
     duration_ms: Date.now() - startedAt.getTime(),
     source: prepared.source,
     workflow: prepared.workflow.name,
     inputs: prepared.inputs,
-    steps,
+    steps: outcome.steps,
     discovery: tree.discovery,
     children: tree.children,
     warnings: tree.warnings
   }
-  if (error) report.error = error
+  if (outcome.error) report.error = outcome.error
   return report
 }
 
@@ -201,29 +210,29 @@ export interface RunPlan {
 
 /** Dry run: what would run, with the discovery verdict of every candidate of the root's fan-outs. Runs nothing. */
 export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<RunPlan> {
+  const startedAt = new Date()
   const { tree, fanOut, rootScope } = await wire(prepared, opts)
   const signal = opts.signal ?? new AbortController().signal
-  const context: RunContext = { inputs: prepared.inputs, steps: {}, env: { ...process.env }, run_id: tree.runId, repository: prepared.source }
+  // The context the runner builds before the first step; step outputs are what cannot be known yet.
+  const env = stringEnv(opts.baseEnv ?? process.env)
+  const context: RunContext = { inputs: prepared.inputs, steps: {}, env, run_id: tree.runId, repository: prepared.source, event: opts.event }
   const fanOuts: FanOutPlan[] = []
   try {
+    for (const [key, raw] of Object.entries(prepared.workflow.env)) env[key] = renderTemplate(raw, context, `workflow env ${key}`)
     for (const step of prepared.workflow.steps.filter((s) => s.uses === FAN_OUT_STEP)) {
       const raw = { ...(step.with ?? {}) }
       const payload: Record<string, unknown> = {}
       const unresolved: string[] = []
       for (const [key, value] of Object.entries((raw.payload ?? {}) as Record<string, unknown>)) {
         try {
-          payload[key] = typeof value === 'string' ? renderTemplate(value, context, `step "${step.id}" payload ${key}`) : value
+          payload[key] = renderDeep(value, context, `step "${step.id}" payload ${key}`)
         } catch {
           unresolved.push(key)
         }
       }
       try {
-        const withoutPayload = Object.fromEntries(
-          Object.entries(raw)
-            .filter(([k]) => k !== 'payload')
-            .map(([k, v]) => [k, typeof v === 'string' ? renderTemplate(v, context, `step "${step.id}" with ${k}`) : v])
-        )
-        const settings = parseFanOutWith({ ...withoutPayload, payload })
+        const { payload: _, ...rest } = raw
+        const settings = parseFanOutWith({ ...(renderDeep(rest, context, `step "${step.id}" with`) as Record<string, unknown>), payload })
         const event: TakoEvent = { id: 'dry-run', type: settings.event_type, source: prepared.source, artifact: settings.artifact, schema_version: settings.schema_version, payload }
         fanOuts.push({ step: step.id, event, unresolved, children: await fanOut.plan(event, rootScope, signal) })
       } catch (e) {
@@ -240,19 +249,6 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
     inputs: prepared.inputs,
     steps: prepared.workflow.steps.map((s) => ({ id: s.id, kind: s.uses ?? 'run', if: s.if })),
     fanOuts,
-    report: {
-      version: 1,
-      run_id: tree.runId,
-      status: 'success',
-      started_at: new Date().toISOString(),
-      duration_ms: 0,
-      source: prepared.source,
-      workflow: prepared.workflow.name,
-      inputs: prepared.inputs,
-      steps: [],
-      discovery: tree.discovery,
-      children: [],
-      warnings: tree.warnings
-    }
+    report: runReport(prepared, tree, startedAt, { status: 'success', steps: [] })
   }
 }

@@ -6,3 +6,6 @@ export class UserError extends Error {
     this.name = new.target.name
   }
 }
+
+/** A mistake in how tako was invoked (exit code 2), as opposed to a failing step. */
+export class UsageError extends UserError {}

@@ -85,10 +85,10 @@ function createEnvironments(): Record<ExpressionKind, Environment> {
   }
 }
 
-/** Parses + type-checks at load time; throws ExpressionError with a readable message (position if the lib gives one). */
 const compiled = new Map<string, CompiledExpression>()
 
-/** Compiles once per (kind, source): the runner and discovery evaluate the same expressions many times. */
+/** Parses + type-checks (at load time); throws ExpressionError with a readable message (position if the lib gives one).
+    Compiled once per (kind, source): the runner and discovery evaluate the same expressions many times. */
 export function compileExpression(source: string, kind: ExpressionKind): CompiledExpression {
   const key = `${kind}\u0000${source}`
   let expression = compiled.get(key)

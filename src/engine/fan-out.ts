@@ -2,13 +2,15 @@
 
 import { randomUUID } from 'node:crypto'
 import pLimit from 'p-limit'
+import { setMaxListeners } from 'node:events'
 import { parseDuration } from '../config/duration.js'
 import { renderDeep } from './template.js'
+import { messageOf } from './workflow-runner.js'
 import { CancelReason, withDeadline, type RunScope } from './run-scope.js'
 import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
 import type { ChildWorkflowExecutor, ChildRequest } from './child-workflow-executor.js'
 import type { Discovery } from './discovery.js'
-import type { ChildReport, TakoEvent } from './types.js'
+import type { ChildError, ChildReport, TakoEvent } from './types.js'
 import type { SubscriptionMatch } from './subscriptions.js'
 import type { Candidate } from './repository-source.js'
 import type { TakoConfig } from '../config/types.js'
@@ -37,9 +39,9 @@ export interface FanOutResult {
 export interface PlannedChild {
   candidate: Candidate
   match: SubscriptionMatch
-  config?: TakoConfig
+  config: TakoConfig
   /** Why it will not run (cycle, depth, duplicate), when it will not. */
-  blocked?: { status: 'failure' | 'skipped'; kind: 'cycle'; message: string }
+  blocked?: { status: 'failure' | 'skipped'; error: ChildError }
 }
 
 /** Reads `with` after templating; values may arrive as strings from templates. */
@@ -87,12 +89,10 @@ export class FanOutExecutor implements StepExecutor {
     const running = this.runChildren(planned, event, settings, inv)
     if (!settings.wait_for_children) {
       inv.scope.background.push(
-        running.then((result) => ({
-          stepId: inv.step.id,
-          failed: result.failed > 0,
-          continueOnError: inv.step.continue_on_error,
-          message: failureMessage(result, settings)
-        }))
+        running.then(
+          (result) => ({ stepId: inv.step.id, failed: result.failed > 0, continueOnError: inv.step.continue_on_error, message: failureMessage(result, settings) }),
+          (error: unknown) => ({ stepId: inv.step.id, failed: true, continueOnError: inv.step.continue_on_error, message: messageOf(error) })
+        )
       )
       const started = planned.filter((p) => !p.blocked).length
       return { status: 'success', exitCode: null, outputs: { triggered: String(started), event_id: event.id } }
@@ -117,14 +117,15 @@ export class FanOutExecutor implements StepExecutor {
       for (const match of found.matches) {
         const workflow = match.subscription.workflow
         const key = `${found.candidate.repository.toLowerCase()}#${workflow}`
-        const item: PlannedChild = { candidate: found.candidate, match, config: found.config }
+        const item: PlannedChild = { candidate: found.candidate, match, config: found.config! }
         if (seen.has(key)) {
-          item.blocked = { status: 'skipped', kind: 'cycle', message: `duplicate: ${found.candidate.repository} › ${workflow} already triggered by this event (subscription ${match.index})` }
+          const message = `duplicate: ${found.candidate.repository} › ${workflow} already runs for this event (subscription ${match.index} matched too)`
+          item.blocked = { status: 'skipped', error: { kind: 'duplicate', message } }
         } else if (scope.ancestors.some((a) => a.repository.toLowerCase() === found.candidate.repository.toLowerCase() && a.workflow === workflow)) {
           const chain = [...scope.ancestors, { repository: found.candidate.repository, workflow }].map((a) => `${a.repository}:${a.workflow}`)
-          item.blocked = { status: 'failure', kind: 'cycle', message: `cycle: ${chain.join(' → ')}` }
+          item.blocked = { status: 'failure', error: { kind: 'cycle', message: `cycle: ${chain.join(' → ')}` } }
         } else if (scope.depth + 1 > scope.tree.maxDepth) {
-          item.blocked = { status: 'failure', kind: 'cycle', message: `depth limit ${scope.tree.maxDepth} reached at ${found.candidate.repository}:${workflow}` }
+          item.blocked = { status: 'failure', error: { kind: 'cycle', message: `depth limit ${scope.tree.maxDepth} reached at ${found.candidate.repository}:${workflow}` } }
         }
         seen.add(key)
         planned.push(item)
@@ -137,16 +138,27 @@ export class FanOutExecutor implements StepExecutor {
     const deadline = withDeadline(inv.signal, settings.timeoutMs, `fan-out "${inv.step.id}"`)
     const failFast = new AbortController()
     const signal = AbortSignal.any([deadline.signal, failFast.signal])
+    // Every child of this fan-out listens to the one signal: that is by design, not a leak.
+    setMaxListeners(0, signal)
     const limit = pLimit(settings.concurrency_limit ?? Math.max(1, planned.length))
     const result: FanOutResult = { event, children: [], triggered: 0, succeeded: 0, failed: 0, skipped: 0 }
+    // Ids are handed out in plan order, before any child starts, so they follow discovery's order.
+    const requests = planned.map((item): ChildRequest => ({
+      candidate: item.candidate,
+      subscription: item.match.subscription,
+      event,
+      parent: inv.scope,
+      signal,
+      config: item.config,
+      id: this.deps.children.reserveId(item.candidate.repository, item.match.subscription.workflow)
+    }))
     try {
       await Promise.all(
-        planned.map(async (item) => {
-          const req: ChildRequest = { candidate: item.candidate, subscription: item.match.subscription, event, parent: inv.scope, signal, config: item.config }
+        planned.map(async (item, i) => {
+          const req = requests[i]
           const report = item.blocked
-            ? this.deps.children.notRun(req, item.blocked.status, item.blocked.status === 'skipped' ? undefined : { kind: item.blocked.kind, message: item.blocked.message })
+            ? this.deps.children.notRun(req, item.blocked.status, item.blocked.error)
             : await limit(() => this.deps.children.run(req))
-          if (item.blocked?.status === 'skipped') report.error = { kind: 'cycle', message: item.blocked.message }
           result.children.push(report)
           if (!item.blocked) result.triggered++
           if (report.status === 'success' || report.status === 'reused') result.succeeded++

@@ -1,6 +1,6 @@
 // Subscriber candidates from local checkouts: `--repos DIR` (DIR/<owner>/<repo>) and `--repo owner/name=PATH`.
 
-import { readdir, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { git, readTakoFile } from './git.js'
 import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from './repository-source.js'
@@ -53,6 +53,9 @@ export class LocalRepositorySource implements RepositorySource {
     const src = this.pathOf(candidate)
     const clone = await git(['clone', '--quiet', '--', src, dir], { signal })
     if (clone.code !== 0) throw new SourceError(`git clone of ${candidate.repository} failed: ${clone.stderr.trim()}`)
+    // "Remote intact": a child that pushes reaches the subscriber's own remote, not the local checkout it came from.
+    const upstream = await originUrl(src)
+    if (upstream) await git(['remote', 'set-url', 'origin', upstream], { cwd: dir, signal })
     if (candidate.ref) {
       const co = await git(['checkout', '--quiet', candidate.ref, '--'], { cwd: dir, signal })
       if (co.code !== 0) throw new SourceError(`git checkout ${candidate.ref} of ${candidate.repository} failed: ${co.stderr.trim()}`)
@@ -97,6 +100,13 @@ export class LocalRepositorySource implements RepositorySource {
     for (const name of Object.keys(this.opts.repos ?? {})) if (name.toLowerCase() === key) return name
     return key
   }
+}
+
+/** The origin URL from a checkout's .git/config, read as a file: no git process for the common case of none. */
+async function originUrl(repoDir: string): Promise<string | undefined> {
+  const text = await readFile(path.join(repoDir, '.git', 'config'), 'utf8').catch(() => '')
+  const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? ''
+  return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
 }
 
 async function isGitCheckout(dir: string): Promise<boolean> {

@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { UsageError } from './engine.js'
+import { UsageError } from './errors.js'
 import type { ChildReport, RunReport, TakoEvent } from './types.js'
 
 /** Same repository, workflow and event (type, source, schema version, payload) => same fingerprint. */

@@ -22,6 +22,11 @@ export function abortStatus(signal: AbortSignal): 'timed_out' | 'cancelled' {
   return signal.reason instanceof DeadlineReason ? 'timed_out' : 'cancelled'
 }
 
+/** What a fired signal says about why. */
+export function abortReason(signal: AbortSignal): string {
+  return (signal.reason as { message?: string } | undefined)?.message ?? 'cancelled'
+}
+
 /** A signal that fires with a DeadlineReason after `ms`, or when `parent` fires. */
 export function withDeadline(parent: AbortSignal, ms: number | undefined, what: string): { signal: AbortSignal; dispose(): void } {
   if (ms === undefined) return { signal: parent, dispose: () => {} }
@@ -91,8 +96,6 @@ export interface TreeState {
   keepWorkspaces: 'all' | 'failed' | 'none'
   /** Outcomes of an earlier attempt, keyed by child fingerprint, to reuse instead of re-running. */
   reuse?: Map<string, ChildReport>
-  /** Link to the earlier attempt that ran reused children, when the report does not carry one. */
-  reusedFrom?: string
   /** Environment every step starts from (default: this process's). */
   baseEnv?: NodeJS.ProcessEnv
   /** Removes the workspaces and scratch folders of finished children. */

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { renderTemplate } from './template.js'
 import { runScript } from './process.js'
-import { abortStatus } from './run-scope.js'
+import { abortReason, abortStatus } from './run-scope.js'
 import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
 import type { OutputSource } from '../config/types.js'
 
@@ -37,9 +37,7 @@ export class ScriptExecutor implements StepExecutor {
         return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out`, logTail }
       }
       if (result.cancelled) {
-        const status = abortStatus(inv.signal)
-        const reason = (inv.signal.reason as { message?: string } | undefined)?.message ?? 'cancelled'
-        return { status, exitCode: result.exitCode, outputs: {}, error: reason, logTail }
+        return { status: abortStatus(inv.signal), exitCode: result.exitCode, outputs: {}, error: abortReason(inv.signal), logTail }
       }
       if (result.exitCode !== 0) {
         const how = result.exitCode === null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`

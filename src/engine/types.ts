@@ -40,6 +40,8 @@ export type ChildErrorKind =
   | 'invalid_inputs'
   | 'cycle'
   | 'dispatch_failed'
+  /** Not an error: a second subscription matched the same (repository, workflow); the child is `skipped`. */
+  | 'duplicate'
 
 export interface StepReport {
   id: string

@@ -7,7 +7,7 @@ import type { InputValue } from '../config/types.js'
 import { renderTemplate } from './template.js'
 import { compileExpression, ifVariables } from './expressions.js'
 import { inputEnvName } from './inputs.js'
-import { abortStatus, withDeadline, type RunScope } from './run-scope.js'
+import { abortReason, abortStatus, withDeadline, type RunScope } from './run-scope.js'
 import type { StepExecutor, StepOutcome } from './step-executor.js'
 import type { RunContext, StepReport, StepStatus, TakoEvent } from './types.js'
 
@@ -126,7 +126,7 @@ export class WorkflowRunner {
       return { report, outcome }
     }
     if (signal.aborted) {
-      return finish({ status: abortStatus(signal), exitCode: null, outputs: {}, error: String((signal.reason as Error)?.message ?? 'cancelled') })
+      return finish({ status: abortStatus(signal), exitCode: null, outputs: {}, error: abortReason(signal) })
     }
     try {
       if (step.if !== undefined) {
@@ -142,7 +142,18 @@ export class WorkflowRunner {
       }
       Object.assign(env, takoEnv(step, req, context))
       const cwd = await stepDirectory(scope.workspace, step)
-      return finish(await executor.execute({ step, scope, context, env, cwd, signal }))
+      if (!step.uses) return finish(await executor.execute({ step, scope, context, env, cwd, signal }))
+      // Scripts enforce their own timeout; a built-in step gets it as a deadline on everything it started.
+      const deadline = withDeadline(signal, step.timeoutMs, `step "${step.id}"`)
+      try {
+        const outcome = await executor.execute({ step, scope, context, env, cwd, signal: deadline.signal })
+        if (deadline.signal.aborted && !signal.aborted && outcome.status !== 'success') {
+          return finish({ ...outcome, status: 'timed_out', error: `${abortReason(deadline.signal)}: ${outcome.error ?? ''}`.replace(/: $/, '') })
+        }
+        return finish(outcome)
+      } finally {
+        deadline.dispose()
+      }
     } catch (error) {
       return finish({ status: 'failure', exitCode: null, outputs: {}, error: messageOf(error) })
     }
@@ -207,7 +218,7 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v
   return out
