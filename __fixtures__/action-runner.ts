@@ -51,9 +51,14 @@ export interface ActionRunOptions {
   runnerTemp?: string
   runId?: string
   runAttempt?: number
+  /** GITHUB_JOB, the job's id in the workflow (default `release`). */
+  job?: string
   timeoutMs?: number
-  /** Sends `signal` to the action once `when` appears in its output or in `whenFile` (a job being cancelled). */
-  interrupt?: { when: RegExp | (() => boolean); signal: NodeJS.Signals }
+  /**
+   * Sends `signal` to the action once `when` matches its output or returns true (a job being cancelled); then, when
+   * given, `then` after `gapMs` (a runner sends SIGINT, then SIGTERM).
+   */
+  interrupt?: { when: RegExp | (() => boolean); signal: NodeJS.Signals; then?: NodeJS.Signals; gapMs?: number }
 }
 
 interface ActionYml {
@@ -106,6 +111,7 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
     GITHUB_REF: 'refs/heads/main',
     GITHUB_RUN_ID: opts.runId ?? String(1000 + Math.floor(Math.random() * 1e9)),
     GITHUB_RUN_ATTEMPT: String(opts.runAttempt ?? 1),
+    GITHUB_JOB: opts.job ?? 'release',
     ...opts.cacheEnv,
     GITHUB_SERVER_URL: opts.serverUrl,
     GITHUB_API_URL: `${opts.serverUrl}/api/v3`,
@@ -128,14 +134,19 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
       lastOutputAt = Date.now()
     })
     if (opts.interrupt) {
-      const { when, signal } = opts.interrupt
+      const { when, signal, then, gapMs = 300 } = opts.interrupt
+      let second: NodeJS.Timeout | undefined
       const poll = setInterval(() => {
         if (when instanceof RegExp ? when.test(stdout) : when()) {
           clearInterval(poll)
           child.kill(signal)
+          if (then) second = setTimeout(() => child.kill(then), gapMs)
         }
       }, 50)
-      child.on('close', () => clearInterval(poll))
+      child.on('close', () => {
+        clearInterval(poll)
+        clearTimeout(second)
+      })
     }
     const timer = setTimeout(() => {
       timedOut = true

@@ -1,25 +1,29 @@
 // The action's run(): inputs -> cache restore -> engine -> report, summary, annotations, outputs -> cache save.
-// The only module that talks to the runner (setOutput, setFailed, summary.write); everything it writes comes from the report.
+// The only module that talks to the runner (outputs, the summary file, annotations, setFailed). Outputs and summary
+// are written exactly once, whatever ends the step: the run's report, a refused input or tako file, or a second signal.
 
 import * as core from '@actions/core'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { ActionInputError, getInputs, type ActionInputs } from './github/inputs.js'
+import { getInputs, type ActionInputs } from './github/inputs.js'
+import { Inputs } from './github/constants.js'
 import { cacheKeys, SharedCache } from './github/cache.js'
 import { OutcomeStore } from './github/outcomes.js'
 import { GroupedLogs } from './github/log-groups.js'
+import { RunProgress, type RunHeader } from './github/progress.js'
 import { RemoteRepositorySource } from './github/remote-source.js'
 import { makeOwnerLister } from './github/list-repos.js'
-import { summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
+import { noRunMarkdown, summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
 import { WorkflowDispatcher } from './github/dispatch.js'
 import { childRunNote } from './github/child-mode.js'
-import { configAnnotations, runAnnotations, type Annotation } from './github/annotations.js'
-import { actionOutputs, redact, secretForms } from './github/outputs.js'
+import { ANNOTATIONS_PER_LEVEL, configAnnotations, runAnnotations, type Annotation } from './github/annotations.js'
+import { actionOutputs, noRunOutputs, redact, secretForms } from './github/outputs.js'
 import { ConfigError, formatIssue } from './config/errors.js'
-import { InputError } from './engine/inputs.js'
-import { executeRun, planRun, prepareRun, type PreparedRun, type RunOptions } from './engine/engine.js'
-import { UsageError } from './engine/errors.js'
-import { CancelReason, newRunId } from './engine/run-scope.js'
+import type { ConfigIssue } from './config/types.js'
+import { UserError } from './engine/errors.js'
+import { executeRun, planRun, prepareRun, type FanOutPlan, type PreparedRun, type RunOptions, type RunPlan } from './engine/engine.js'
+import { abortReason, CancelReason, newRunId } from './engine/run-scope.js'
 import { killAllGroups } from './engine/process.js'
 import type { RunReport } from './engine/types.js'
 
@@ -32,31 +36,76 @@ interface RunnerEnv {
   os: string
   runId: string
   runAttempt: number
+  job: string
+  /** This attempt's page: the parent of dispatched children, and where reused children were run. */
+  attemptUrl: string
 }
 
 function runnerEnv(): RunnerEnv {
   const env = process.env
+  const serverUrl = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/$/, '')
+  const repository = env.GITHUB_REPOSITORY || ''
+  const runId = env.GITHUB_RUN_ID || ''
+  const runAttempt = Number(env.GITHUB_RUN_ATTEMPT || '1') || 1
   return {
     workspace: path.resolve(env.GITHUB_WORKSPACE || process.cwd()),
     runnerTemp: path.resolve(env.RUNNER_TEMP || path.join(process.cwd(), '.tako-runner-temp')),
-    repository: env.GITHUB_REPOSITORY || '',
-    serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/$/, ''),
+    repository,
+    serverUrl,
     apiUrl: (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/$/, ''),
     os: env.RUNNER_OS || process.platform,
-    runId: env.GITHUB_RUN_ID || '',
-    runAttempt: Number(env.GITHUB_RUN_ATTEMPT || '1') || 1
+    runId,
+    runAttempt,
+    job: env.GITHUB_JOB || '',
+    attemptUrl: `${serverUrl}/${repository}/actions/runs/${runId}/attempts/${runAttempt}`
   }
 }
 
+/** What this step knows so far: whatever ends it writes its outputs and summary from this, once. */
+interface StepState {
+  env: RunnerEnv
+  controller: AbortController
+  secrets: string[]
+  /** The `workflow` input as given, for a summary without a run. */
+  workflow: string
+  dryRun: boolean
+  /** Leads the summary of a dispatched child run. */
+  note: string
+  runId?: string
+  cacheHit: boolean
+  /** Set while the engine runs: what a second signal reports. */
+  running?: { header: RunHeader; progress: RunProgress }
+  /** Warning annotations emitted so far, out of the 10 GitHub shows. */
+  warnings: number
+  published: boolean
+}
+
 export async function run(): Promise<void> {
-  let secrets: string[] = []
+  const step: StepState = {
+    env: runnerEnv(),
+    controller: new AbortController(),
+    secrets: [],
+    workflow: core.getInput(Inputs.Workflow).trim(),
+    dryRun: false,
+    note: '',
+    cacheHit: false,
+    warnings: 0,
+    published: false
+  }
+  const onSignal = (sig: NodeJS.Signals): void => interrupted(step, sig)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
   try {
     const inputs = getInputs()
-    secrets = maskToken(inputs.token)
-    const env = runnerEnv()
-    await runWorkflow(inputs, env, secrets)
+    step.secrets = maskToken(inputs.token)
+    step.dryRun = inputs.dryRun
+    step.note = redact(childRunNote(inputs.parentRun, inputs.event), step.secrets)
+    await runWorkflow(inputs, step)
   } catch (error) {
-    fail(error, secrets)
+    fail(step, error)
+  } finally {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
   }
 }
 
@@ -68,19 +117,19 @@ function maskToken(token: string): string[] {
   return [token]
 }
 
-async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string[]): Promise<void> {
-  const configFile = path.resolve(env.workspace, inputs.config)
+async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void> {
+  const { env } = step
   let prepared: PreparedRun
   try {
-    prepared = await prepareRun({ root: env.workspace, configPath: configFile, workflow: inputs.workflow, inputs: inputs.inputs, source: env.repository || undefined })
+    prepared = await prepareRun({ root: env.workspace, configPath: inputs.config, workflow: inputs.workflow, inputs: inputs.inputs, source: env.repository || undefined })
   } catch (error) {
-    if (error instanceof ConfigError) emit(configAnnotations(error.issues, path.relative(env.workspace, configFile) || inputs.config), secrets)
-    writeOutputs({ status: 'failure' })
+    // One error is left for the failed step's own.
+    if (error instanceof ConfigError) annotate(step, configAnnotations(error.issues, fileOf(error.issues, env.workspace), room(step, 1)))
     throw error
   }
-  emit(configAnnotations(prepared.warnings, path.relative(env.workspace, prepared.configPath)), secrets)
+  annotate(step, configAnnotations(prepared.warnings, path.relative(env.workspace, prepared.configPath), room(step, 0)))
 
-  const runId = newRunId()
+  step.runId = newRunId()
   const cacheDir = path.join(env.runnerTemp, 'tako-cache')
   await mkdir(cacheDir, { recursive: true })
   const keys = cacheKeys({
@@ -90,59 +139,58 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
     restoreKeys: inputs.cacheRestoreKeys
   })
   const sharedCache = inputs.cache && !inputs.dryRun ? new SharedCache(cacheDir, keys) : undefined
-  let cacheHit = false
   if (sharedCache) {
     const restored = await sharedCache.restore()
-    cacheHit = restored.hit
-    if (restored.warning) core.warning(redact(restored.warning, secrets))
+    step.cacheHit = restored.hit
+    if (restored.warning) warn(step, restored.warning)
     else core.info(restored.restoredKey ? `cache restored from ${restored.restoredKey}${restored.hit ? '' : ` (primary key ${keys.key} missed)`}` : `cache miss for ${keys.key}`)
   }
 
   const outcomes = inputs.cache && !inputs.dryRun
-    ? new OutcomeStore(env.runnerTemp, env.runId, env.runAttempt, `${env.serverUrl}/${env.repository}/actions/runs/${env.runId}/attempts/${env.runAttempt}`)
+    ? new OutcomeStore({
+        runnerTemp: env.runnerTemp,
+        runId: env.runId,
+        attempt: env.runAttempt,
+        job: env.job,
+        configPath: path.relative(env.workspace, prepared.configPath),
+        workflow: inputs.workflow,
+        inputs: prepared.inputs,
+        attemptUrl: env.attemptUrl
+      })
     : undefined
   const earlier = outcomes ? await outcomes.restore() : {}
-  if (earlier.warning) core.warning(redact(earlier.warning, secrets))
+  if (earlier.warning) warn(step, earlier.warning)
   if (earlier.reuse?.size) core.info(`re-run: ${earlier.reuse.size} children that succeeded in an earlier attempt are reused, not run again`)
 
-  const controller = new AbortController()
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (controller.signal.aborted) {
-      killAllGroups()
-      process.exit(1)
-    }
-    core.warning(`${sig} received: stopping every child run`)
-    controller.abort(new CancelReason(`cancelled by ${sig}`))
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-
-  const source = new RemoteRepositorySource({
-    serverUrl: env.serverUrl,
-    token: inputs.token,
-    repositories: inputs.repositories,
-    cacheRoot: path.join(env.runnerTemp, 'tako-git'),
-    listOwnerRepos: makeOwnerLister(inputs.token, env.apiUrl),
-    warn: (m) => core.warning(redact(m, secrets))
-  })
+  const progress = new RunProgress(
+    new GroupedLogs(
+      (text) => process.stdout.write(redact(text, step.secrets)),
+      // Annotated from the report at the end, with the others and within the cap; here only logged as they come.
+      (message) => core.info(redact(`warning: ${message}`, step.secrets))
+    )
+  )
   const options: RunOptions = {
     root: env.workspace,
     configPath: prepared.configPath,
     workflow: inputs.workflow,
     inputs: inputs.inputs,
     source: prepared.source,
-    repositorySource: source,
+    repositorySource: new RemoteRepositorySource({
+      serverUrl: env.serverUrl,
+      token: inputs.token,
+      repositories: inputs.repositories,
+      cacheRoot: path.join(env.runnerTemp, 'tako-git'),
+      listOwnerRepos: makeOwnerLister(inputs.token, env.apiUrl),
+      warn: (m) => warn(step, m)
+    }),
     runRoot: env.runnerTemp,
     cacheDir,
     maxConcurrency: inputs.maxConcurrency,
     keepWorkspaces: inputs.keepWorkspaces ? 'all' : 'failed',
-    observer: new GroupedLogs(
-      (text) => process.stdout.write(redact(text, secrets)),
-      (message) => core.warning(redact(message, secrets))
-    ),
-    signal: controller.signal,
+    observer: progress,
+    signal: step.controller.signal,
     baseEnv: stepEnvironment(process.env),
-    runId,
+    runId: step.runId,
     reuse: earlier.reuse,
     event: inputs.event,
     mode: inputs.mode,
@@ -151,41 +199,107 @@ async function runWorkflow(inputs: ActionInputs, env: RunnerEnv, secrets: string
       apiUrl: env.apiUrl,
       token: inputs.token,
       workflowFile: inputs.dispatchWorkflow,
-      parentRunUrl: `${env.serverUrl}/${env.repository}/actions/runs/${env.runId}/attempts/${env.runAttempt}`,
-      runId,
-      warn: (m) => core.warning(redact(m, secrets))
+      parentRunUrl: env.attemptUrl,
+      runId: step.runId,
+      warn: (m) => warn(step, m)
     })
   }
 
-  let raw: RunReport
-  try {
-    raw = inputs.dryRun ? (await planRun(prepared, options)).report : await executeRun(prepared, options)
-  } finally {
-    process.off('SIGTERM', onSignal)
-    process.off('SIGINT', onSignal)
+  const header: RunHeader = { runId: step.runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
+  step.running = { header, progress }
+  let report: RunReport
+  let plan: FanOutPlan[] | undefined
+  if (inputs.dryRun) {
+    const planned = await planRun(prepared, options)
+    report = redactReport(plannedReport(planned), step.secrets)
+    plan = JSON.parse(redact(JSON.stringify(planned.fanOuts), step.secrets)) as FanOutPlan[]
+  } else {
+    report = redactReport(await executeRun(prepared, options), step.secrets)
   }
-  // Redacted once, before anything is built from it, so every rendering stays within its bounds.
-  const report = JSON.parse(redact(JSON.stringify(raw), secrets)) as RunReport
-
-  const reportPath = path.join(env.runnerTemp, `tako-report-${report.run_id}.json`)
-  await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`)
-  writeOutputs(actionOutputs(report, { reportPath, cacheHit }))
-  const note = redact(childRunNote(inputs.parentRun, inputs.event), secrets)
-  const maxBytes = SUMMARY_MAX_BYTES - Buffer.byteLength(note)
-  await core.summary.addRaw(note + summaryMarkdown(report, inputs.dryRun ? { title: 'tako (dry run)', maxBytes } : { maxBytes })).write()
-  emit(runAnnotations(report), secrets)
+  step.running = undefined
+  publish(step, { report, plan })
+  conclude(step, report)
 
   if (outcomes) {
     const kept = await outcomes.save(report)
-    if (kept.warning) core.warning(redact(kept.warning, secrets))
+    if (kept.warning) warn(step, kept.warning)
   }
   if (sharedCache && report.status !== 'cancelled') {
-    const saved = await sharedCache.save(cacheHit)
-    if (saved.warning) core.warning(redact(saved.warning, secrets))
+    const saved = await sharedCache.save(step.cacheHit)
+    if (saved.warning) warn(step, saved.warning)
     else if (saved.saved) core.info(`cache saved as ${keys.key}`)
   }
-  if (report.status !== 'success') {
-    core.setFailed(redact(`tako: run ${report.run_id} ${report.status}${report.error ? `: ${report.error}` : ''}`, secrets))
+}
+
+/** A dry run fails when a fan-out cannot be planned (its `with` is invalid): the real run would fail there. */
+function plannedReport(plan: RunPlan): RunReport {
+  const errors = plan.fanOuts.filter((f) => f.error).map((f) => `fan-out step "${f.step}" cannot be planned: ${f.error}`)
+  return errors.length > 0 ? { ...plan.report, status: 'failure', error: errors.join('\n') } : plan.report
+}
+
+/** Redacted once, before anything is built from it, so every rendering stays within its bounds. */
+function redactReport(report: RunReport, secrets: string[]): RunReport {
+  return JSON.parse(redact(JSON.stringify(report), secrets)) as RunReport
+}
+
+/**
+ * Writes the outputs and the job summary, of the run's report or of no run, the first time it is called; later calls
+ * do nothing. Synchronous, so a signal handler can call it and exit right after.
+ */
+function publish(step: StepState, what: { report: RunReport; plan?: FanOutPlan[] } | { status: 'failure' | 'cancelled'; error: string }): void {
+  if (step.published) return
+  step.published = true
+  const maxBytes = SUMMARY_MAX_BYTES - Buffer.byteLength(step.note)
+  if ('report' in what) {
+    const { report } = what
+    mkdirSync(step.env.runnerTemp, { recursive: true })
+    const reportPath = path.join(step.env.runnerTemp, `tako-report-${report.run_id}.json`)
+    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`)
+    writeOutputs(actionOutputs(report, { reportPath, cacheHit: step.cacheHit }))
+    writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan } : { maxBytes }))
+  } else {
+    writeOutputs(noRunOutputs({ status: what.status, runId: step.runId, cacheHit: step.cacheHit }))
+    writeSummary(step.note + noRunMarkdown({ workflow: step.workflow, error: what.error, status: what.status, maxBytes }))
+  }
+}
+
+/**
+ * The report's annotations, then the failed step. setFailed emits one error annotation of its own, so the children's
+ * errors get 9 of the 10 GitHub shows (the 9th counting the rest when there are more); warnings get what is left.
+ */
+function conclude(step: StepState, report: RunReport): void {
+  const failed = report.status !== 'success'
+  annotate(step, runAnnotations(report, room(step, failed ? 1 : 0)))
+  if (failed) core.setFailed(`tako: run ${report.run_id} ${report.status}${report.error ? `: ${report.error}` : ''}`)
+}
+
+/**
+ * The first signal cancels the run: the engine stops every step (SIGTERM, SIGKILL after its grace) and reports.
+ * A runner that cancels a job sends SIGINT, then SIGTERM about 7.5 s later, before that grace ends, and soon after
+ * kills the action: so the second signal kills every step group at once and writes what is known before exiting.
+ */
+function interrupted(step: StepState, sig: NodeJS.Signals): void {
+  const { signal } = step.controller
+  if (!signal.aborted) {
+    core.info(`${sig} received: stopping every child run (a second signal kills them at once)`)
+    step.controller.abort(new CancelReason(`cancelled by ${sig}`))
+    return
+  }
+  try {
+    killAllGroups()
+    if (step.published) return
+    const reason = `${abortReason(signal)}, then ${sig}`
+    if (step.running) {
+      const report = redactReport(step.running.progress.interrupt(step.running.header, reason), step.secrets)
+      publish(step, { report })
+      conclude(step, report)
+    } else {
+      const error = `${reason} before the run started`
+      publish(step, { status: 'cancelled', error })
+      core.setFailed(`tako: ${error}`)
+    }
+  } finally {
+    process.exit(1)
   }
 }
 
@@ -200,22 +314,48 @@ function writeOutputs(outputs: Record<string, string>): void {
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
 }
 
-function emit(annotations: Annotation[], secrets: string[]): void {
+/** Appended as core.summary.write() would, but synchronously (see publish). */
+function writeSummary(markdown: string): void {
+  const file = process.env.GITHUB_STEP_SUMMARY
+  if (file) appendFileSync(file, markdown, 'utf8')
+  else core.info('GITHUB_STEP_SUMMARY is not set: no job summary written')
+}
+
+/** What is left of GitHub's 10 annotations per level, keeping `reservedErrors` for the failed step. */
+function room(step: StepState, reservedErrors: number): { errors: number; warnings: number } {
+  return { errors: ANNOTATIONS_PER_LEVEL - reservedErrors, warnings: Math.max(0, ANNOTATIONS_PER_LEVEL - step.warnings) }
+}
+
+/** A warning of the action itself (cache, git retries, dispatch): annotated at once, counted against the cap. */
+function warn(step: StepState, message: string): void {
+  step.warnings++
+  core.warning(redact(message, step.secrets))
+}
+
+function annotate(step: StepState, annotations: Annotation[]): void {
   for (const a of annotations) {
     const props: core.AnnotationProperties = { title: a.title, file: a.file, startLine: a.line, startColumn: a.col }
-    const message = redact(a.message, secrets)
+    const message = redact(a.message, step.secrets)
     if (a.level === 'error') core.error(message, props)
-    else if (a.level === 'warning') core.warning(message, props)
-    else core.notice(message, props)
+    else if (a.level === 'warning') {
+      step.warnings++
+      core.warning(message, props)
+    } else core.notice(message, props)
   }
 }
 
-/** One place turns anything thrown into a failed step; a user's mistake never shows a stack trace. */
-function fail(error: unknown, secrets: string[]): void {
+/** The tako file the issues are about, relative to the workspace ('' when they are about the workspace itself). */
+function fileOf(issues: ConfigIssue[], workspace: string): string {
+  return issues.length > 0 ? path.relative(workspace, path.resolve(workspace, issues[0].file)) : ''
+}
+
+/** One place turns anything thrown into a failed step with outputs and a summary; a user's mistake never shows a stack trace. */
+function fail(step: StepState, error: unknown): void {
   let message: string
   if (error instanceof ConfigError) message = error.issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n')
-  else if (error instanceof ActionInputError || error instanceof UsageError) message = error.message
-  else if (error instanceof InputError) message = error.problems.join('\n')
+  else if (error instanceof UserError) message = error.message
   else message = `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
-  core.setFailed(redact(message, secrets))
+  message = redact(message, step.secrets)
+  publish(step, { status: 'failure', error: message })
+  core.setFailed(message)
 }

@@ -125,6 +125,7 @@ describe('the shared cache', () => {
       // @actions/cache only logs a failed save; the action turns it into a warning.
       expect(res.stdout).toMatch(/^Failed to save: .*tako-linux-/m)
       expect(warnings.some((w) => /^cache not saved under tako-linux-[0-9a-f]+: the cache service refused it/.test(w))).toBe(true)
+      expect(warnings.some((w) => /^this attempt's outcomes were not kept for a re-run \(the cache service refused tako-outcomes-\d+-release-[0-9a-f]{12}-1/.test(w))).toBe(true)
       expect(res.annotations.filter((a) => a.level === 'error')).toEqual([])
       expect(server.requests.length).toBeGreaterThan(0)
       expect(existsSync(path.join(res.runnerTemp, 'tako-cache', 'x'))).toBe(true)

@@ -2,7 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { runAction, withoutMaskCommands, type ActionResult } from '../../__fixtures__/action-runner.js'
@@ -10,6 +10,7 @@ import { cacheServiceEnv, startCacheServer, type CacheServer } from '../../__fix
 import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures__/git-server.js'
 import { alive, cleanupTempDirs, makeRepo, tempDir } from '../../__fixtures__/repos.js'
 import type { RunReport } from '../../src/engine/types.js'
+import { secretForms } from '../../src/github/outputs.js'
 
 const execFileAsync = promisify(execFile)
 const TOKEN = 'ghs_takoE2eToken0123456789abcdefXYZ'
@@ -78,6 +79,13 @@ async function action(inputs: Record<string, string>, opts: { workspace?: string
   })
   expect(res.timedOut).toBe(false)
   return res
+}
+
+function findFiles(dir: string, match: (name: string) => boolean): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name)
+    return e.isDirectory() ? findFiles(full, match) : match(e.name) ? [full] : []
+  })
 }
 
 function report(res: ActionResult): RunReport {
@@ -189,6 +197,18 @@ describe('the action bundle', () => {
     )
     expect(fetches.every((q) => q.authorized)).toBe(true)
     expect(seen.filter((q) => !q.authorized && q.status < 400)).toEqual([])
+
+    // The token travelled only with each git command: no mirror nor checkout keeps it in a config file.
+    const configs = [
+      ...findFiles(path.join(res.runnerTemp, 'tako-git'), (name) => name === 'config'),
+      ...r.children.map((c) => path.join(c.workspace, '.git', 'config'))
+    ]
+    expect(configs.filter((f) => f.includes(`${path.sep}tako-git${path.sep}`)).length).toBeGreaterThanOrEqual(3)
+    for (const file of configs) {
+      const text = readFileSync(file, 'utf8')
+      expect(text).toContain('[core]')
+      for (const secret of secretForms(TOKEN)) expect({ file, leaks: text.includes(secret) }).toEqual({ file, leaks: false })
+    }
   })
 
   it('fails on a failing child, says where, still reports, and skips unreachable candidates with a warning', async () => {
@@ -223,6 +243,59 @@ describe('the action bundle', () => {
     expect(existsSync(user.workspace)).toBe(false)
   })
 
+  it('annotates each warning once and keeps an error for the failed step', async () => {
+    const res = await action({ repositories: 'acme/flaky-service\nacme/private-service\nacme/nowhere' })
+    expect(res.code).toBe(1)
+    const warnings = res.annotations.filter((a) => a.level === 'warning').map((a) => a.message)
+    expect(warnings.filter((w) => w.includes('acme/private-service'))).toHaveLength(1)
+    expect(warnings.filter((w) => w.includes('acme/nowhere'))).toHaveLength(1)
+    // Logged when they happen too, as plain lines.
+    expect(res.stdout).toMatch(/^warning: acme\/private-service/m)
+    const errors = res.annotations.filter((a) => a.level === 'error')
+    expect(errors.map((a) => a.title ?? '')).toEqual(['tako: acme/flaky-service › update-client failed', ''])
+    expect(errors[1].message).toMatch(/^tako: run exec-\S+ failure: step "fan-out": /)
+  })
+
+  it('plans without running: the children it would start, in the summary', async () => {
+    const res = await action({ repositories: 'acme/user-service\nacme/docs', 'dry-run': 'true' })
+    expect(res.code).toBe(0)
+    expect(res.outputs.status).toBe('success')
+    expect(res.stdout).not.toContain('user-service now on')
+    expect(res.summary).toMatch(/^## ✅ tako \(dry run\): acme\/api › release succeeded/)
+    expect(res.summary).toContain('| fan-out | acme/user-service | update-client | api\\_published | would run (subscription 1) |')
+    expect(res.summary).toMatch(/\| acme\/docs \|[^|]*\| no\\_match \|/)
+  })
+
+  it('fails a dry run whose fan-out cannot be planned', async () => {
+    const ws = makeRepo(path.join(tempDir('tako-e2e-plan-'), 'api'), {
+      'tako.yml': `version: 1
+workflows:
+  release:
+    inputs:
+      kind: { type: string, default: api_published }
+    steps:
+      - id: fan-out
+        uses: tako/fan-out@v1
+        with: { event_type: "{{ .inputs.kind }}" }
+`
+    })
+    const res = await action({ repositories: 'acme/user-service', 'dry-run': 'true', inputs: 'kind: Not-Snake' }, { workspace: ws })
+    expect(res.code).toBe(1)
+    expect(res.outputs.status).toBe('failure')
+    expect(res.summary).toMatch(/^## ❌ tako \(dry run\): /)
+    expect(res.summary).toContain('fan-out step &quot;fan-out&quot; cannot be planned: fan-out: event\\_type must be snake\\_case')
+    expect(res.annotations.filter((a) => a.level === 'error').map((a) => a.message)).toEqual([expect.stringContaining('cannot be planned')])
+  })
+
+  it('finds tako.yaml when there is no tako.yml and no config input', async () => {
+    const ws = makeRepo(path.join(tempDir('tako-e2e-yaml-'), 'api'), {
+      'tako.yaml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - run: echo "from tako.yaml"\n'
+    })
+    const res = await action({}, { workspace: ws })
+    expect(res.code).toBe(0)
+    expect(res.stdout).toContain('from tako.yaml')
+  })
+
   it('annotates a broken tako.yml at its line and fails', async () => {
     const broken = makeRepo(path.join(tempDir('tako-e2e-broken-'), 'api'), {
       'tako.yml': 'version: 1\nworkflows:\n  release:\n    stesp:\n      - run: echo hi\n'
@@ -236,6 +309,19 @@ describe('the action bundle', () => {
     ])
     expect(res.stdout).not.toMatch(/\n\s+at .*\.js:\d+/)
     expect(res.stderr).toBe('')
+    // Nothing ran, and every output and the summary say so.
+    expect(res.outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
+    expect(res.summary).toBe(
+      [
+        '## ❌ tako: release failed: no run',
+        '',
+        'Nothing ran:',
+        '',
+        '- tako.yml:3:3: missing required key &quot;steps&quot;',
+        '- tako.yml:4:5: unknown key &quot;stesp&quot; (did you mean &quot;steps&quot;?)',
+        ''
+      ].join('\n')
+    )
   })
 
   it('refuses a malformed repositories input with a clear error before running anything', async () => {
@@ -246,6 +332,8 @@ describe('the action bundle', () => {
     expect(errors.join('\n')).toMatch(/input "repositories": .*-rf/)
     expect(res.stdout).not.toContain('::group::')
     expect(res.stdout).not.toMatch(/\n\s+at .*\.js:\d+/)
+    expect(res.outputs).toMatchObject({ status: 'failure', children: '[]', 'report-path': '' })
+    expect(res.summary).toContain('- input &quot;repositories&quot;: ')
   })
 
   it('never shows the token or its base64 forms, and masks all three', async () => {

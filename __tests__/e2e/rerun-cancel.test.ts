@@ -14,6 +14,8 @@ const CACHE_TOKEN = 'cache-runtime-token'
 const PUBLISHER = `version: 1
 workflows:
   release:
+    inputs:
+      channel: { type: string, default: stable }
     steps:
       - uses: tako/fan-out@v1
         with: { event_type: api_published, payload: { tag: v1 } }
@@ -56,20 +58,23 @@ describe('re-running failed jobs', () => {
     const flaky = await createBareRepo(gitRoot, 'acme/flaky', { 'tako.yml': subscriber(`echo flaky >> ${counter}\ntest -f fixed`) })
     // A re-run lands on a runner like the first one: the same RUNNER_TEMP path, emptied in between.
     const runnerTemp = tempDir('tako-e2e-runner-temp-')
-    const attempt = (n: number) => {
+    const attempt = (n: number, opts: { job?: string; inputs?: string } = {}) => {
       rmSync(runnerTemp, { recursive: true, force: true })
       mkdirSync(runnerTemp)
       return runAction({
         workspace,
         runnerTemp,
-        inputs: { workflow: 'release', repositories: 'acme/steady, acme/flaky' },
+        inputs: { workflow: 'release', repositories: 'acme/steady, acme/flaky', ...(opts.inputs ? { inputs: opts.inputs } : {}) },
         token: TOKEN,
         serverUrl,
         cacheEnv: cacheServiceEnv(cacheServer.url, CACHE_TOKEN),
         runId: '4242',
-        runAttempt: n
+        runAttempt: n,
+        job: opts.job
       })
     }
+    const statuses = (res: { outputs: Record<string, string> }): Record<string, string> =>
+      Object.fromEntries((JSON.parse(res.outputs.children) as Array<{ repository: string; status: string }>).map((c) => [c.repository, c.status]))
     const first = await attempt(1)
     expect(first.outputs.status).toBe('failure')
     expect(readFileSync(counter, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['flaky', 'steady'])
@@ -90,6 +95,15 @@ describe('re-running failed jobs', () => {
     expect(Object.fromEntries(children.map((c) => [c.repository, c.status]))).toEqual({ 'acme/steady': 'reused', 'acme/flaky': 'success' })
     expect(second.outputs.succeeded).toBe('2')
     expect(second.summary).toContain(`${serverUrl}/acme/api/actions/runs/4242/attempts/1`)
+
+    // What another job of the run, or the same job with other inputs, kept is not reused: each ran different work.
+    const otherJob = await attempt(3, { job: 'publish' })
+    expect(statuses(otherJob)).toEqual({ 'acme/steady': 'success', 'acme/flaky': 'success' })
+    const otherInputs = await attempt(3, { inputs: 'channel=beta' })
+    expect(statuses(otherInputs)).toEqual({ 'acme/steady': 'success', 'acme/flaky': 'success' })
+    expect(readFileSync(counter, 'utf8').split('\n').filter(Boolean)).toHaveLength(7)
+    // The same job with the same inputs still reuses both.
+    expect(statuses(await attempt(4))).toEqual({ 'acme/steady': 'reused', 'acme/flaky': 'reused' })
   })
 })
 
@@ -111,6 +125,40 @@ describe('cancelling the job', () => {
     const children = JSON.parse(res.outputs.children) as Array<{ repository: string; status: string }>
     expect(children).toEqual([expect.objectContaining({ repository: 'acme/sleeper', status: 'cancelled' })])
     expect(res.summary).toContain('acme/sleeper')
+    for (const pid of readFileSync(pids, 'utf8').trim().split('\n').map(Number)) expect(alive(pid)).toBe(false)
+  })
+
+  it('still writes outputs and summary when the runner sends SIGINT then SIGTERM to steps that ignore SIGTERM', async () => {
+    const pids = path.join(tempDir(), 'pids')
+    await createBareRepo(gitRoot, 'acme/stubborn', {
+      'tako.yml': subscriber(`trap '' TERM\nsleep 120 &\necho $! >> ${pids}\necho $$ >> ${pids}\necho "holding on"\nwait`)
+    })
+    const started = Date.now()
+    const res = await runAction({
+      workspace,
+      inputs: { workflow: 'release', repositories: 'acme/stubborn', cache: 'false' },
+      token: TOKEN,
+      serverUrl,
+      // As a runner cancelling the job does (SIGTERM ~7.5 s after SIGINT), but well within the engine's 10 s grace.
+      interrupt: { when: () => existsSync(pids) && readFileSync(pids, 'utf8').trim().split('\n').length >= 2, signal: 'SIGINT', then: 'SIGTERM', gapMs: 300 },
+      timeoutMs: 30_000
+    })
+    expect(res.timedOut).toBe(false)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(res.code).toBe(1)
+    expect(res.outputs).toMatchObject({ status: 'cancelled', failed: '1', succeeded: '0', 'cache-hit': 'false' })
+    expect(JSON.parse(res.outputs.children)).toEqual([
+      { repository: 'acme/stubborn', workflow: 'build', status: 'cancelled', duration_ms: expect.any(Number), error: 'cancelled by SIGINT, then SIGTERM: killed while running' }
+    ])
+    const report = JSON.parse(readFileSync(res.outputs['report-path'], 'utf8')) as { run_id: string; status: string }
+    expect(report).toMatchObject({ run_id: res.outputs['run-id'], status: 'cancelled' })
+    expect(res.summary).toMatch(/^## 🚫 tako: acme\/api › release cancelled/)
+    expect(res.summary).toContain('every step still running was killed')
+    expect(res.summary).toContain('acme/stubborn')
+    // The child's output so far is in the log, and the failed step is said once.
+    expect(res.stdout).toMatch(/::group::acme\/stubborn › build \[[^\]]+\]: cancelled/)
+    expect(res.stdout).toContain('holding on')
+    expect(res.annotations.filter((a) => a.level === 'error').map((a) => a.title ?? '')).toEqual(['tako: acme/stubborn › build cancelled', ''])
     for (const pid of readFileSync(pids, 'utf8').trim().split('\n').map(Number)) expect(alive(pid)).toBe(false)
   })
 })

@@ -40,6 +40,18 @@ describe('runAnnotations', () => {
     expect(warned.map((a) => a.message)).toEqual([...Array.from({ length: 9 }, (_, i) => `warning ${i}`), '… and 3 more warnings: see the job summary'])
   })
 
+  it('fits the room left: 9 errors when the failed step adds its own, warnings after those already shown', () => {
+    const children = Array.from({ length: 12 }, (_, i) => failedChild('acme/svc', `w${i}`))
+    const warnings = Array.from({ length: 5 }, (_, i) => `warning ${i}`)
+    const all = runAnnotations(report({ status: 'failure', children, warnings }), { errors: 9, warnings: 3 })
+    const errors = all.filter((a) => a.level === 'error')
+    expect(errors).toHaveLength(9)
+    expect(errors[8]).toEqual({ level: 'error', title: 'tako', message: '… and 4 more failed children: see the job summary' })
+    expect(all.filter((a) => a.level === 'warning').map((a) => a.message)).toEqual(['warning 0', 'warning 1', '… and 3 more warnings: see the job summary'])
+    expect(runAnnotations(report({ warnings }), { errors: 10, warnings: 0 })).toEqual([])
+    expect(runAnnotations(report({ warnings: ['only'] }), { errors: 10, warnings: 1 })).toHaveLength(1)
+  })
+
   it('shows exactly 10 without a count when there are exactly 10', () => {
     const children = Array.from({ length: 10 }, (_, i) => failedChild('acme/svc', `w${i}`))
     const all = runAnnotations(report({ status: 'failure', children }))
@@ -68,5 +80,7 @@ describe('configAnnotations', () => {
     expect(all.filter((a) => a.level === 'error').map((a) => a.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, undefined])
     expect(all[9]).toEqual({ level: 'error', title: 'tako', file: 'ci/tako.yml', message: '… and 5 more configuration errors in ci/tako.yml: run `tako validate` to list them all' })
     expect(all[10]).toMatchObject({ level: 'warning', line: 40 })
+    const roomy = configAnnotations(issues, 'ci/tako.yml', { errors: 9, warnings: 10 })
+    expect(roomy.filter((a) => a.level === 'error').map((a) => a.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, undefined])
   })
 })

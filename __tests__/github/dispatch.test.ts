@@ -183,6 +183,63 @@ describe('WorkflowDispatcher', () => {
     expect(clock.now() - started).toBeGreaterThanOrEqual(600_000)
   })
 
+  it('cancels at once with the rate limit spent, instead of waiting an hour for the reset', async () => {
+    // Three requests: the default branch, the dispatch, one look at the run; then the budget is gone until the reset.
+    const { api, clock, dispatcher } = await setup({ rateLimit: { limit: 100, remaining: 3, windowMs: 3_600_000 }, repos: { 'acme/stuck': { runs: [{ conclusion: 'success', runsForMs: Infinity }] } } })
+    const controller = new AbortController()
+    clock.at(20_000, () => controller.abort(new DeadlineReason('fan-out "fan-out" timed out after 20s')))
+    const started = clock.now()
+    const outcome = await dispatcher.dispatch(request('acme/stuck', controller.signal))
+
+    expect(clock.now() - started).toBeLessThan(60_000)
+    expect(api.requests.filter((r) => r.path === '/repos/acme/stuck/actions/runs/9001/cancel')).toHaveLength(1)
+    expect(outcome.status).toBe('timed_out')
+    expect(outcome.error?.message).toBe(
+      'fan-out "fan-out" timed out after 20s; could not cancel the run on GitHub (HTTP 403: API rate limit exceeded for installation ID 1.); it may still be running'
+    )
+  })
+
+  it('does not dispatch a child cancelled while it waits for the rate limit to reset', async () => {
+    // One request left: the default branch takes it, the dispatch waits for the reset an hour away.
+    const { api, clock, dispatcher } = await setup({ rateLimit: { limit: 100, remaining: 1, windowMs: 3_600_000 }, repos: { 'acme/web': {} } })
+    const controller = new AbortController()
+    clock.at(10_000, () => controller.abort(new CancelReason('cancelled by SIGTERM')))
+    const started = clock.now()
+    const outcome = await dispatcher.dispatch(request('acme/web', controller.signal))
+
+    expect(clock.now() - started).toBeLessThan(60_000)
+    expect(outcome).toEqual({ status: 'cancelled', error: { kind: 'cancelled', message: 'cancelled by SIGTERM; the run was not dispatched' } })
+    expect(api.runs).toHaveLength(0)
+    expect(api.requests.filter((r) => r.path.endsWith('/dispatches'))).toHaveLength(0)
+  })
+
+  it('asks for the default branch again after a failed lookup', async () => {
+    const repos: FakeGitHubOptions['repos'] = { 'acme/web': { deny: 404 } }
+    const { api, dispatcher } = await setup({ repos })
+    expect((await dispatcher.dispatch(request('acme/web'))).error?.kind).toBe('dispatch_failed')
+    delete repos['acme/web'].deny
+    expect(await dispatcher.dispatch(request('acme/web'))).toEqual({ status: 'success', url: `${api.origin}/acme/web/actions/runs/9001` })
+    expect(api.requests.filter((r) => r.method === 'GET' && r.path === '/repos/acme/web').map((r) => r.status)).toEqual([404, 200])
+  })
+
+  it("finds a run by its whole tako-id, never by one that only starts with it (…-1 in …-10's name)", async () => {
+    const { api, clock, dispatcher } = await setup({ legacy: true, listDelayMs: 8_000, repos: { 'acme/a': { runs: [{ conclusion: 'success' }] } } })
+    // Another child's run, already listed while ours is not yet.
+    api.runs.push({
+      id: 8999,
+      repository: 'acme/a',
+      workflow: 'tako.yml',
+      ref: 'main',
+      inputs: { workflow: 'update', 'tako-id': 'exec-20260301-120000-0badcafe.a-update-10' },
+      createdAt: clock.now() - 30_000,
+      script: { conclusion: 'failure' }
+    })
+    const outcome = await dispatcher.dispatch(request('acme/a'))
+    const own = api.runs.find((r) => r.inputs['tako-id'] === 'exec-20260301-120000-0badcafe.a-update-1')
+    expect(own).toBeDefined()
+    expect(outcome).toEqual({ status: 'success', url: `${api.origin}/acme/a/actions/runs/${own?.id}` })
+  })
+
   it.each([
     ['timed_out', 'timed_out', 'timed_out', 'job "tako" timed out at step "Run tako"'],
     ['cancelled', 'cancelled', 'cancelled', 'the run was cancelled on GitHub'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { Outputs } from '../../src/github/constants.js'
-import { actionOutputs, redact } from '../../src/github/outputs.js'
+import { actionOutputs, noRunOutputs, redact } from '../../src/github/outputs.js'
 import { child, failedChild, report, step } from '../../__fixtures__/reports.js'
 
 describe('actionOutputs', () => {
@@ -43,6 +43,15 @@ describe('actionOutputs', () => {
     const out = actionOutputs(report(), { reportPath: 'r.json', cacheHit: true })
     expect(Object.keys(out).sort()).toEqual(Object.values(Outputs).sort())
     expect(out).toMatchObject({ succeeded: '0', failed: '0', skipped: '0', children: '[]', 'cache-hit': 'true' })
+  })
+})
+
+describe('noRunOutputs', () => {
+  it('gives every output, with nothing counted, when there is no run report', () => {
+    const outputs = noRunOutputs({ status: 'failure', cacheHit: false })
+    expect(Object.keys(outputs).sort()).toEqual(Object.values(Outputs).sort())
+    expect(outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
+    expect(noRunOutputs({ status: 'cancelled', runId: 'exec-20261124-143022-a7b3c1d2', cacheHit: true })).toMatchObject({ status: 'cancelled', 'run-id': 'exec-20261124-143022-a7b3c1d2', 'cache-hit': 'true' })
   })
 })
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
-import { SUMMARY_MAX_BYTES, summaryMarkdown } from '../../src/github/summary.js'
+import { noRunMarkdown, SUMMARY_MAX_BYTES, summaryMarkdown } from '../../src/github/summary.js'
+import type { FanOutPlan } from '../../src/engine/engine.js'
+import type { PlannedChild } from '../../src/engine/fan-out.js'
 import { child, discovery, failedChild, report, step } from '../../__fixtures__/reports.js'
 
 const lines = (md: string): string[] => md.split('\n')
@@ -160,6 +162,49 @@ describe('summaryMarkdown', () => {
     expect(md).toContain('| acme/web | main | matched | would run update (subscription 0) |')
     expect(md).not.toContain('### Steps')
     expect(md).not.toContain('### Failures')
+  })
+
+  it('lists the children a dry run would start, and why one would not, in place of the child runs', () => {
+    const planned = (repository: string, ref: string, index: number, blocked?: PlannedChild['blocked']): PlannedChild =>
+      ({ candidate: { repository, ref }, match: { index, subscription: { workflow: 'update' } }, blocked }) as unknown as PlannedChild
+    const plan: FanOutPlan[] = [
+      {
+        step: 'fan-out',
+        event: { id: 'dry-run', type: 'api_published', source: 'acme/api', artifact: 'default', payload: {} },
+        unresolved: [],
+        children: [planned('acme/web', '', 0), planned('acme/db', 'v2', 1, { status: 'failure', error: { kind: 'cycle', message: 'cycle: acme/api:release → acme/db:update' } })]
+      }
+    ]
+    const md = summaryMarkdown(report({ steps: [], discovery: [discovery('acme/web', 'matched', 'subscription 0')] }), { title: 'tako (dry run)', plan })
+    expect(md).toContain(
+      [
+        '### Planned child runs',
+        '',
+        '| fan-out step | repository | workflow | event | verdict |',
+        '| --- | --- | --- | --- | --- |',
+        '| fan-out | acme/web | update | api\\_published | would run (subscription 0) |',
+        '| fan-out | acme/db@v2 | update | api\\_published | would not run: cycle: acme/api:release → acme/db:update |',
+        ''
+      ].join('\n')
+    )
+    expect(md).not.toContain('### Child runs')
+    expect(md).toContain('### Discovery')
+    expect(summaryMarkdown(report({ steps: [] }), { plan: [] })).toContain('### Planned child runs\n\n_No child would run._')
+  })
+
+  it('says what stopped a step that ran nothing, one problem per item', () => {
+    expect(noRunMarkdown({ workflow: 'release_api', status: 'failure', error: 'tako.yml:3:3: missing required key "steps"\ntako.yml:4:5: unknown key <stesp>' })).toBe(
+      [
+        '## ❌ tako: release\\_api failed: no run',
+        '',
+        'Nothing ran:',
+        '',
+        '- tako.yml:3:3: missing required key &quot;steps&quot;',
+        '- tako.yml:4:5: unknown key &lt;stesp&gt;',
+        ''
+      ].join('\n')
+    )
+    expect(noRunMarkdown({ workflow: '', status: 'cancelled', error: 'cancelled by SIGINT, then SIGTERM before the run started' })).toMatch(/^## 🚫 tako: no workflow cancelled: no run\n/)
   })
 
   it('shows the run error of a cancelled run', () => {

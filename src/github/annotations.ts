@@ -2,7 +2,7 @@
 
 import type { ConfigIssue } from '../config/types.js'
 import type { ChildReport, RunReport } from '../engine/types.js'
-import { isFailedChild } from './outputs.js'
+import { ENDED, isFailedChild } from './outputs.js'
 
 export interface Annotation {
   level: 'error' | 'warning' | 'notice'
@@ -19,20 +19,26 @@ export interface Annotation {
  */
 export const ANNOTATIONS_PER_LEVEL = 10
 
-const ENDED: Record<string, string> = { failure: 'failed', timed_out: 'timed out', cancelled: 'cancelled' }
+/** Annotations of each level still free for a list: what was emitted before it, and the failed-step error after it. */
+export interface Room {
+  errors: number
+  warnings: number
+}
 
-/** One error per failed child, one warning per report warning, each level capped. */
-export function runAnnotations(report: RunReport): Annotation[] {
+const ALL: Room = { errors: ANNOTATIONS_PER_LEVEL, warnings: ANNOTATIONS_PER_LEVEL }
+
+/** One error per failed child, one warning per report warning, each level capped to its room. */
+export function runAnnotations(report: RunReport, room: Room = ALL): Annotation[] {
   const errors = report.children.filter(isFailedChild).map(childAnnotation)
   const warnings = report.warnings.map((message): Annotation => ({ level: 'warning', title: 'tako', message }))
   return [
-    ...capped(errors, (n) => `… and ${n} more failed children: see the job summary`),
-    ...capped(warnings, (n) => `… and ${n} more warnings: see the job summary`)
+    ...capped(errors, room.errors, (n) => `… and ${n} more failed children: see the job summary`),
+    ...capped(warnings, room.warnings, (n) => `… and ${n} more warnings: see the job summary`)
   ]
 }
 
 /** Configuration problems on the tako file at their line and column; `file` is relative to the repository root. */
-export function configAnnotations(issues: ConfigIssue[], file: string): Annotation[] {
+export function configAnnotations(issues: ConfigIssue[], file: string, room: Room = ALL): Annotation[] {
   const at = (issue: ConfigIssue): Annotation => ({
     level: issue.severity,
     title: issue.severity === 'error' ? 'tako: invalid configuration' : 'tako: configuration warning',
@@ -43,8 +49,8 @@ export function configAnnotations(issues: ConfigIssue[], file: string): Annotati
   })
   const more = (kind: string) => (n: number) => `… and ${n} more configuration ${kind} in ${file}: run \`tako validate\` to list them all`
   return [
-    ...capped(issues.filter((i) => i.severity === 'error').map(at), more('errors')),
-    ...capped(issues.filter((i) => i.severity === 'warning').map(at), more('warnings'))
+    ...capped(issues.filter((i) => i.severity === 'error').map(at), room.errors, more('errors')),
+    ...capped(issues.filter((i) => i.severity === 'warning').map(at), room.warnings, more('warnings'))
   ]
 }
 
@@ -62,11 +68,12 @@ function childAnnotation(child: ChildReport): Annotation {
   }
 }
 
-/** When cut, at least two are left out, so the count is always plural. */
-function capped(list: Annotation[], rest: (n: number) => string): Annotation[] {
-  if (list.length <= ANNOTATIONS_PER_LEVEL) return list
-  const shown = list.slice(0, ANNOTATIONS_PER_LEVEL - 1)
-  const last = shown[shown.length - 1]
+/** At most `room`; when cut, the last one counts what was left out (at least two, so always plural). */
+function capped(list: Annotation[], room: number, rest: (n: number) => string): Annotation[] {
+  if (list.length <= room) return list
+  if (room <= 0) return []
+  const shown = list.slice(0, room - 1)
   const hidden = list.length - shown.length
-  return [...shown, { level: last.level, title: 'tako', message: rest(hidden), ...(last.file ? { file: last.file } : {}) }]
+  const { level, file } = list[0]
+  return [...shown, { level, title: 'tako', message: rest(hidden), ...(file ? { file } : {}) }]
 }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import type { TakoEvent } from '../engine/types.js'
+import { inline, link } from './summary.js'
 
 const eventSchema = z.object({
   // A parent always sends one; an event pasted by hand to re-run a child gets a fresh id.
@@ -36,11 +37,7 @@ export function parseEventInput(text: string): TakoEvent | undefined {
 /** The line that leads a child run's job summary: which run dispatched it, for which event. */
 export function childRunNote(parentRun: string, event: TakoEvent | undefined): string {
   if (!parentRun && !event) return ''
-  const by = parentRun ? `[${text(parentRun)}](${parentRun.replace(/[()|<> ]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)})` : 'a parent run'
-  const what = event ? ` for the event ${text(event.type)} of ${text(event.source)}` : ''
+  const by = parentRun ? link(inline(parentRun), parentRun) : 'a parent run'
+  const what = event ? ` for the event ${inline(event.type)} of ${inline(event.source)}` : ''
   return `> Dispatched by ${by}${what}.\n\n`
-}
-
-function text(s: string): string {
-  return s.replace(/[\\`*_[\]~|<>&]/g, '\\$&').replace(/\r?\n/g, ' ')
 }

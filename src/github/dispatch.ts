@@ -49,6 +49,8 @@ export const CHILD_WORKFLOW_INPUTS = ['workflow', 'inputs', 'event', 'parent-run
 const LOG_TAIL_LINES = 30
 const LOG_WINDOW_BYTES = 256 * 1024
 const REQUEST_TIMEOUT_MS = 30_000
+/** A cancellation goes out at once and gives up after this: the run is being stopped, nothing waits for it. */
+const CANCEL_TIMEOUT_MS = 10_000
 /** Consecutive failed looks at a run (network errors, 5xx) before giving up on it. */
 const MAX_POLL_FAILURES = 5
 const MAX_RATE_LIMIT_WAITS = 10
@@ -81,11 +83,14 @@ interface ApiResponse {
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly apiMessage: string
+    apiMessage: string
   ) {
     super(`HTTP ${status}${apiMessage ? `: ${apiMessage}` : ''}`)
   }
 }
+
+/** A request given up while it waited for the rate limit, before it was sent. */
+class NotSent extends Error {}
 
 interface StartedRun {
   id: number
@@ -112,6 +117,7 @@ export class WorkflowDispatcher implements ChildDispatcher {
     try {
       run = await this.start(req)
     } catch (error) {
+      if (error instanceof NotSent && req.signal.aborted) return aborted(req.signal, 'the run was not dispatched')
       return { status: 'failure', error: { kind: 'dispatch_failed', message: this.dispatchFailure(req, error) } }
     }
     if (!run) {
@@ -143,7 +149,7 @@ export class WorkflowDispatcher implements ChildDispatcher {
   /** Starts the run; undefined when it was started but could not be found (older servers only). */
   private async start(req: DispatchRequest): Promise<StartedRun | undefined> {
     const repository = req.candidate.repository
-    const ref = req.candidate.ref || (await this.defaultBranch(repository))
+    const ref = req.candidate.ref || (await unlessAborted(this.defaultBranch(repository), req.signal))
     const inputs: Record<string, string> = {
       workflow: req.workflow,
       inputs: JSON.stringify(req.inputs),
@@ -152,9 +158,10 @@ export class WorkflowDispatcher implements ChildDispatcher {
       'tako-id': this.takoId(req)
     }
     const url = `${this.workflowPath(repository)}/dispatches`
-    // The dispatch itself is not aborted midway: a run the server created must be known so it can be cancelled.
+    // The dispatch itself is not aborted midway (a run the server created must be known so it can be cancelled);
+    // only the wait for the rate limit before it is.
     const since = this.clock.now()
-    const res = await this.api.request('POST', url, { body: { ref, inputs, return_run_details: true } })
+    const res = await this.api.request('POST', url, { body: { ref, inputs, return_run_details: true }, waitSignal: req.signal })
     if (res.status === 200) {
       const details = res.body as { workflow_run_id?: number; html_url?: string }
       if (typeof details.workflow_run_id === 'number') {
@@ -167,7 +174,7 @@ export class WorkflowDispatcher implements ChildDispatcher {
     }
     if (res.status === 422 && /return_run_details/.test(messageOf(res.body))) {
       this.warnFallback(repository, 'refused return_run_details')
-      const again = await this.api.request('POST', url, { body: { ref, inputs } })
+      const again = await this.api.request('POST', url, { body: { ref, inputs }, waitSignal: req.signal })
       if (again.status !== 204 && again.status !== 200) throw apiError(again)
       return this.findRun(req, since)
     }
@@ -182,20 +189,26 @@ export class WorkflowDispatcher implements ChildDispatcher {
     )
   }
 
+  /** Asked once per repository for all its children; a failed lookup is forgotten, so the next child asks again. */
   private defaultBranch(repository: string): Promise<string> {
     let branch = this.defaultBranches.get(repository)
     if (!branch) {
-      branch = this.api.request('GET', `/repos/${repository}`).then((res) => {
+      const lookup = this.api.request('GET', `/repos/${repository}`).then((res) => {
         const name = (res.body as { default_branch?: string } | undefined)?.default_branch
         if (res.status !== 200 || !name) throw apiError(res)
         return name
       })
-      this.defaultBranches.set(repository, branch)
+      lookup.catch(() => {
+        if (this.defaultBranches.get(repository) === lookup) this.defaultBranches.delete(repository)
+      })
+      this.defaultBranches.set(repository, lookup)
+      branch = lookup
     }
     return branch
   }
 
-  /** Lists recent dispatched runs of the workflow until one's name carries our tako-id. */
+  /** Lists recent dispatched runs of the workflow until one's name has our tako-id as a word of its own
+      (`<run>.web-1` must not find the run of `<run>.web-10`). */
   private async findRun(req: DispatchRequest, since: number): Promise<StartedRun | undefined> {
     const takoId = this.takoId(req)
     // A minute of slack for clock skew between this runner and the server.
@@ -206,7 +219,8 @@ export class WorkflowDispatcher implements ChildDispatcher {
       const res = await this.api.request('GET', `${this.workflowPath(req.candidate.repository)}/runs${query}`)
       if (res.status !== 200) throw apiError(res)
       const runs = (res.body as { workflow_runs?: WorkflowRun[] }).workflow_runs ?? []
-      const run = runs.find((r) => (r.display_title ?? '').includes(takoId) || (r.name ?? '').includes(takoId))
+      const named = (text: string | null | undefined): boolean => (text ?? '').split(/\s+/).includes(takoId)
+      const run = runs.find((r) => named(r.display_title) || named(r.name))
       // One more look after an abort, so a run that exists can still be cancelled.
       if (run) return { id: run.id, url: run.html_url }
       if (req.signal.aborted || this.clock.now() >= until) return undefined
@@ -252,7 +266,10 @@ export class WorkflowDispatcher implements ChildDispatcher {
   private async cancel(req: DispatchRequest, run: StartedRun): Promise<DispatchOutcome> {
     let note: string
     try {
-      const res = await this.api.request('POST', `/repos/${req.candidate.repository}/actions/runs/${run.id}/cancel`)
+      const res = await this.api.request('POST', `/repos/${req.candidate.repository}/actions/runs/${run.id}/cancel`, {
+        signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
+        urgent: true
+      })
       if (res.status === 202 || res.status === 200) note = 'the run was cancelled on GitHub'
       else if (res.status === 409) note = 'the run had already completed on GitHub'
       else note = `could not cancel the run on GitHub (${apiError(res).message}); it may still be running`
@@ -341,6 +358,16 @@ export class WorkflowDispatcher implements ChildDispatcher {
   }
 }
 
+/** Settles as `promise` does, or rejects with NotSent once `signal` fires; a lookup shared with other children goes on. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new NotSent())
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => reject(new NotSent())
+    signal.addEventListener('abort', stop, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop))
+  })
+}
+
 function aborted(signal: AbortSignal, note: string): DispatchOutcome {
   const status = abortStatus(signal)
   const reason = (signal.reason as { message?: string } | undefined)?.message ?? status
@@ -391,10 +418,18 @@ class GitHubApi {
   /**
    * One call; waits out an exhausted budget (x-ratelimit-remaining 0 until x-ratelimit-reset) and retries an answer
    * that only says "too many requests" (403/429 with retry-after or a zero budget), which the server did not act on.
+   * `signal` aborts the call and its waits; `waitSignal` only the waits, throwing NotSent when one is cut short.
+   * An `urgent` call neither waits nor retries.
    */
-  async request(method: string, path: string, opts: { body?: unknown; etag?: string; signal?: AbortSignal } = {}): Promise<ApiResponse> {
+  async request(
+    method: string,
+    path: string,
+    opts: { body?: unknown; etag?: string; signal?: AbortSignal; waitSignal?: AbortSignal; urgent?: boolean } = {}
+  ): Promise<ApiResponse> {
+    const waitSignal = opts.signal ?? opts.waitSignal
     for (let waits = 0; ; waits++) {
-      await this.waitForBudget(opts.signal)
+      if (!opts.urgent) await this.waitForBudget(waitSignal)
+      if (waitSignal?.aborted) throw new NotSent()
       const headers: Record<string, string> = this.headers()
       if (opts.etag) headers['if-none-match'] = opts.etag
       if (opts.body !== undefined) headers['content-type'] = 'application/json'
@@ -413,11 +448,10 @@ class GitHubApi {
         // Not JSON: kept as text for the error message.
       }
       const limited = res.status === 429 || (res.status === 403 && (res.headers.has('retry-after') || res.headers.get('x-ratelimit-remaining') === '0'))
-      if (!limited || waits >= MAX_RATE_LIMIT_WAITS) return { status: res.status, headers: res.headers, body }
+      if (!limited || waits >= MAX_RATE_LIMIT_WAITS || opts.urgent) return { status: res.status, headers: res.headers, body }
       const retryAfter = Number(res.headers.get('retry-after'))
       const wait = retryAfter > 0 ? retryAfter * 1000 : Math.max(1000, this.resetAt - this.clock.now() + 1000)
-      await this.clock.sleep(wait, opts.signal)
-      if (opts.signal?.aborted) return { status: res.status, headers: res.headers, body }
+      await this.clock.sleep(wait, waitSignal)
     }
   }
 

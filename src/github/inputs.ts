@@ -5,8 +5,8 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { Inputs } from './constants.js'
 import { parseRepositoriesInput } from './remote-source.js'
-import type { InputValue } from '../config/types.js'
 import { parseEventInput } from './child-mode.js'
+import { UserError } from '../engine/errors.js'
 
 const bool = (name: string) =>
   z.string().transform((v, ctx) => {
@@ -27,7 +27,8 @@ const schema = z.object({
       return z.NEVER
     }
   }),
-  config: z.string().transform((v) => v.trim() || 'tako.yml'),
+  // Empty: tako.yml, else tako.yaml, at the workspace root (SPEC 1).
+  config: z.string().transform((v) => v.trim() || undefined),
   repositories: z.string().superRefine((text, ctx) => {
     for (const message of parseRepositoriesInput(text).errors) ctx.addIssue({ code: 'custom', message: `input "repositories": ${message}` })
   }),
@@ -76,7 +77,7 @@ const schema = z.object({
 export type ActionInputs = z.infer<typeof schema>
 
 /** Thrown for invalid inputs; main.ts turns it into one failed-step message. */
-export class ActionInputError extends Error {}
+export class ActionInputError extends UserError {}
 
 export function getInputs(): ActionInputs {
   const raw = {
@@ -101,8 +102,9 @@ export function getInputs(): ActionInputs {
   return parsed.data
 }
 
-/** `name=value` lines (a value keeps every `=`), else a YAML/JSON map of scalars. */
-export function parseWorkflowInputs(text: string): Record<string, InputValue> {
+/** `name=value` lines (a value keeps every `=`), else a YAML/JSON map of scalars. Every value stays the text it was
+    written as (`1.10`, `0123`): the engine coerces it to the type the workflow declares. */
+export function parseWorkflowInputs(text: string): Record<string, string> {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
   if (lines.length === 0) return {}
   if (lines.every((l) => /^[A-Za-z][A-Za-z0-9_-]*=/.test(l))) {
@@ -110,14 +112,14 @@ export function parseWorkflowInputs(text: string): Record<string, InputValue> {
   }
   let value: unknown
   try {
-    value = parseYaml(text, { maxAliasCount: 10 })
+    value = parseYaml(text, { schema: 'failsafe', maxAliasCount: 10 })
   } catch (error) {
     throw new Error(`not a YAML/JSON map nor name=value lines (${(error as Error).message.split('\n')[0]})`)
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('expected a map of input names to values, or name=value lines')
-  const out: Record<string, InputValue> = {}
+  const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`value of "${k}" must be a string, number or boolean`)
+    if (typeof v !== 'string') throw new Error(`value of "${k}" must be a string, number or boolean, not a list or a map`)
     out[k] = v
   }
   return out

@@ -1,4 +1,6 @@
 // Action logs: the root run streams live; each child's output is kept (bounded) and printed in one ::group:: when it ends.
+// The root workflow is the job's own repository, trusted like any step of the job: its workflow commands act
+// (`::add-mask::`, `::error`). A child's commands are neutralised, except `::add-mask::`, which can only hide more.
 
 import { OutputBuffer } from '../engine/output-buffer.js'
 import { formatMs, type RunLabel, type RunObserver } from '../engine/run-scope.js'
@@ -8,7 +10,7 @@ const CHILD_LOG_BYTES = 2 * 1024 * 1024
 
 export class GroupedLogs implements RunObserver {
   private readonly logs = new Map<string, OutputBuffer>()
-  /** The root's unfinished last line: commands are neutralized per whole line. */
+  /** The root's unfinished last line: its step marks start a line of their own, and so do its commands. */
   private rootPartial = ''
 
   constructor(
@@ -48,7 +50,7 @@ export class GroupedLogs implements RunObserver {
       const all = this.rootPartial + text
       const cut = all.lastIndexOf('\n') + 1
       this.rootPartial = all.slice(cut)
-      if (cut > 0) this.write(neutralize(all.slice(0, cut)))
+      if (cut > 0) this.write(all.slice(0, cut))
       return
     }
     let log = this.logs.get(run.id)
@@ -60,9 +62,9 @@ export class GroupedLogs implements RunObserver {
   }
 }
 
-/** Workflow commands in a child's output must not act on the parent's job (e.g. `::add-mask::`, `::set-output`). */
+/** Workflow commands in a child's output must not act on the parent's job (`::set-output`, `::error`, `::endgroup::`). */
 function neutralize(text: string): string {
-  return text.replace(/^(\s*)::/gm, '$1:\u200b:')
+  return text.replace(/^(\s*)::(?!add-mask::)/gm, '$1:\u200b:')
 }
 
 function escapeCommand(text: string): string {

@@ -6,6 +6,9 @@ import { Outputs } from './constants.js'
 
 const FAILED: ReadonlySet<ChildStatus> = new Set(['failure', 'timed_out', 'cancelled'])
 
+/** How a failed child ended, in words. */
+export const ENDED: Readonly<Record<string, string>> = { failure: 'failed', timed_out: 'timed out', cancelled: 'cancelled' }
+
 export function isFailedChild(child: ChildReport): boolean {
   return FAILED.has(child.status)
 }
@@ -50,6 +53,21 @@ export function actionOutputs(report: RunReport, extra: { reportPath: string; ca
     [Outputs.Children]: JSON.stringify(children),
     [Outputs.Outputs]: JSON.stringify(stepOutputs),
     [Outputs.ReportPath]: extra.reportPath,
+    [Outputs.CacheHit]: String(extra.cacheHit)
+  }
+}
+
+/** Every output when there is no run report (the inputs or the tako file were refused, or the run never started). */
+export function noRunOutputs(extra: { status: 'failure' | 'cancelled'; runId?: string; cacheHit: boolean }): Record<string, string> {
+  return {
+    [Outputs.Status]: extra.status,
+    [Outputs.RunId]: extra.runId ?? '',
+    [Outputs.Succeeded]: '0',
+    [Outputs.Failed]: '0',
+    [Outputs.Skipped]: '0',
+    [Outputs.Children]: '[]',
+    [Outputs.Outputs]: '{}',
+    [Outputs.ReportPath]: '',
     [Outputs.CacheHit]: String(extra.cacheHit)
   }
 }

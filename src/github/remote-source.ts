@@ -54,7 +54,8 @@ function parseEntry(text: string): Entry | string {
 }
 
 
-/** `-c` settings that authenticate git to `serverUrl` with `token` for one command (or, as GIT_CONFIG_* env, a child). */
+/** Settings that authenticate git to `serverUrl` with `token`; git() passes them as GIT_CONFIG_* variables, so they are
+    never written to a config file nor shown in a process list. */
 export function gitAuthConfig(serverUrl: string, token: string): Record<string, string> {
   // An empty credential.helper resets any configured helper, so nothing is read from or stored in a keychain.
   const config: Record<string, string> = { 'credential.helper': '' }

@@ -1,9 +1,11 @@
 // The job summary (SPEC 6 "Reporting"): GitHub-flavoured markdown built from the run report alone, kept under a
 // byte budget by shortening log tails first, then dropping table rows, and saying what was cut.
 
+import type { FanOutPlan } from '../engine/engine.js'
+import type { PlannedChild } from '../engine/fan-out.js'
 import { formatMs } from '../engine/run-scope.js'
 import type { ChildReport, RunReport, StepReport } from '../engine/types.js'
-import { countChildren, isFailedChild } from './outputs.js'
+import { countChildren, ENDED, isFailedChild } from './outputs.js'
 
 /** GitHub rejects a step summary of 1 MiB or more. */
 export const SUMMARY_MAX_BYTES = 1024 * 1024
@@ -12,7 +14,6 @@ const MIN_TAIL_BYTES = 2048
 
 const RUN_MARK: Record<string, string> = { success: '✅', failure: '❌', cancelled: '🚫' }
 const RUN_VERB: Record<string, string> = { success: 'succeeded', failure: 'failed', cancelled: 'cancelled' }
-const ENDED: Record<string, string> = { failure: 'failed', timed_out: 'timed out', cancelled: 'cancelled' }
 const MARK: Record<string, string> = {
   success: '✅',
   reused: '♻️',
@@ -34,18 +35,31 @@ interface Failure {
   tail: Buffer
 }
 
+/** A child a dry run would start (or would not, and why). */
+interface PlannedRow {
+  step: string
+  repository: string
+  workflow: string
+  event: string
+  verdict: string
+}
+
 interface Cuts {
   tailsShortened: number
   tailBytesCut: number
   rowsDropped: number
 }
 
-/** The whole job summary; always under `maxBytes` UTF-8 bytes (default 1 MiB). `title` leads the heading. */
-export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; title?: string } = {}): string {
+/**
+ * The whole job summary; always under `maxBytes` UTF-8 bytes (default 1 MiB). `title` leads the heading. A dry run
+ * gives its fan-outs' `plan`: the children it would start take the place of the child runs.
+ */
+export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; title?: string; plan?: FanOutPlan[] } = {}): string {
   const maxBytes = opts.maxBytes ?? SUMMARY_MAX_BYTES
   const title = opts.title ?? 'tako'
   const failures: Failure[] = report.children.filter(isFailedChild).map((child) => ({ child, tail: Buffer.from(cleanLog(child.error?.log_tail ?? ''), 'utf8') }))
-  const render = (limits: Limits): string => renderSummary(report, title, failures, limits, maxBytes)
+  const planned = opts.plan?.flatMap((f) => f.children.map((c) => plannedRow(f, c)))
+  const render = (limits: Limits): string => renderSummary(report, title, failures, planned, limits, maxBytes)
   const fits = (limits: Limits): boolean => Buffer.byteLength(render(limits), 'utf8') < maxBytes
 
   const all = Infinity
@@ -54,7 +68,7 @@ export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; ti
   const floor = Math.min(MIN_TAIL_BYTES, longest)
   const tailBytes = largest(floor, longest, (t) => fits({ tailBytes: t, rows: all }))
   if (tailBytes !== undefined) return render({ tailBytes, rows: all })
-  const totalRows = Math.max(report.steps.length, report.children.length, report.discovery.length, report.warnings.length)
+  const totalRows = Math.max(report.steps.length, report.children.length, planned?.length ?? 0, report.discovery.length, report.warnings.length)
   const rows = largest(0, totalRows, (r) => fits({ tailBytes: floor, rows: r }))
   if (rows !== undefined) {
     const wider = largest(floor, longest, (t) => fits({ tailBytes: t, rows })) ?? floor
@@ -74,9 +88,9 @@ function largest(lo: number, hi: number, ok: (n: number) => boolean): number | u
   return lo
 }
 
-function renderSummary(report: RunReport, title: string, failures: Failure[], limits: Limits, maxBytes: number): string {
+function renderSummary(report: RunReport, title: string, failures: Failure[], planned: PlannedRow[] | undefined, limits: Limits, maxBytes: number): string {
   const cuts: Cuts = { tailsShortened: 0, tailBytesCut: 0, rowsDropped: 0 }
-  const take = <T>(list: T[]): { shown: T[]; note: string[] } => {
+  const take: Take = <T>(list: T[]): { shown: T[]; note: string[] } => {
     if (list.length <= limits.rows) return { shown: list, note: [] }
     const dropped = list.length - limits.rows
     cuts.rowsDropped += dropped
@@ -106,27 +120,8 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], li
     out.push(...steps.note, '')
   }
 
-  out.push('### Child runs', '')
-  if (report.children.length === 0) out.push('_No child runs._', '')
-  else {
-    const children = take(report.children)
-    out.push('| id | repository | workflow | event | status | duration | failing step | triggered by |', '| --- | --- | --- | --- | --- | ---: | --- | --- |')
-    for (const c of children.shown) {
-      out.push(
-        row([
-          inline(c.id),
-          inline(c.ref ? `${c.repository}@${c.ref}` : c.repository),
-          link(inline(c.workflow), c.url),
-          inline(c.event.type),
-          `${MARK[c.status] ?? ''} ${c.status}`,
-          formatMs(c.duration_ms),
-          failingStep(c),
-          c.parent_id ? inline(c.parent_id) : '—'
-        ])
-      )
-    }
-    out.push(...children.note, '')
-  }
+  if (planned) out.push(...plannedSection(planned, take))
+  else out.push(...childrenSection(report.children, take))
 
   if (failures.length > 0) {
     const shown = take(failures)
@@ -156,6 +151,49 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], li
     out.push(`_This summary was shortened to stay under ${groupDigits(maxBytes)} bytes: ${what.join(', ')}. The run report has everything._`, '')
   }
   return out.join('\n')
+}
+
+function plannedRow(fanOut: FanOutPlan, c: PlannedChild): PlannedRow {
+  return {
+    step: fanOut.step,
+    repository: c.candidate.ref ? `${c.candidate.repository}@${c.candidate.ref}` : c.candidate.repository,
+    workflow: c.match.subscription.workflow,
+    event: fanOut.event?.type ?? '',
+    verdict: c.blocked ? `would not run: ${c.blocked.error.message}` : `would run (subscription ${c.match.index})`
+  }
+}
+
+type Take = <T>(list: T[]) => { shown: T[]; note: string[] }
+
+function plannedSection(planned: PlannedRow[], take: Take): string[] {
+  const out = ['### Planned child runs', '']
+  if (planned.length === 0) return [...out, '_No child would run._', '']
+  const rows = take(planned)
+  out.push('| fan-out step | repository | workflow | event | verdict |', '| --- | --- | --- | --- | --- |')
+  for (const p of rows.shown) out.push(row([inline(p.step), inline(p.repository), inline(p.workflow), inline(p.event), inline(p.verdict)]))
+  return [...out, ...rows.note, '']
+}
+
+function childrenSection(all: ChildReport[], take: Take): string[] {
+  const out = ['### Child runs', '']
+  if (all.length === 0) return [...out, '_No child runs._', '']
+  const children = take(all)
+  out.push('| id | repository | workflow | event | status | duration | failing step | triggered by |', '| --- | --- | --- | --- | --- | ---: | --- | --- |')
+  for (const c of children.shown) {
+    out.push(
+      row([
+        inline(c.id),
+        inline(c.ref ? `${c.repository}@${c.ref}` : c.repository),
+        link(inline(c.workflow), c.url),
+        inline(c.event.type),
+        `${MARK[c.status] ?? ''} ${c.status}`,
+        formatMs(c.duration_ms),
+        failingStep(c),
+        c.parent_id ? inline(c.parent_id) : '—'
+      ])
+    )
+  }
+  return [...out, ...children.note, '']
 }
 
 function failureSection({ child, tail }: Failure, tailBytes: number, cuts: Cuts): string[] {
@@ -223,7 +261,7 @@ function html(text: string): string {
 }
 
 /** Text that stays literal in a paragraph or table cell: no markup, no HTML, no cell break, no line break. */
-function inline(text: string): string {
+export function inline(text: string): string {
   return html(text.replace(/[\\`*_[\]~|]/g, '\\$&')).replace(/\r?\n/g, '<br>')
 }
 
@@ -232,7 +270,7 @@ function row(cells: string[]): string {
 }
 
 /** A markdown link for http(s) URLs only; anything else stays text. */
-function link(text: string, url: string | undefined): string {
+export function link(text: string, url: string | undefined): string {
   if (!url) return text
   let parsed: URL
   try {
@@ -246,6 +284,18 @@ function link(text: string, url: string | undefined): string {
 
 function groupDigits(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ' ')
+}
+
+/**
+ * The summary of a step that ran nothing: its inputs or its tako file were refused, or it was cancelled before the run
+ * started. Each line of the error is a list item.
+ */
+export function noRunMarkdown(opts: { workflow: string; error: string; status: 'failure' | 'cancelled'; maxBytes?: number }): string {
+  const heading = `## ${RUN_MARK[opts.status]} tako: ${inline(opts.workflow || 'no workflow')} ${RUN_VERB[opts.status]}: no run`
+  const problems = opts.error.split('\n').filter((l) => l.trim()).map((l) => `- ${inline(l)}`)
+  const markdown = [heading, '', 'Nothing ran:', '', ...problems, ''].join('\n')
+  const maxBytes = opts.maxBytes ?? SUMMARY_MAX_BYTES
+  return Buffer.byteLength(markdown, 'utf8') < maxBytes ? markdown : hardCut(markdown, maxBytes)
 }
 
 /** Last resort when even the bare tables are too big: cut at a line, then say so. */
