@@ -17,16 +17,20 @@ const bool = (name: string) =>
     return z.NEVER
   })
 
-const schema = z.object({
-  workflow: z.string().trim().min(1, 'input "workflow" is required: the name of a workflow of the tako file'),
-  inputs: z.string().transform((text, ctx) => {
+/** An input whose text a parser turns into a value; what the parser throws becomes the input's error. */
+const parsedBy = <T>(name: string, parse: (text: string) => T) =>
+  z.string().transform((text, ctx) => {
     try {
-      return parseWorkflowInputs(text)
+      return parse(text)
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `input "inputs": ${(error as Error).message}` })
+      ctx.addIssue({ code: 'custom', message: `input "${name}": ${(error as Error).message}` })
       return z.NEVER
     }
-  }),
+  })
+
+const schema = z.object({
+  workflow: z.string().trim().min(1, 'input "workflow" is required: the name of a workflow of the tako file'),
+  inputs: parsedBy(Inputs.Inputs, parseWorkflowInputs),
   // Empty: tako.yml, else tako.yaml, at the workspace root (SPEC 1).
   config: z.string().transform((v) => v.trim() || undefined),
   repositories: z.string().superRefine((text, ctx) => {
@@ -58,14 +62,7 @@ const schema = z.object({
     ctx.addIssue({ code: 'custom', message: `input "dispatch-workflow" must be the file name of a workflow in .github/workflows/ of each subscriber (like tako.yml), got "${v}"` })
     return z.NEVER
   }),
-  event: z.string().transform((text, ctx) => {
-    try {
-      return parseEventInput(text)
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `input "event": ${(error as Error).message}` })
-      return z.NEVER
-    }
-  }),
+  event: parsedBy(Inputs.Event, parseEventInput),
   parentRun: z.string().transform((v, ctx) => {
     const t = v.trim()
     if (!t || /^https?:\/\/\S+$/.test(t)) return t
