@@ -330,6 +330,20 @@ workflows:
     expect((report as unknown as { steps: Array<{ status: string }> }).steps[0].status).toBe('timed_out')
   })
 
+  it('a step `timeout:` also bounds the children a non-waiting fan-out left running', async () => {
+    const base = tempDir()
+    const repos = path.join(base, 'repos')
+    makeRepos(repos, { 'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 30\n') } })
+    const root = makeRepo(path.join(base, 'api'), {
+      'tako.yml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - id: fan\n        timeout: 2s\n        uses: tako/fan-out@v1\n        with: { event_type: api_published, wait_for_children: false }\n      - run: echo next\n'
+    })
+    const started = Date.now()
+    const { code, report } = await exec(root, ['--repos', repos])
+    expect(code).toBe(1)
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(report.children[0]).toMatchObject({ repository: 'acme/slow', status: 'timed_out' })
+  })
+
   it('runs a duplicate match once, reports the other as skipped, and numbers ids in discovery order', async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')

@@ -29391,6 +29391,7 @@ class WorkflowRunner {
                 return finish(await executor.execute({ step, scope, context, env, cwd, signal }));
             // Scripts enforce their own timeout; a built-in step gets it as a deadline on everything it started.
             const deadline = withDeadline(signal, step.timeoutMs, `step "${step.id}"`);
+            const backgroundBefore = scope.background.length;
             try {
                 const outcome = await executor.execute({ step, scope, context, env, cwd, signal: deadline.signal });
                 if (deadline.signal.aborted && !signal.aborted && outcome.status !== 'success') {
@@ -29399,7 +29400,12 @@ class WorkflowRunner {
                 return finish(outcome);
             }
             finally {
-                deadline.dispose();
+                // Children a step left running (wait_for_children: false) stay under its deadline until they end.
+                const started = scope.background.slice(backgroundBefore);
+                if (started.length === 0)
+                    deadline.dispose();
+                else
+                    void Promise.allSettled(started).then(() => deadline.dispose());
             }
         }
         catch (error) {

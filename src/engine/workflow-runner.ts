@@ -145,6 +145,7 @@ export class WorkflowRunner {
       if (!step.uses) return finish(await executor.execute({ step, scope, context, env, cwd, signal }))
       // Scripts enforce their own timeout; a built-in step gets it as a deadline on everything it started.
       const deadline = withDeadline(signal, step.timeoutMs, `step "${step.id}"`)
+      const backgroundBefore = scope.background.length
       try {
         const outcome = await executor.execute({ step, scope, context, env, cwd, signal: deadline.signal })
         if (deadline.signal.aborted && !signal.aborted && outcome.status !== 'success') {
@@ -152,7 +153,10 @@ export class WorkflowRunner {
         }
         return finish(outcome)
       } finally {
-        deadline.dispose()
+        // Children a step left running (wait_for_children: false) stay under its deadline until they end.
+        const started = scope.background.slice(backgroundBefore)
+        if (started.length === 0) deadline.dispose()
+        else void Promise.allSettled(started).then(() => deadline.dispose())
       }
     } catch (error) {
       return finish({ status: 'failure', exitCode: null, outputs: {}, error: messageOf(error) })
