@@ -29242,6 +29242,59 @@ function git(args, opts = {}) {
         child.stdin.end(opts.input ?? '');
     });
 }
+/** One shell runs `git cat-file` in each repository in turn: one process for the engine to start, not one per
+    repository (each start blocks the engine's thread for a fork of the whole Node process). */
+const BATCH_SCRIPT = `while [ $# -gt 0 ]; do
+  printf '%s\\n%s\\n' "$2:tako.yml" "$2:tako.yaml" | git -C "$1" cat-file --batch
+  printf 'end %s\\n' "$?"
+  shift 2
+done`;
+/** readTakoFile for many repositories at once, in order; an Error for a repository git could not read. */
+async function readTakoFiles(items, opts = {}) {
+    if (items.length === 0)
+        return [];
+    const res = await new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)('sh', ['-c', BATCH_SCRIPT, 'sh', ...items.flatMap((i) => [i.dir, i.rev])], {
+            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...opts.env },
+            stdio: ['ignore', 'pipe', 'pipe'],
+            signal: opts.signal
+        });
+        const out = [];
+        let err = '';
+        child.stdout.on('data', (d) => out.push(d));
+        child.stderr.on('data', (d) => {
+            if (err.length < MAX_STDERR)
+                err += d.toString('utf8');
+        });
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }));
+    });
+    let buf = res.stdout;
+    const line = () => {
+        const nl = buf.indexOf(10);
+        const text = buf.subarray(0, nl < 0 ? buf.length : nl).toString('utf8');
+        buf = buf.subarray(nl < 0 ? buf.length : nl + 1);
+        return text;
+    };
+    return items.map(({ dir }) => {
+        let found = null;
+        for (let answer = 0;; answer++) {
+            if (buf.length === 0)
+                return new Error(`git cat-file gave no answer for ${dir}: ${res.stderr.trim()}`);
+            const header = line();
+            const end = /^end (\d+)$/.exec(header);
+            if (end)
+                return end[1] === '0' ? found : new Error(`git cat-file failed in ${dir} (exit ${end[1]})`);
+            const blob = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+            if (!blob)
+                continue;
+            const body = buf.subarray(0, Number(blob[2]));
+            buf = buf.subarray(Number(blob[2]) + 1);
+            if (blob[1] === 'blob' && !found)
+                found = { text: body.toString('utf8'), file: answer === 0 ? 'tako.yml' : 'tako.yaml' };
+        }
+    });
+}
 /** Reads `<rev>:tako.yml`, else `<rev>:tako.yaml`, from a repository in one git process. */
 async function readTakoFile(repoDir, rev, opts = {}) {
     const names = ['tako.yml', 'tako.yaml'];
@@ -30405,6 +30458,7 @@ class Discovery {
         }));
         for (const p of listed.problems)
             warnings.push(`${p.repository}: ${p.reason}`);
+        this.readAhead(listed.candidates, signal);
         const verdicts = await Promise.all(listed.candidates.map(async (candidate) => {
             const read = await this.read(candidate, signal);
             const base = { repository: candidate.repository, ref: candidate.ref, event_type: event.type };
@@ -30433,21 +30487,25 @@ class Discovery {
         }));
         return { candidates: [...results, ...verdicts], warnings };
     }
+    /** A source that reads many candidates in one go (local checkouts) gets every unread one at once. */
+    readAhead(candidates, signal) {
+        if (!this.source.readConfigs)
+            return;
+        const unread = candidates.filter((c) => !this.configs.has(keyOf(c)));
+        if (unread.length === 0)
+            return;
+        const batch = this.source.readConfigs(unread, signal);
+        unread.forEach((candidate, i) => {
+            this.configs.set(keyOf(candidate), batch.then((files) => interpret(candidate, files[i]), (error) => ({ kind: 'error', reason: messageOf(error) })));
+        });
+    }
     read(candidate, signal) {
-        const key = `${candidate.repository.toLowerCase()}@${candidate.ref}`;
+        const key = keyOf(candidate);
         let pending = this.configs.get(key);
         if (!pending) {
             pending = this.reads(async () => {
                 try {
-                    const file = await this.source.readConfig(candidate, signal);
-                    if (!file)
-                        return { kind: 'none' };
-                    const parsed = parseConfig(file.text, `${candidate.repository}/${file.file}`);
-                    if (!parsed.config) {
-                        const first = parsed.issues.filter((i) => i.severity === 'error').map(formatIssue);
-                        return { kind: 'error', reason: `invalid tako.yml: ${first.slice(0, 3).join('; ')}${first.length > 3 ? ` (+${first.length - 3} more)` : ''}` };
-                    }
-                    return { kind: 'ok', config: parsed.config };
+                    return interpret(candidate, await this.source.readConfig(candidate, signal));
                 }
                 catch (error) {
                     return { kind: 'error', reason: messageOf(error) };
@@ -30457,6 +30515,21 @@ class Discovery {
         }
         return pending;
     }
+}
+function keyOf(candidate) {
+    return `${candidate.repository.toLowerCase()}@${candidate.ref}`;
+}
+function interpret(candidate, file) {
+    if (file instanceof Error)
+        return { kind: 'error', reason: file.message };
+    if (!file)
+        return { kind: 'none' };
+    const parsed = parseConfig(file.text, `${candidate.repository}/${file.file}`);
+    if (!parsed.config) {
+        const first = parsed.issues.filter((i) => i.severity === 'error').map(formatIssue);
+        return { kind: 'error', reason: `invalid tako.yml: ${first.slice(0, 3).join('; ')}${first.length > 3 ? ` (+${first.length - 3} more)` : ''}` };
+    }
+    return { kind: 'ok', config: parsed.config };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/reaper.ts
@@ -30688,6 +30761,8 @@ async function planRun(prepared, opts) {
 
 
 
+/** Shells reading tako files side by side, as `xargs -P 4` would. */
+const READ_LANES = 4;
 class LocalRepositorySource {
     opts;
     paths = new Map();
@@ -30726,6 +30801,21 @@ class LocalRepositorySource {
         catch (error) {
             throw new SourceError(`cannot read ${candidate.repository} at ${dir}: ${error.message}`, 'other');
         }
+    }
+    /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). */
+    async readConfigs(candidates, signal) {
+        const lanes = Math.min(READ_LANES, candidates.length);
+        const results = new Array(candidates.length);
+        await Promise.all(Array.from({ length: lanes }, async (_, lane) => {
+            const mine = candidates.map((c, i) => ({ c, i })).filter(({ i }) => i % lanes === lane);
+            const items = mine.map(({ c }) => ({ dir: this.pathOf(c), rev: c.ref || 'HEAD' }));
+            const files = await readTakoFiles(items, { signal });
+            mine.forEach(({ c, i }, k) => {
+                const file = files[k];
+                results[i] = file instanceof Error ? new SourceError(`cannot read ${c.repository}: ${file.message}`) : file;
+            });
+        }));
+        return results;
     }
     async checkout(candidate, dir, signal) {
         const src = this.pathOf(candidate);

@@ -41,6 +41,7 @@ export class Discovery {
       matches: []
     }))
     for (const p of listed.problems) warnings.push(`${p.repository}: ${p.reason}`)
+    this.readAhead(listed.candidates, signal)
     const verdicts = await Promise.all(
       listed.candidates.map(async (candidate) => {
         const read = await this.read(candidate, signal)
@@ -71,20 +72,30 @@ export class Discovery {
     return { candidates: [...results, ...verdicts], warnings }
   }
 
+  /** A source that reads many candidates in one go (local checkouts) gets every unread one at once. */
+  private readAhead(candidates: Candidate[], signal: AbortSignal): void {
+    if (!this.source.readConfigs) return
+    const unread = candidates.filter((c) => !this.configs.has(keyOf(c)))
+    if (unread.length === 0) return
+    const batch = this.source.readConfigs(unread, signal)
+    unread.forEach((candidate, i) => {
+      this.configs.set(
+        keyOf(candidate),
+        batch.then(
+          (files) => interpret(candidate, files[i]),
+          (error: unknown) => ({ kind: 'error', reason: messageOf(error) })
+        )
+      )
+    })
+  }
+
   private read(candidate: Candidate, signal: AbortSignal): Promise<ConfigRead> {
-    const key = `${candidate.repository.toLowerCase()}@${candidate.ref}`
+    const key = keyOf(candidate)
     let pending = this.configs.get(key)
     if (!pending) {
       pending = this.reads(async (): Promise<ConfigRead> => {
         try {
-          const file = await this.source.readConfig(candidate, signal)
-          if (!file) return { kind: 'none' }
-          const parsed = parseConfig(file.text, `${candidate.repository}/${file.file}`)
-          if (!parsed.config) {
-            const first = parsed.issues.filter((i) => i.severity === 'error').map(formatIssue)
-            return { kind: 'error', reason: `invalid tako.yml: ${first.slice(0, 3).join('; ')}${first.length > 3 ? ` (+${first.length - 3} more)` : ''}` }
-          }
-          return { kind: 'ok', config: parsed.config }
+          return interpret(candidate, await this.source.readConfig(candidate, signal))
         } catch (error) {
           return { kind: 'error', reason: messageOf(error) }
         }
@@ -93,4 +104,19 @@ export class Discovery {
     }
     return pending
   }
+}
+
+function keyOf(candidate: Candidate): string {
+  return `${candidate.repository.toLowerCase()}@${candidate.ref}`
+}
+
+function interpret(candidate: Candidate, file: { text: string; file: string } | null | Error): ConfigRead {
+  if (file instanceof Error) return { kind: 'error', reason: file.message }
+  if (!file) return { kind: 'none' }
+  const parsed = parseConfig(file.text, `${candidate.repository}/${file.file}`)
+  if (!parsed.config) {
+    const first = parsed.issues.filter((i) => i.severity === 'error').map(formatIssue)
+    return { kind: 'error', reason: `invalid tako.yml: ${first.slice(0, 3).join('; ')}${first.length > 3 ? ` (+${first.length - 3} more)` : ''}` }
+  }
+  return { kind: 'ok', config: parsed.config }
 }

@@ -47,6 +47,55 @@ export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
   })
 }
 
+/** One shell runs `git cat-file` in each repository in turn: one process for the engine to start, not one per
+    repository (each start blocks the engine's thread for a fork of the whole Node process). */
+const BATCH_SCRIPT = `while [ $# -gt 0 ]; do
+  printf '%s\\n%s\\n' "$2:tako.yml" "$2:tako.yaml" | git -C "$1" cat-file --batch
+  printf 'end %s\\n' "$?"
+  shift 2
+done`
+
+/** readTakoFile for many repositories at once, in order; an Error for a repository git could not read. */
+export async function readTakoFiles(items: Array<{ dir: string; rev: string }>, opts: GitOptions = {}): Promise<Array<{ text: string; file: string } | null | Error>> {
+  if (items.length === 0) return []
+  const res = await new Promise<GitResult>((resolve, reject) => {
+    const child = spawn('sh', ['-c', BATCH_SCRIPT, 'sh', ...items.flatMap((i) => [i.dir, i.rev])], {
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal: opts.signal
+    })
+    const out: Buffer[] = []
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d: Buffer) => {
+      if (err.length < MAX_STDERR) err += d.toString('utf8')
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }))
+  })
+  let buf = res.stdout
+  const line = (): string => {
+    const nl = buf.indexOf(10)
+    const text = buf.subarray(0, nl < 0 ? buf.length : nl).toString('utf8')
+    buf = buf.subarray(nl < 0 ? buf.length : nl + 1)
+    return text
+  }
+  return items.map(({ dir }) => {
+    let found: { text: string; file: string } | null = null
+    for (let answer = 0; ; answer++) {
+      if (buf.length === 0) return new Error(`git cat-file gave no answer for ${dir}: ${res.stderr.trim()}`)
+      const header = line()
+      const end = /^end (\d+)$/.exec(header)
+      if (end) return end[1] === '0' ? found : new Error(`git cat-file failed in ${dir} (exit ${end[1]})`)
+      const blob = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header)
+      if (!blob) continue
+      const body = buf.subarray(0, Number(blob[2]))
+      buf = buf.subarray(Number(blob[2]) + 1)
+      if (blob[1] === 'blob' && !found) found = { text: body.toString('utf8'), file: answer === 0 ? 'tako.yml' : 'tako.yaml' }
+    }
+  })
+}
+
 /** Reads `<rev>:tako.yml`, else `<rev>:tako.yaml`, from a repository in one git process. */
 export async function readTakoFile(repoDir: string, rev: string, opts: GitOptions = {}): Promise<{ text: string; file: string } | null> {
   const names = ['tako.yml', 'tako.yaml']

@@ -2,7 +2,7 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { git, readTakoFile } from './git.js'
+import { git, readTakoFile, readTakoFiles } from './git.js'
 import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from './repository-source.js'
 
 export interface LocalSourceOptions {
@@ -10,6 +10,9 @@ export interface LocalSourceOptions {
   /** owner/name -> checkout path */
   repos?: Record<string, string>
 }
+
+/** Shells reading tako files side by side, as `xargs -P 4` would. */
+const READ_LANES = 4
 
 export class LocalRepositorySource implements RepositorySource {
   private readonly paths = new Map<string, string>()
@@ -47,6 +50,24 @@ export class LocalRepositorySource implements RepositorySource {
     } catch (error) {
       throw new SourceError(`cannot read ${candidate.repository} at ${dir}: ${(error as Error).message}`, 'other')
     }
+  }
+
+  /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). */
+  async readConfigs(candidates: Candidate[], signal: AbortSignal): Promise<Array<{ text: string; file: string } | null | Error>> {
+    const lanes = Math.min(READ_LANES, candidates.length)
+    const results: Array<{ text: string; file: string } | null | Error> = new Array(candidates.length)
+    await Promise.all(
+      Array.from({ length: lanes }, async (_, lane) => {
+        const mine = candidates.map((c, i) => ({ c, i })).filter(({ i }) => i % lanes === lane)
+        const items = mine.map(({ c }) => ({ dir: this.pathOf(c), rev: c.ref || 'HEAD' }))
+        const files = await readTakoFiles(items, { signal })
+        mine.forEach(({ c, i }, k) => {
+          const file = files[k]
+          results[i] = file instanceof Error ? new SourceError(`cannot read ${c.repository}: ${file.message}`) : file
+        })
+      })
+    )
+    return results
   }
 
   async checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void> {
