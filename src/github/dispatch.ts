@@ -6,7 +6,7 @@ import type { ChildDispatcher, DispatchOutcome, DispatchRequest } from '../engin
 import { abortStatus } from '../engine/run-scope.js'
 import type { ChildError } from '../engine/types.js'
 
-/** Time as the dispatcher sees it; injected so tests can simulate minutes of polling in milliseconds. */
+/** Time as the dispatcher sees it; injected so tests can play minutes of polling in milliseconds. */
 export interface Clock {
   now(): number
   /** Resolves after `ms`, or early when `signal` fires; never rejects. */
