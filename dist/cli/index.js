@@ -29221,10 +29221,14 @@ function git(args, opts = {}) {
         configEnv[`GIT_CONFIG_KEY_${i}`] = key;
         configEnv[`GIT_CONFIG_VALUE_${i}`] = value;
     });
+    return collect('git', args, { ...opts, env: { ...opts.env, ...configEnv } });
+}
+/** Runs a command with git's quiet environment, collecting stdout whole and stderr bounded. */
+function collect(command, args, opts) {
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
             cwd: opts.cwd,
-            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv },
+            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env },
             stdio: ['pipe', 'pipe', 'pipe'],
             signal: opts.signal
         });
@@ -29236,7 +29240,7 @@ function git(args, opts = {}) {
                 err += d.toString('utf8');
         });
         child.on('error', reject);
-        // git may exit before reading stdin (e.g. outside a repository); the exit code tells what happened.
+        // The command may exit before reading stdin (git outside a repository); the exit code tells what happened.
         child.stdin.on('error', () => { });
         child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }));
         child.stdin.end(opts.input ?? '');
@@ -29253,22 +29257,7 @@ done`;
 async function readTakoFiles(items, opts = {}) {
     if (items.length === 0)
         return [];
-    const res = await new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('sh', ['-c', BATCH_SCRIPT, 'sh', ...items.flatMap((i) => [i.dir, i.rev])], {
-            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...opts.env },
-            stdio: ['ignore', 'pipe', 'pipe'],
-            signal: opts.signal
-        });
-        const out = [];
-        let err = '';
-        child.stdout.on('data', (d) => out.push(d));
-        child.stderr.on('data', (d) => {
-            if (err.length < MAX_STDERR)
-                err += d.toString('utf8');
-        });
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }));
-    });
+    const res = await collect('sh', ['-c', BATCH_SCRIPT, 'sh', ...items.flatMap((i) => [i.dir, i.rev])], opts);
     let buf = res.stdout;
     const line = () => {
         const nl = buf.indexOf(10);

@@ -26,10 +26,15 @@ export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
     configEnv[`GIT_CONFIG_KEY_${i}`] = key
     configEnv[`GIT_CONFIG_VALUE_${i}`] = value
   })
+  return collect('git', args, { ...opts, env: { ...opts.env, ...configEnv } })
+}
+
+/** Runs a command with git's quiet environment, collecting stdout whole and stderr bounded. */
+function collect(command: string, args: string[], opts: GitOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
+    const child = spawn(command, args, {
       cwd: opts.cwd,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv },
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       signal: opts.signal
     })
@@ -40,7 +45,7 @@ export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
       if (err.length < MAX_STDERR) err += d.toString('utf8')
     })
     child.on('error', reject)
-    // git may exit before reading stdin (e.g. outside a repository); the exit code tells what happened.
+    // The command may exit before reading stdin (git outside a repository); the exit code tells what happened.
     child.stdin.on('error', () => {})
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }))
     child.stdin.end(opts.input ?? '')
@@ -58,21 +63,7 @@ done`
 /** readTakoFile for many repositories at once, in order; an Error for a repository git could not read. */
 export async function readTakoFiles(items: Array<{ dir: string; rev: string }>, opts: GitOptions = {}): Promise<Array<{ text: string; file: string } | null | Error>> {
   if (items.length === 0) return []
-  const res = await new Promise<GitResult>((resolve, reject) => {
-    const child = spawn('sh', ['-c', BATCH_SCRIPT, 'sh', ...items.flatMap((i) => [i.dir, i.rev])], {
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal: opts.signal
-    })
-    const out: Buffer[] = []
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => out.push(d))
-    child.stderr.on('data', (d: Buffer) => {
-      if (err.length < MAX_STDERR) err += d.toString('utf8')
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }))
-  })
+  const res = await collect('sh', ['-c', BATCH_SCRIPT, 'sh', ...items.flatMap((i) => [i.dir, i.rev])], opts)
   let buf = res.stdout
   const line = (): string => {
     const nl = buf.indexOf(10)
