@@ -47,7 +47,7 @@ ${steps.replace(/^/gm, '      ')}
 `
 }
 
-async function exec(root: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; report: { status: string; children: Child[]; discovery: Array<{ repository: string; result: string; reason: string }> } }> {
+async function exec(root: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; report: { status: string; steps: Array<{ id: string; status: string }>; children: Child[]; discovery: Array<{ repository: string; result: string; reason: string }> } }> {
   const report = path.join(tempDir(), 'report.json')
   const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--report', report, ...args])
   return { ...res, report: JSON.parse(readFileSync(report, 'utf8')) }
@@ -243,7 +243,7 @@ workflows:
     expect(code).toBe(1)
     const status = Object.fromEntries(report.children.map((c) => [c.repository, c.status]))
     expect(status).toEqual({ 'acme/waiter': 'success', 'acme/broken': 'failure' })
-    expect((report as unknown as { steps: Array<{ id: string; status: string }> }).steps.map((s) => [s.id, s.status])).toEqual([
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
       ['fan', 'success'],
       ['next', 'success']
     ])
@@ -315,33 +315,22 @@ workflows:
     expect(existsSync(path.join(root, 'ran'))).toBe(false)
   })
 
-  it('a `timeout:` on the fan-out step itself bounds its children', async () => {
+  it.each([
+    ['waits for them', '{ event_type: api_published }', 'timed_out'],
+    ['left them running (wait_for_children: false)', '{ event_type: api_published, wait_for_children: false }', 'success']
+  ])('a `timeout:` on the fan-out step bounds its children, also when the step %s', async (_how, withMap, stepStatus) => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
     makeRepos(repos, { 'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 30\n') } })
     const root = makeRepo(path.join(base, 'api'), {
-      'tako.yml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - id: fan\n        timeout: 2s\n        uses: tako/fan-out@v1\n        with: { event_type: api_published }\n'
+      'tako.yml': `version: 1\nworkflows:\n  release:\n    steps:\n      - id: fan\n        timeout: 2s\n        uses: tako/fan-out@v1\n        with: ${withMap}\n      - run: echo next\n`
     })
     const started = Date.now()
     const { code, report } = await exec(root, ['--repos', repos])
     expect(code).toBe(1)
     expect(Date.now() - started).toBeLessThan(20_000)
     expect(report.children[0]).toMatchObject({ repository: 'acme/slow', status: 'timed_out' })
-    expect((report as unknown as { steps: Array<{ status: string }> }).steps[0].status).toBe('timed_out')
-  })
-
-  it('a step `timeout:` also bounds the children a non-waiting fan-out left running', async () => {
-    const base = tempDir()
-    const repos = path.join(base, 'repos')
-    makeRepos(repos, { 'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 30\n') } })
-    const root = makeRepo(path.join(base, 'api'), {
-      'tako.yml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - id: fan\n        timeout: 2s\n        uses: tako/fan-out@v1\n        with: { event_type: api_published, wait_for_children: false }\n      - run: echo next\n'
-    })
-    const started = Date.now()
-    const { code, report } = await exec(root, ['--repos', repos])
-    expect(code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(20_000)
-    expect(report.children[0]).toMatchObject({ repository: 'acme/slow', status: 'timed_out' })
+    expect(report.steps[0].status).toBe(stepStatus)
   })
 
   it('runs a duplicate match once, reports the other as skipped, and numbers ids in discovery order', async () => {
