@@ -29338,9 +29338,7 @@ class WorkflowRunner {
             const reports = [];
             let result = { status: 'success', steps: reports };
             try {
-                for (const [key, raw] of Object.entries(workflow.env)) {
-                    baseEnv[key] = renderTemplate(raw, context, `workflow "${workflow.name}" env ${key}`);
-                }
+                applyWorkflowEnv(workflow, context);
             }
             catch (error) {
                 return { status: 'failure', steps: reports, failure: { step: '', exitCode: null, message: messageOf(error) } };
@@ -29510,6 +29508,12 @@ function skipped(step) {
 }
 function isFailure(status) {
     return status === 'failure' || status === 'timed_out' || status === 'cancelled';
+}
+/** Renders the workflow's `env` into the context's environment, in order (a value may use an earlier one). */
+function applyWorkflowEnv(workflow, context) {
+    for (const [key, raw] of Object.entries(workflow.env)) {
+        context.env[key] = renderTemplate(raw, context, `workflow "${workflow.name}" env ${key}`);
+    }
 }
 function messageOf(error) {
     return error instanceof Error ? error.message : String(error);
@@ -29930,8 +29934,20 @@ async function readOutput(source, from) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/types.ts
+// Shapes shared across the engine: events, template/expression contexts and the run report (SPEC 4).
+/** A reused child succeeded in an earlier attempt. */
+function childSucceeded(status) {
+    return status === 'success' || status === 'reused';
+}
+/** Failed, timed out or cancelled: what fails its parent. */
+function childFailed(status) {
+    return status === 'failure' || status === 'timed_out' || status === 'cancelled';
+}
+
 ;// CONCATENATED MODULE: ./src/engine/fan-out.ts
 // FanOutExecutor: the `tako/fan-out@v1` step (SPEC 2): emit an event, run every matching subscriber as a child.
+
 
 
 
@@ -30054,7 +30070,7 @@ class FanOutExecutor {
                 result.children.push(report);
                 if (!item.blocked)
                     result.triggered++;
-                if (report.status === 'success' || report.status === 'reused')
+                if (childSucceeded(report.status))
                     result.succeeded++;
                 else if (report.status === 'skipped')
                     result.skipped++;
@@ -30093,7 +30109,7 @@ function resultOutputs(result) {
     };
 }
 function failureMessage(result, settings) {
-    const failed = result.children.filter((c) => c.status !== 'success' && c.status !== 'skipped' && c.status !== 'reused');
+    const failed = result.children.filter((c) => childFailed(c.status));
     const parts = failed.map((c) => {
         const where = c.error?.step ? `step ${c.error.step}${c.error.exit_code != null ? `, exit ${c.error.exit_code}` : ''}` : c.error?.kind ?? c.status;
         return `${c.repository} › ${c.workflow} ${c.status} (${where})`;
@@ -30164,6 +30180,7 @@ class ChildRunnerFactory {
 
 
 
+
 /** Same repository, workflow and event (type, source, schema version, payload) => same fingerprint. */
 function childFingerprint(repository, workflow, event) {
     const canonical = JSON.stringify([repository.toLowerCase(), workflow, event.type, event.source.toLowerCase(), event.schema_version ?? '', sortKeys(event.payload)]);
@@ -30182,7 +30199,7 @@ function reusableChildren(reports) {
     const map = new Map();
     for (const report of reports) {
         for (const child of report.children) {
-            if (child.status !== 'success' && child.status !== 'reused')
+            if (!childSucceeded(child.status))
                 continue;
             map.set(childFingerprint(child.repository, child.workflow, child.event), child);
         }
@@ -30705,8 +30722,7 @@ async function planRun(prepared, opts) {
     const context = { inputs: prepared.inputs, steps: {}, env, run_id: tree.runId, repository: prepared.source, event: opts.event };
     const fanOuts = [];
     try {
-        for (const [key, raw] of Object.entries(prepared.workflow.env))
-            env[key] = renderTemplate(raw, context, `workflow env ${key}`);
+        applyWorkflowEnv(prepared.workflow, context);
         for (const step of prepared.workflow.steps.filter((s) => s.uses === FAN_OUT_STEP)) {
             const raw = { ...(step.with ?? {}) };
             const payload = {};

@@ -9,8 +9,8 @@ import { loadConfig } from '../config/load.js'
 import { UsageError } from './errors.js'
 import { resolveInputs } from './inputs.js'
 import { git } from './git.js'
-import { renderDeep, renderTemplate } from './template.js'
-import { WorkflowRunner, FAN_OUT_STEP, messageOf, stringEnv } from './workflow-runner.js'
+import { renderDeep } from './template.js'
+import { WorkflowRunner, FAN_OUT_STEP, applyWorkflowEnv, messageOf, stringEnv } from './workflow-runner.js'
 import { ScriptExecutor } from './script-executor.js'
 import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './fan-out.js'
 import { ChildRunnerFactory } from './child-runner-factory.js'
@@ -218,7 +218,7 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
   const context: RunContext = { inputs: prepared.inputs, steps: {}, env, run_id: tree.runId, repository: prepared.source, event: opts.event }
   const fanOuts: FanOutPlan[] = []
   try {
-    for (const [key, raw] of Object.entries(prepared.workflow.env)) env[key] = renderTemplate(raw, context, `workflow env ${key}`)
+    applyWorkflowEnv(prepared.workflow, context)
     for (const step of prepared.workflow.steps.filter((s) => s.uses === FAN_OUT_STEP)) {
       const raw = { ...(step.with ?? {}) }
       const payload: Record<string, unknown> = {}

@@ -10,7 +10,7 @@ import { CancelReason, withDeadline, type RunScope } from './run-scope.js'
 import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
 import type { ChildWorkflowExecutor, ChildRequest } from './child-workflow-executor.js'
 import type { Discovery } from './discovery.js'
-import type { ChildError, ChildReport, TakoEvent } from './types.js'
+import { childFailed, childSucceeded, type ChildError, type ChildReport, type TakoEvent } from './types.js'
 import type { SubscriptionMatch } from './subscriptions.js'
 import type { Candidate } from './repository-source.js'
 import type { TakoConfig } from '../config/types.js'
@@ -161,7 +161,7 @@ export class FanOutExecutor implements StepExecutor {
             : await limit(() => this.deps.children.run(req))
           result.children.push(report)
           if (!item.blocked) result.triggered++
-          if (report.status === 'success' || report.status === 'reused') result.succeeded++
+          if (childSucceeded(report.status)) result.succeeded++
           else if (report.status === 'skipped') result.skipped++
           else {
             result.failed++
@@ -203,7 +203,7 @@ function resultOutputs(result: FanOutResult): Record<string, string> {
 }
 
 function failureMessage(result: FanOutResult, settings: FanOutSettings): string {
-  const failed = result.children.filter((c) => c.status !== 'success' && c.status !== 'skipped' && c.status !== 'reused')
+  const failed = result.children.filter((c) => childFailed(c.status))
   const parts = failed.map((c) => {
     const where = c.error?.step ? `step ${c.error.step}${c.error.exit_code != null ? `, exit ${c.error.exit_code}` : ''}` : c.error?.kind ?? c.status
     return `${c.repository} › ${c.workflow} ${c.status} (${where})`

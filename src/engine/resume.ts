@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { UsageError } from './errors.js'
-import type { ChildReport, RunReport, TakoEvent } from './types.js'
+import { childSucceeded, type ChildReport, type RunReport, type TakoEvent } from './types.js'
 
 /** Same repository, workflow and event (type, source, schema version, payload) => same fingerprint. */
 export function childFingerprint(repository: string, workflow: string, event: Pick<TakoEvent, 'type' | 'source' | 'schema_version' | 'payload'>): string {
@@ -24,7 +24,7 @@ export function reusableChildren(reports: RunReport[]): Map<string, ChildReport>
   const map = new Map<string, ChildReport>()
   for (const report of reports) {
     for (const child of report.children) {
-      if (child.status !== 'success' && child.status !== 'reused') continue
+      if (!childSucceeded(child.status)) continue
       map.set(childFingerprint(child.repository, child.workflow, child.event), child)
     }
   }

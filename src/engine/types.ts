@@ -31,6 +31,16 @@ export interface RunContext {
 export type StepStatus = 'success' | 'failure' | 'skipped' | 'timed_out' | 'cancelled'
 export type RunStatus = 'success' | 'failure' | 'cancelled'
 export type ChildStatus = 'success' | 'failure' | 'timed_out' | 'cancelled' | 'skipped' | 'reused'
+
+/** A reused child succeeded in an earlier attempt. */
+export function childSucceeded(status: ChildStatus): boolean {
+  return status === 'success' || status === 'reused'
+}
+
+/** Failed, timed out or cancelled: what fails its parent. */
+export function childFailed(status: ChildStatus): boolean {
+  return status === 'failure' || status === 'timed_out' || status === 'cancelled'
+}
 export type ChildErrorKind =
   | 'step_failed'
   | 'timed_out'

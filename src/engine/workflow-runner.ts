@@ -52,9 +52,7 @@ export class WorkflowRunner {
       const reports: StepReport[] = []
       let result: WorkflowResult = { status: 'success', steps: reports }
       try {
-        for (const [key, raw] of Object.entries(workflow.env)) {
-          baseEnv[key] = renderTemplate(raw, context, `workflow "${workflow.name}" env ${key}`)
-        }
+        applyWorkflowEnv(workflow, context)
       } catch (error) {
         return { status: 'failure', steps: reports, failure: { step: '', exitCode: null, message: messageOf(error) } }
       }
@@ -216,6 +214,13 @@ function skipped(step: StepSpec): StepReport {
 
 function isFailure(status: StepStatus): boolean {
   return status === 'failure' || status === 'timed_out' || status === 'cancelled'
+}
+
+/** Renders the workflow's `env` into the context's environment, in order (a value may use an earlier one). */
+export function applyWorkflowEnv(workflow: WorkflowSpec, context: RunContext): void {
+  for (const [key, raw] of Object.entries(workflow.env)) {
+    context.env[key] = renderTemplate(raw, context, `workflow "${workflow.name}" env ${key}`)
+  }
 }
 
 export function messageOf(error: unknown): string {

@@ -1,16 +1,14 @@
 // The action's step outputs (SPEC 6 "Outputs") built from the run report, the child counts every report view shares,
 // and the redaction of secrets that main.ts applies to everything it writes.
 
-import type { ChildReport, ChildStatus, RunReport } from '../engine/types.js'
+import { childFailed, childSucceeded, type ChildReport, type RunReport } from '../engine/types.js'
 import { Outputs } from './constants.js'
-
-const FAILED: ReadonlySet<ChildStatus> = new Set(['failure', 'timed_out', 'cancelled'])
 
 /** How a failed child ended, in words. */
 export const ENDED: Readonly<Record<string, string>> = { failure: 'failed', timed_out: 'timed out', cancelled: 'cancelled' }
 
 export function isFailedChild(child: ChildReport): boolean {
-  return FAILED.has(child.status)
+  return childFailed(child.status)
 }
 
 export interface ChildCounts {
@@ -25,10 +23,10 @@ export interface ChildCounts {
 export function countChildren(children: ChildReport[]): ChildCounts {
   const counts: ChildCounts = { triggered: children.length, succeeded: 0, reused: 0, failed: 0, skipped: 0 }
   for (const child of children) {
-    if (child.status === 'success' || child.status === 'reused') counts.succeeded++
+    if (childSucceeded(child.status)) counts.succeeded++
     if (child.status === 'reused') counts.reused++
     if (child.status === 'skipped') counts.skipped++
-    if (FAILED.has(child.status)) counts.failed++
+    if (childFailed(child.status)) counts.failed++
   }
   return counts
 }
