@@ -29210,41 +29210,522 @@ function validateConcurrency(concurrency) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+;// CONCATENATED MODULE: ./src/engine/starter.ts
+// Starts the processes the engine runs (step shells, git), each leading its own process group, and keeps the
+// registry of live groups a forced exit kills.
+//
+// Why a launcher: Node starts a process by forking itself, and a fork costs in proportion to the engine's
+// memory (about 3 ms at 90 MB, more under load) while blocking the engine's one thread; a fan-out starts two
+// processes per child. The launcher is one small bash process started once: it forks for the engine at a
+// tenth of the cost. Each process's stdout and stderr reach the engine over loopback TCP (bash's /dev/tcp),
+// so the engine still reads them as two streams that end when every holder has closed them, exactly as
+// pipes. Where bash cannot do that (no /dev/tcp, bash < 4.4), or TAKO_LAUNCHER=off, processes are started
+// directly; both ways give the same results (__tests__/engine/process.test.ts runs its cases under both).
+
+
+
+
+
+
+
+/** An environment without the unset entries process.env may have. */
+function stringEnv(env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env))
+        if (v !== undefined)
+            out[k] = v;
+    return out;
+}
+/** Process groups the engine started and has not seen end, for a forced exit; whoever starts one tracks it. */
+const liveGroups = new Set();
+function trackGroup(pgid) {
+    liveGroups.add(pgid);
+}
+function untrackGroup(pgid) {
+    liveGroups.delete(pgid);
+}
+/** A forced exit (second signal) must not leave processes behind: SIGKILL every live group, synchronously. */
+function killAllGroups() {
+    for (const pgid of liveGroups) {
+        try {
+            process.kill(-pgid, 'SIGKILL');
+        }
+        catch {
+            // Already gone.
+        }
+    }
+    liveGroups.clear();
+}
+/** child_process.spawn, detached so the process leads its own group. */
+const directStarter = {
+    start(req) {
+        return new Promise((resolve, reject) => {
+            const child = (0,external_node_child_process_namespaceObject.spawn)(req.command, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+            const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+            const closed = new Promise((done) => child.once('close', () => done()));
+            child.stdout.on('data', req.stdout);
+            child.stderr.on('data', req.stderr);
+            child.once('error', reject);
+            child.once('spawn', () => resolve({
+                pid: child.pid,
+                exited,
+                closed,
+                destroyOutput: () => {
+                    child.stdout.destroy();
+                    child.stderr.destroy();
+                }
+            }));
+        });
+    }
+};
+// The launcher reads one request per line: a token and the file holding the request's fields, NUL-separated
+// (working directory, PATH, env count, NAME=value..., command, args...). A job subshell per request connects
+// three times to the engine (control, stdout, stderr, each announced by `<token> c|o|e`), starts the command
+// with exactly the given environment in its own process group (`set -m`), and reports on the control stream:
+// `P <pid>` once started, the `jobs -l` line of its end (Done / Exit N / the signal's name), `X <status>`.
+// Messages without a control stream (`F <token> <reason>`) and `ready` go to the launcher's stdout.
+const LAUNCHER_SCRIPT = `
+port=$1
+(( BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 4) )) || { echo "bash $BASH_VERSION is older than 4.4" >&2; exit 2; }
+envcmd=$(type -P env) || { echo "no env command" >&2; exit 2; }
+exec 3<>"/dev/tcp/127.0.0.1/$port" || { echo "bash cannot open /dev/tcp connections" >&2; exit 2; }
+printf 'probe c\\n' >&3
+exec 3>&-
+tako_job() {
+  local token=$1 file=$2 fields n command pid
+  exec 2>/dev/null
+  mapfile -d '' -t fields < "$file"
+  exec 7<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port" 6<>"/dev/tcp/127.0.0.1/$port" || { printf 'F %s cannot connect to the engine\\n' "$token"; return; }
+  printf '%s c\\n' "$token" >&7
+  printf '%s o\\n' "$token" >&5
+  printf '%s e\\n' "$token" >&6
+  cd -- "\${fields[0]}" || { printf 'F cannot enter the working directory %s\\n' "\${fields[0]}" >&7; return; }
+  n=\${fields[2]}
+  command=\${fields[3 + n]}
+  PATH=\${fields[1]}
+  if [[ $command != */* ]] && ! hash -- "$command"; then
+    printf 'F ENOENT\\n' >&7
+    return
+  fi
+  set -m
+  trap 'jobs -l >&7' CHLD
+  "$envcmd" -i -- "\${fields[@]:3}" </dev/null >&5 2>&6 5>&- 6>&- 7>&- &
+  pid=$!
+  exec 5>&- 6>&-
+  printf 'P %s\\n' "$pid" >&7
+  wait "$pid"
+  printf 'X %s\\n' "$?" >&7
+}
+printf 'ready\\n'
+while IFS=' ' read -r token file; do
+  tako_job "$token" "$file" &
+done
+`;
+/** The launcher has stopped: later starts go direct. A job it had in hand fails with a plain Error instead,
+    since it may have started after all. */
+class LauncherError extends Error {
+}
+const OPEN_TIMEOUT_MS = 5_000;
+/** Where the command is looked up when the environment has no PATH, as execvp does. */
+const DEFAULT_PATH = '/usr/bin:/bin';
+class Launcher {
+    child;
+    server;
+    dir;
+    jobs = new Map();
+    freeFiles = [];
+    fileCount = 0;
+    broken;
+    constructor(child, server, dir) {
+        this.child = child;
+        this.server = server;
+        this.dir = dir;
+        server.on('connection', (socket) => this.accept(socket));
+        child.stdin.on('error', (error) => this.fail(new Error(`the launcher stopped reading: ${error.message}`)));
+        child.once('exit', (code, signal) => this.fail(new Error(`the launcher ended (${signal ?? `exit ${code}`})`)));
+        readLines(child.stdout, (line) => {
+            const failed = /^F (\S+) (.*)$/.exec(line);
+            if (failed)
+                this.jobs.get(failed[1])?.fail(failed[2]);
+        });
+        this.idle();
+    }
+    /** Starts the launcher, its request files under tempRoot; rejects when this machine's bash cannot serve as one. */
+    static async open(tempRoot = external_node_os_default().tmpdir()) {
+        const dir = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(tempRoot, 'tako-launch-'));
+        const server = (0,external_node_net_namespaceObject.createServer)();
+        try {
+            await new Promise((resolve, reject) => {
+                server.once('error', reject);
+                server.listen(0, '127.0.0.1', () => resolve());
+            });
+            const port = server.address().port;
+            // Its own session: a Ctrl-C meant for the engine must not end the launcher or what it started.
+            const child = (0,external_node_child_process_namespaceObject.spawn)('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT, 'tako-launcher', String(port)], {
+                detached: true,
+                stdio: ['pipe', 'pipe', 'pipe'],
+                env: { ...process.env, LC_ALL: 'C' }
+            });
+            await ready(child);
+            return new Launcher(child, server, dir);
+        }
+        catch (error) {
+            server.close();
+            (0,external_node_fs_namespaceObject.rmSync)(dir, { recursive: true, force: true });
+            throw error;
+        }
+    }
+    async start(req) {
+        if (this.broken)
+            throw this.broken;
+        const fields = [req.cwd, req.env.PATH ?? DEFAULT_PATH, String(Object.keys(req.env).length)];
+        for (const [name, value] of Object.entries(req.env))
+            fields.push(`${name}=${value}`);
+        fields.push(req.command, ...req.args);
+        if (fields.some((field) => field.includes('\0')))
+            throw new TypeError(`the command, its arguments and environment must not contain NUL bytes`);
+        const token = (0,external_node_crypto_namespaceObject.randomBytes)(16).toString('hex');
+        const file = this.freeFiles.pop() ?? external_node_path_default().join(this.dir, `request-${this.fileCount++}`);
+        // Owner-only: the environment may hold secrets. Files are reused rather than made anew for each job: on a
+        // busy file system creating an inode costs more than the rest of a start.
+        await (0,promises_namespaceObject.writeFile)(file, `${fields.join('\0')}\0`, { mode: 0o600 });
+        const job = new LaunchedJob(req, 
+        // Emptied once read, so no environment lingers on disk; then free for the next job.
+        () => void (0,promises_namespaceObject.truncate)(file).then(() => this.freeFiles.push(file), () => { }), () => {
+            this.jobs.delete(token);
+            if (this.jobs.size === 0)
+                this.idle();
+        });
+        this.jobs.set(token, job);
+        this.server.ref();
+        this.child.stdin.write(`${token} ${file}\n`);
+        return job.started;
+    }
+    /** The launcher's own process. */
+    get pid() {
+        return this.child.pid;
+    }
+    /** Stops the launcher; processes it started run on. */
+    close() {
+        this.fail(new Error('the launcher was closed'));
+        this.child.stdin.end();
+    }
+    idle() {
+        // Between jobs the launcher must not keep the engine's process alive.
+        this.server.unref();
+        this.child.unref();
+        for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr])
+            stream.unref?.();
+    }
+    fail(error) {
+        if (this.broken)
+            return;
+        this.broken = new LauncherError(error.message);
+        this.server.close();
+        (0,external_node_fs_namespaceObject.rmSync)(this.dir, { recursive: true, force: true });
+        // Jobs with a control stream live on their own; the others never will.
+        for (const job of this.jobs.values())
+            job.launcherLost(error);
+    }
+    accept(socket) {
+        socket.on('error', () => { });
+        let head = Buffer.alloc(0);
+        const onData = (chunk) => {
+            head = Buffer.concat([head, chunk]);
+            const nl = head.indexOf(10);
+            if (nl < 0) {
+                if (head.length > 64)
+                    socket.destroy();
+                return;
+            }
+            socket.off('data', onData);
+            socket.pause();
+            const [token, kind] = head.subarray(0, nl).toString('latin1').split(' ');
+            const job = this.jobs.get(token);
+            if (!job || !job.attach(kind, socket, head.subarray(nl + 1)))
+                socket.destroy();
+        };
+        socket.on('data', onData);
+    }
+}
+/** One process started through the launcher, seen through its three connections. */
+class LaunchedJob {
+    req;
+    requestRead;
+    finished;
+    started;
+    resolveStarted;
+    rejectStarted;
+    resolveExited;
+    resolveClosed;
+    exited = new Promise((resolve) => (this.resolveExited = resolve));
+    closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    sockets = {};
+    openStreams = 2;
+    pid;
+    endState;
+    done = { exit: false, streams: false };
+    requestFree = false;
+    constructor(req, 
+    /** The job has read its request file (or never will). */
+    requestRead, finished) {
+        this.req = req;
+        this.requestRead = requestRead;
+        this.finished = finished;
+        this.started = new Promise((resolve, reject) => {
+            this.resolveStarted = resolve;
+            this.rejectStarted = reject;
+        });
+        this.started.catch(() => { });
+    }
+    attach(kind, socket, rest) {
+        if ((kind !== 'c' && kind !== 'o' && kind !== 'e') || this.sockets[kind])
+            return false;
+        this.sockets[kind] = socket;
+        if (kind === 'c') {
+            this.releaseRequest();
+            readLines(socket, (line) => this.control(line), rest);
+            socket.once('close', () => this.controlClosed());
+        }
+        else {
+            const sink = kind === 'o' ? this.req.stdout : this.req.stderr;
+            if (rest.length > 0)
+                sink(rest);
+            socket.on('data', sink);
+            socket.once('close', () => {
+                if (--this.openStreams === 0)
+                    this.streamsClosed();
+            });
+        }
+        socket.resume();
+        return true;
+    }
+    /** `ENOENT` (the command is not on PATH) fails as spawn would; anything else with the launcher's words. */
+    fail(reason) {
+        this.releaseRequest();
+        this.rejectStarted(reason === 'ENOENT' ? spawnError(this.req.command, 'ENOENT') : new Error(reason));
+        this.destroyOutput();
+        this.markExited({ code: null, signal: null });
+        this.streamsClosed();
+    }
+    launcherLost(error) {
+        if (!this.sockets.c)
+            this.fail(error.message);
+    }
+    control(line) {
+        const word = /^\[\d+\]\S*\s+\d+\s+(\S+)/.exec(line);
+        if (word) {
+            this.endState = word[1];
+            return;
+        }
+        const [tag, value] = [line.slice(0, 1), line.slice(2)];
+        if (tag === 'P') {
+            this.pid = Number(value);
+            this.resolveStarted({ pid: this.pid, exited: this.exited, closed: this.closed, destroyOutput: () => this.destroyOutput() });
+        }
+        else if (tag === 'X') {
+            this.markExited(exitStatus(Number(value), this.endState));
+        }
+        else if (tag === 'F') {
+            this.fail(value);
+        }
+    }
+    releaseRequest() {
+        if (this.requestFree)
+            return;
+        this.requestFree = true;
+        this.requestRead();
+    }
+    controlClosed() {
+        // The job subshell is gone without a word: it was killed, and the process with it, as far as anyone can tell.
+        if (this.pid === undefined)
+            this.fail('the launcher lost the process');
+        else
+            this.markExited({ code: null, signal: 'SIGKILL' });
+    }
+    markExited(status) {
+        if (this.done.exit)
+            return;
+        this.done.exit = true;
+        this.resolveExited(status);
+        this.settle();
+    }
+    streamsClosed() {
+        if (this.done.streams)
+            return;
+        this.done.streams = true;
+        this.resolveClosed();
+        this.settle();
+    }
+    settle() {
+        if (this.done.exit && this.done.streams)
+            this.finished();
+    }
+    destroyOutput() {
+        for (const kind of ['o', 'e'])
+            this.sockets[kind]?.destroy();
+        if (!this.sockets.o || !this.sockets.e)
+            this.streamsClosed();
+    }
+}
+/** What `wait` gave (128 + n after signal n) read with the `jobs -l` word that says how the process ended. */
+function exitStatus(status, endState) {
+    if (status > 128 && endState !== undefined && endState !== 'Done' && endState !== 'Exit') {
+        const name = Object.entries((external_node_os_default()).constants.signals).find(([, n]) => n === status - 128)?.[0];
+        if (name)
+            return { code: null, signal: name };
+    }
+    return { code: status, signal: null };
+}
+function spawnError(command, code) {
+    const error = new Error(`spawn ${command} ${code}`);
+    error.code = code;
+    return error;
+}
+function readLines(stream, onLine, first) {
+    let buf = '';
+    const take = (chunk) => {
+        buf += chunk.toString();
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+            onLine(buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+        }
+    };
+    if (first && first.length > 0)
+        take(first);
+    stream.on('data', take);
+}
+function ready(child) {
+    return new Promise((resolve, reject) => {
+        let stderr = '';
+        let stdout = '';
+        const timer = setTimeout(() => finish(new Error('the launcher did not start in time')), OPEN_TIMEOUT_MS);
+        const finish = (error) => {
+            clearTimeout(timer);
+            child.stdout.off('data', onStdout);
+            child.stderr.off('data', onStderr);
+            child.off('exit', onExit);
+            child.off('error', finish);
+            if (!error)
+                return resolve();
+            try {
+                process.kill(-child.pid, 'SIGKILL');
+            }
+            catch {
+                // Already gone.
+            }
+            reject(error);
+        };
+        const onStdout = (d) => {
+            stdout += d.toString();
+            if (stdout.startsWith('ready\n'))
+                finish();
+        };
+        const onStderr = (d) => {
+            if (stderr.length < 4096)
+                stderr += d.toString();
+        };
+        const onExit = (code) => finish(new Error(`the launcher exited (${code}): ${stderr.trim()}`));
+        child.stdout.on('data', onStdout);
+        child.stderr.on('data', onStderr);
+        child.once('exit', onExit);
+        child.once('error', finish);
+    });
+}
+let shared;
+/** The launcher, opened on first use, or direct starts where it cannot run (or TAKO_LAUNCHER=off). */
+function defaultStarter() {
+    return (shared ??= openShared());
+}
+async function openShared() {
+    if (process.platform === 'win32' || process.env.TAKO_LAUNCHER === 'off')
+        return directStarter;
+    try {
+        const launcher = await Launcher.open();
+        process.once('exit', () => launcher.close());
+        return withFallback(launcher);
+    }
+    catch {
+        return directStarter;
+    }
+}
+/** The launcher while it works; direct starts once it has stopped (it was killed, say). */
+function withFallback(launcher) {
+    let alive = true;
+    return {
+        async start(req) {
+            if (alive) {
+                try {
+                    return await launcher.start(req);
+                }
+                catch (error) {
+                    if (!(error instanceof LauncherError))
+                        throw error;
+                    alive = false;
+                }
+            }
+            return directStarter.start(req);
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/engine/git.ts
 // Runs git as a child process (async, bounded output) for checkouts and config reads.
 
 const MAX_STDERR = 64 * 1024;
 function git(args, opts = {}) {
-    const settings = Object.entries(opts.config ?? {});
-    const configEnv = settings.length ? { GIT_CONFIG_COUNT: String(settings.length) } : {};
-    settings.forEach(([key, value], i) => {
-        configEnv[`GIT_CONFIG_KEY_${i}`] = key;
-        configEnv[`GIT_CONFIG_VALUE_${i}`] = value;
-    });
-    return collect('git', args, { ...opts, env: { ...opts.env, ...configEnv } });
+    return collect('git', args, opts);
 }
-/** Runs a command with git's quiet environment, collecting stdout whole and stderr bounded. */
-function collect(command, args, opts) {
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-            cwd: opts.cwd,
-            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env },
-            stdio: ['pipe', 'pipe', 'pipe'],
-            signal: opts.signal
-        });
-        const out = [];
-        let err = '';
-        child.stdout.on('data', (d) => out.push(d));
-        child.stderr.on('data', (d) => {
+/** The settings in `config` as GIT_CONFIG_* variables, for git and for the shells that run it. */
+function configEnv(config = {}) {
+    const settings = Object.entries(config);
+    const env = settings.length ? { GIT_CONFIG_COUNT: String(settings.length) } : {};
+    settings.forEach(([key, value], i) => {
+        env[`GIT_CONFIG_KEY_${i}`] = key;
+        env[`GIT_CONFIG_VALUE_${i}`] = value;
+    });
+    return env;
+}
+/** Runs a command with git's quiet environment in its own process group, collecting stdout whole and stderr bounded. */
+async function collect(command, args, opts) {
+    opts.signal?.throwIfAborted();
+    const out = [];
+    let err = '';
+    const starter = await defaultStarter();
+    const child = await starter.start({
+        command,
+        args,
+        cwd: opts.cwd ?? process.cwd(),
+        env: { ...stringEnv(process.env), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv(opts.config) },
+        stdout: (d) => out.push(d),
+        stderr: (d) => {
             if (err.length < MAX_STDERR)
                 err += d.toString('utf8');
-        });
-        child.on('error', reject);
-        // The command may exit before reading stdin (git outside a repository); the exit code tells what happened.
-        child.stdin.on('error', () => { });
-        child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }));
-        child.stdin.end(opts.input ?? '');
+        }
     });
+    trackGroup(child.pid);
+    const onAbort = () => {
+        try {
+            process.kill(-child.pid, 'SIGTERM');
+        }
+        catch {
+            // Already gone.
+        }
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+        const { code } = await child.exited;
+        await child.closed;
+        return { code: code ?? 1, stdout: Buffer.concat(out), stderr: err };
+    }
+    finally {
+        opts.signal?.removeEventListener('abort', onAbort);
+        untrackGroup(child.pid);
+    }
 }
 /** One shell runs `git cat-file` in each repository in turn: one process for the engine to start, not one per
     repository (each start blocks the engine's thread for a fork of the whole Node process). */
@@ -29284,31 +29765,17 @@ async function readTakoFiles(items, opts = {}) {
         }
     });
 }
-/** Reads `<rev>:tako.yml`, else `<rev>:tako.yaml`, from a repository in one git process. */
+/** Reads `<rev>:tako.yml`, else `<rev>:tako.yaml`, from a repository. */
 async function readTakoFile(repoDir, rev, opts = {}) {
-    const names = ['tako.yml', 'tako.yaml'];
-    const res = await git(['cat-file', '--batch'], { ...opts, cwd: repoDir, input: names.map((n) => `${rev}:${n}\n`).join('') });
-    if (res.code !== 0)
-        throw new Error(`git cat-file failed in ${repoDir}: ${res.stderr.trim()}`);
-    let buf = res.stdout;
-    for (const name of names) {
-        const nl = buf.indexOf(10);
-        const header = buf.subarray(0, nl).toString('utf8');
-        buf = buf.subarray(nl + 1);
-        const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
-        if (!m)
-            continue;
-        const size = Number(m[2]);
-        const body = buf.subarray(0, size);
-        buf = buf.subarray(size + 1);
-        if (m[1] === 'blob')
-            return { text: body.toString('utf8'), file: name };
-    }
-    return null;
+    const [file] = await readTakoFiles([{ dir: repoDir, rev }], opts);
+    if (file instanceof Error)
+        throw file;
+    return file;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/workflow-runner.ts
 // WorkflowRunner: runs one workflow's steps in one checkout (SPEC 1.2-1.4), for the root run and every child.
+
 
 
 
@@ -29518,16 +29985,7 @@ function applyWorkflowEnv(workflow, context) {
 function messageOf(error) {
     return error instanceof Error ? error.message : String(error);
 }
-function stringEnv(env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (v !== undefined)
-            out[k] = v;
-    return out;
-}
 
-;// CONCATENATED MODULE: external "node:events"
-const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
 ;// CONCATENATED MODULE: external "node:string_decoder"
 const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -29683,24 +30141,18 @@ async function runScript(opts) {
 }
 async function execute(file, opts, result) {
     const [command, args] = opts.shell === 'bash' ? ['bash', ['--noprofile', '--norc', '-eo', 'pipefail', file]] : ['sh', ['-e', file]];
-    const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-        cwd: opts.cwd,
-        env: opts.env,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe']
-    });
-    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
-    const closed = new Promise((resolve) => child.once('close', () => resolve()));
-    capture(child.stdout, 'stdout', result.stdout, result, opts.onOutput);
-    capture(child.stderr, 'stderr', result.stderr, result, opts.onOutput);
+    const stdout = capture('stdout', result.stdout, result, opts.onOutput);
+    const stderr = capture('stderr', result.stderr, result, opts.onOutput);
+    let child;
     try {
-        await (0,external_node_events_namespaceObject.once)(child, 'spawn');
+        const starter = opts.starter ?? (await defaultStarter());
+        child = await starter.start({ command, args, cwd: opts.cwd, env: opts.env, stdout: stdout.write, stderr: stderr.write });
     }
     catch (err) {
         throw new Error(`cannot start ${command}: ${err.message}`);
     }
     const pid = child.pid;
-    liveGroups.add(pid);
+    trackGroup(pid);
     const graceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     let termination;
     const terminate = () => (termination ??= terminateGroup(pid, graceMs));
@@ -29718,55 +30170,45 @@ async function execute(file, opts, result) {
     // An abort that came while the file was written and the shell started found no listener.
     if (opts.signal?.aborted)
         onAbort();
-    const [code, signal] = await exited;
+    const { code, signal } = await child.exited;
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
     result.exitCode = code;
     result.signal = signal;
     await terminate();
-    liveGroups.delete(pid);
+    untrackGroup(pid);
     let drain;
-    await Promise.race([closed, new Promise((resolve) => (drain = setTimeout(resolve, DRAIN_MS)))]);
+    await Promise.race([child.closed, new Promise((resolve) => (drain = setTimeout(resolve, DRAIN_MS)))]);
     clearTimeout(drain);
-    child.stdout.destroy();
-    child.stderr.destroy();
-    await closed;
+    child.destroyOutput();
+    await child.closed;
+    stdout.end();
+    stderr.end();
 }
-function capture(stream, name, own, result, onOutput) {
+/** Feeds one stream into its own buffer and the combined one, and live to onOutput without splitting characters. */
+function capture(name, own, result, onOutput) {
     const decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-    stream.on('data', (chunk) => {
-        own.append(chunk);
-        result.combined.append(chunk);
-        if (onOutput) {
-            const text = decoder.write(chunk);
-            if (text !== '')
-                onOutput(text, name);
+    return {
+        write: (chunk) => {
+            own.append(chunk);
+            result.combined.append(chunk);
+            if (onOutput) {
+                const text = decoder.write(chunk);
+                if (text !== '')
+                    onOutput(text, name);
+            }
+        },
+        end: () => {
+            const rest = decoder.end();
+            if (onOutput && rest !== '')
+                onOutput(rest, name);
         }
-    });
-    stream.once('close', () => {
-        const rest = decoder.end();
-        if (onOutput && rest !== '')
-            onOutput(rest, name);
-    });
+    };
 }
 async function assertDirectory(dir) {
     const info = await (0,promises_namespaceObject.stat)(dir).catch(() => undefined);
     if (!info?.isDirectory())
         throw new Error(`working directory ${dir} does not exist or is not a directory`);
-}
-/** Process groups of steps still running, for a forced exit. */
-const liveGroups = new Set();
-/** A forced exit (second signal) must not leave steps behind: SIGKILL every live step group, synchronously. */
-function killAllGroups() {
-    for (const pgid of liveGroups) {
-        try {
-            process.kill(-pgid, 'SIGKILL');
-        }
-        catch {
-            // Already gone.
-        }
-    }
-    liveGroups.clear();
 }
 /** Sends SIGTERM to a process group, SIGKILL after graceMs if any member is still alive. Resolves when gone. */
 async function terminateGroup(pid, graceMs) {
@@ -29836,6 +30278,7 @@ async function hasLiveMember(pgid) {
 
 
 
+
 const LOG_TAIL_LINES = 30;
 /** A log tail is for reading in a report: 30 lines, but never more than this. */
 const LOG_TAIL_BYTES = 16 * 1024;
@@ -29843,8 +30286,8 @@ class ScriptExecutor {
     async execute(inv) {
         const { step, scope } = inv;
         const script = renderTemplate(step.run ?? '', inv.context, `step "${step.id}" run`);
-        const stepTemp = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join(scope.tempDir, 'step-'));
-        const outputFile = external_node_path_default().join(stepTemp, 'output');
+        // Straight in the run's temp folder, not a folder per step: fewer inodes made and removed per step.
+        const outputFile = external_node_path_default().join(scope.tempDir, `output-${(0,external_node_crypto_namespaceObject.randomUUID)()}`);
         await (0,promises_namespaceObject.writeFile)(outputFile, '');
         try {
             const result = await scope.tree.stepSlots(() => runScript({
@@ -29854,7 +30297,7 @@ class ScriptExecutor {
                 env: { ...inv.env, TAKO_OUTPUT: outputFile },
                 timeoutMs: step.timeoutMs,
                 signal: inv.signal,
-                tempDir: stepTemp,
+                tempDir: scope.tempDir,
                 onOutput: (chunk, stream) => scope.tree.observer.output?.(scope.label, chunk, stream)
             }));
             const logTail = result.combined.tailLines(LOG_TAIL_LINES, LOG_TAIL_BYTES);
@@ -29884,7 +30327,7 @@ class ScriptExecutor {
             return { status: 'success', exitCode: 0, outputs };
         }
         finally {
-            await (0,promises_namespaceObject.rm)(stepTemp, { recursive: true, force: true });
+            await (0,promises_namespaceObject.rm)(outputFile, { force: true });
         }
     }
 }
@@ -29934,6 +30377,8 @@ async function readOutput(source, from) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:events"
+const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
 ;// CONCATENATED MODULE: ./src/engine/types.ts
 // Shapes shared across the engine: events, template/expression contexts and the run report (SPEC 4).
 /** A reused child succeeded in an earlier attempt. */
@@ -30221,6 +30666,7 @@ async function loadResume(file) {
 
 ;// CONCATENATED MODULE: ./src/engine/child-workflow-executor.ts
 // ChildWorkflowExecutor: one child run from checkout to cleanup, always ending in a ChildReport (never a throw).
+
 
 
 
@@ -30581,6 +31027,7 @@ async function removeAll(dirs) {
 
 ;// CONCATENATED MODULE: ./src/engine/engine.ts
 // The engine's front: load and check a run, wire runner + fan-out, execute or plan it, return the run report.
+
 
 
 

@@ -1,6 +1,6 @@
 // Runs git as a child process (async, bounded output) for checkouts and config reads.
 
-import { spawn } from 'node:child_process'
+import { defaultStarter, stringEnv, trackGroup, untrackGroup } from './starter.js'
 
 export interface GitResult {
   code: number
@@ -12,7 +12,6 @@ export interface GitOptions {
   cwd?: string
   env?: Record<string, string>
   signal?: AbortSignal
-  input?: string
   /** Extra settings for this command only, given through GIT_CONFIG_* variables so they never show in a process list. */
   config?: Record<string, string>
 }
@@ -20,36 +19,53 @@ export interface GitOptions {
 const MAX_STDERR = 64 * 1024
 
 export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
-  const settings = Object.entries(opts.config ?? {})
-  const configEnv: Record<string, string> = settings.length ? { GIT_CONFIG_COUNT: String(settings.length) } : {}
-  settings.forEach(([key, value], i) => {
-    configEnv[`GIT_CONFIG_KEY_${i}`] = key
-    configEnv[`GIT_CONFIG_VALUE_${i}`] = value
-  })
-  return collect('git', args, { ...opts, env: { ...opts.env, ...configEnv } })
+  return collect('git', args, opts)
 }
 
-/** Runs a command with git's quiet environment, collecting stdout whole and stderr bounded. */
-function collect(command: string, args: string[], opts: GitOptions): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: opts.cwd,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      signal: opts.signal
-    })
-    const out: Buffer[] = []
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => out.push(d))
-    child.stderr.on('data', (d: Buffer) => {
-      if (err.length < MAX_STDERR) err += d.toString('utf8')
-    })
-    child.on('error', reject)
-    // The command may exit before reading stdin (git outside a repository); the exit code tells what happened.
-    child.stdin.on('error', () => {})
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err }))
-    child.stdin.end(opts.input ?? '')
+/** The settings in `config` as GIT_CONFIG_* variables, for git and for the shells that run it. */
+function configEnv(config: Record<string, string> = {}): Record<string, string> {
+  const settings = Object.entries(config)
+  const env: Record<string, string> = settings.length ? { GIT_CONFIG_COUNT: String(settings.length) } : {}
+  settings.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key
+    env[`GIT_CONFIG_VALUE_${i}`] = value
   })
+  return env
+}
+
+/** Runs a command with git's quiet environment in its own process group, collecting stdout whole and stderr bounded. */
+async function collect(command: string, args: string[], opts: GitOptions): Promise<GitResult> {
+  opts.signal?.throwIfAborted()
+  const out: Buffer[] = []
+  let err = ''
+  const starter = await defaultStarter()
+  const child = await starter.start({
+    command,
+    args,
+    cwd: opts.cwd ?? process.cwd(),
+    env: { ...stringEnv(process.env), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv(opts.config) },
+    stdout: (d) => out.push(d),
+    stderr: (d) => {
+      if (err.length < MAX_STDERR) err += d.toString('utf8')
+    }
+  })
+  trackGroup(child.pid)
+  const onAbort = (): void => {
+    try {
+      process.kill(-child.pid, 'SIGTERM')
+    } catch {
+      // Already gone.
+    }
+  }
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    const { code } = await child.exited
+    await child.closed
+    return { code: code ?? 1, stdout: Buffer.concat(out), stderr: err }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort)
+    untrackGroup(child.pid)
+  }
 }
 
 /** One shell runs `git cat-file` in each repository in turn: one process for the engine to start, not one per
@@ -87,22 +103,9 @@ export async function readTakoFiles(items: Array<{ dir: string; rev: string }>, 
   })
 }
 
-/** Reads `<rev>:tako.yml`, else `<rev>:tako.yaml`, from a repository in one git process. */
+/** Reads `<rev>:tako.yml`, else `<rev>:tako.yaml`, from a repository. */
 export async function readTakoFile(repoDir: string, rev: string, opts: GitOptions = {}): Promise<{ text: string; file: string } | null> {
-  const names = ['tako.yml', 'tako.yaml']
-  const res = await git(['cat-file', '--batch'], { ...opts, cwd: repoDir, input: names.map((n) => `${rev}:${n}\n`).join('') })
-  if (res.code !== 0) throw new Error(`git cat-file failed in ${repoDir}: ${res.stderr.trim()}`)
-  let buf = res.stdout
-  for (const name of names) {
-    const nl = buf.indexOf(10)
-    const header = buf.subarray(0, nl).toString('utf8')
-    buf = buf.subarray(nl + 1)
-    const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header)
-    if (!m) continue
-    const size = Number(m[2])
-    const body = buf.subarray(0, size)
-    buf = buf.subarray(size + 1)
-    if (m[1] === 'blob') return { text: body.toString('utf8'), file: name }
-  }
-  return null
+  const [file] = await readTakoFiles([{ dir: repoDir, rev }], opts)
+  if (file instanceof Error) throw file
+  return file
 }

@@ -7,15 +7,15 @@
 // other runs. A process that left the group (setsid, daemonizing) is out of reach; if it holds the
 // output pipes open, the step still ends shortly after the group is gone and its later output is lost.
 
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { once } from 'node:events'
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as delay } from 'node:timers/promises'
 import { DEFAULT_MAX_CAPTURE_BYTES, OutputBuffer } from './output-buffer.js'
+import { defaultStarter, trackGroup, untrackGroup, type ProcessStarter, type StartedProcess } from './starter.js'
+
+export { killAllGroups } from './starter.js'
 
 export const DEFAULT_KILL_GRACE_MS = 10_000
 const POLL_MS = 50
@@ -43,6 +43,8 @@ export interface RunScriptOptions {
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
   /** Per stream, default 1 MiB; the combined buffer has the same bound. */
   maxCaptureBytes?: number
+  /** How the shell is started; the shared launcher by default. */
+  starter?: ProcessStarter
 }
 
 export interface ScriptResult {
@@ -91,26 +93,17 @@ export async function runScript(opts: RunScriptOptions): Promise<ScriptResult> {
 async function execute(file: string, opts: RunScriptOptions, result: ScriptResult): Promise<void> {
   const [command, args] =
     opts.shell === 'bash' ? ['bash', ['--noprofile', '--norc', '-eo', 'pipefail', file]] : ['sh', ['-e', file]]
-  const child = spawn(command, args, {
-    cwd: opts.cwd,
-    env: opts.env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.once('exit', (code, signal) => resolve([code, signal]))
-  )
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
-  capture(child.stdout, 'stdout', result.stdout, result, opts.onOutput)
-  capture(child.stderr, 'stderr', result.stderr, result, opts.onOutput)
-
+  const stdout = capture('stdout', result.stdout, result, opts.onOutput)
+  const stderr = capture('stderr', result.stderr, result, opts.onOutput)
+  let child: StartedProcess
   try {
-    await once(child, 'spawn')
+    const starter = opts.starter ?? (await defaultStarter())
+    child = await starter.start({ command, args, cwd: opts.cwd, env: opts.env, stdout: stdout.write, stderr: stderr.write })
   } catch (err) {
     throw new Error(`cannot start ${command}: ${(err as Error).message}`)
   }
-  const pid = child.pid as number
-  liveGroups.add(pid)
+  const pid = child.pid
+  trackGroup(pid)
   const graceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS
   let termination: Promise<void> | undefined
   const terminate = (): Promise<void> => (termination ??= terminateGroup(pid, graceMs))
@@ -130,62 +123,50 @@ async function execute(file: string, opts: RunScriptOptions, result: ScriptResul
   // An abort that came while the file was written and the shell started found no listener.
   if (opts.signal?.aborted) onAbort()
 
-  const [code, signal] = await exited
+  const { code, signal } = await child.exited
   clearTimeout(timer)
   opts.signal?.removeEventListener('abort', onAbort)
   result.exitCode = code
   result.signal = signal
   await terminate()
-  liveGroups.delete(pid)
+  untrackGroup(pid)
 
   let drain: NodeJS.Timeout | undefined
-  await Promise.race([closed, new Promise((resolve) => (drain = setTimeout(resolve, DRAIN_MS)))])
+  await Promise.race([child.closed, new Promise((resolve) => (drain = setTimeout(resolve, DRAIN_MS)))])
   clearTimeout(drain)
-  child.stdout.destroy()
-  child.stderr.destroy()
-  await closed
+  child.destroyOutput()
+  await child.closed
+  stdout.end()
+  stderr.end()
 }
 
+/** Feeds one stream into its own buffer and the combined one, and live to onOutput without splitting characters. */
 function capture(
-  stream: Readable,
   name: 'stdout' | 'stderr',
   own: OutputBuffer,
   result: ScriptResult,
   onOutput: RunScriptOptions['onOutput']
-): void {
+): { write: (chunk: Buffer) => void; end: () => void } {
   const decoder = new StringDecoder('utf8')
-  stream.on('data', (chunk: Buffer) => {
-    own.append(chunk)
-    result.combined.append(chunk)
-    if (onOutput) {
-      const text = decoder.write(chunk)
-      if (text !== '') onOutput(text, name)
+  return {
+    write: (chunk) => {
+      own.append(chunk)
+      result.combined.append(chunk)
+      if (onOutput) {
+        const text = decoder.write(chunk)
+        if (text !== '') onOutput(text, name)
+      }
+    },
+    end: () => {
+      const rest = decoder.end()
+      if (onOutput && rest !== '') onOutput(rest, name)
     }
-  })
-  stream.once('close', () => {
-    const rest = decoder.end()
-    if (onOutput && rest !== '') onOutput(rest, name)
-  })
+  }
 }
 
 async function assertDirectory(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined)
   if (!info?.isDirectory()) throw new Error(`working directory ${dir} does not exist or is not a directory`)
-}
-
-/** Process groups of steps still running, for a forced exit. */
-const liveGroups = new Set<number>()
-
-/** A forced exit (second signal) must not leave steps behind: SIGKILL every live step group, synchronously. */
-export function killAllGroups(): void {
-  for (const pgid of liveGroups) {
-    try {
-      process.kill(-pgid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
-  liveGroups.clear()
 }
 
 /** Sends SIGTERM to a process group, SIGKILL after graceMs if any member is still alive. Resolves when gone. */

@@ -1,6 +1,7 @@
 // Executes `run:` steps: the templated script in a temp file under bash/sh, outputs collected afterwards.
 
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { renderTemplate } from './template.js'
 import { runScript } from './process.js'
@@ -16,8 +17,8 @@ export class ScriptExecutor implements StepExecutor {
   async execute(inv: StepInvocation): Promise<StepOutcome> {
     const { step, scope } = inv
     const script = renderTemplate(step.run ?? '', inv.context, `step "${step.id}" run`)
-    const stepTemp = await mkdtemp(path.join(scope.tempDir, 'step-'))
-    const outputFile = path.join(stepTemp, 'output')
+    // Straight in the run's temp folder, not a folder per step: fewer inodes made and removed per step.
+    const outputFile = path.join(scope.tempDir, `output-${randomUUID()}`)
     await writeFile(outputFile, '')
     try {
       const result = await scope.tree.stepSlots(() =>
@@ -28,7 +29,7 @@ export class ScriptExecutor implements StepExecutor {
           env: { ...inv.env, TAKO_OUTPUT: outputFile },
           timeoutMs: step.timeoutMs,
           signal: inv.signal,
-          tempDir: stepTemp,
+          tempDir: scope.tempDir,
           onOutput: (chunk, stream) => scope.tree.observer.output?.(scope.label, chunk, stream)
         })
       )
@@ -56,7 +57,7 @@ export class ScriptExecutor implements StepExecutor {
       }
       return { status: 'success', exitCode: 0, outputs }
     } finally {
-      await rm(stepTemp, { recursive: true, force: true })
+      await rm(outputFile, { force: true })
     }
   }
 }

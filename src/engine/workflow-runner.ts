@@ -10,6 +10,7 @@ import { inputEnvName } from './inputs.js'
 import { abortReason, abortStatus, withDeadline, type RunScope } from './run-scope.js'
 import type { StepExecutor, StepOutcome } from './step-executor.js'
 import type { RunContext, StepReport, StepStatus, TakoEvent } from './types.js'
+import { stringEnv } from './starter.js'
 
 export interface WorkflowRunRequest {
   config: TakoConfig
@@ -227,8 +228,3 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v
-  return out
-}
