@@ -2,7 +2,11 @@
 // work (issue #3: 200 subscribers, target within 1.2x of the floor and under 200 MB; issue #5: 500 children).
 // Informational only: it always exits 0 and is not part of the test suite.
 //
-//   node scripts/bench.mjs [--update-baseline]
+//   node scripts/bench.mjs [--dir DIR] [--update-baseline]
+//
+// --dir puts the repositories and workspaces under DIR (default: the system temp folder). Both sides do the
+// same file work, but on a busy ext4 disk its cost drifts from run to run (inodes freed by one run slow the
+// next run's allocations); a tmpfs such as /dev/shm leaves the difference that is the tool's own.
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -56,7 +60,9 @@ ls "$REPOS" | xargs -P ${CONCURRENCY} -I{} sh -ec '
 rm -rf "$WS"
 `
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'tako-bench-'))
+const dirArg = process.argv.indexOf('--dir')
+const benchRoot = dirArg >= 0 ? path.resolve(process.argv[dirArg + 1] ?? '') : os.tmpdir()
+const tmp = mkdtempSync(path.join(benchRoot, 'tako-bench-'))
 const cleanup = () => rmSync(tmp, { recursive: true, force: true })
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { cleanup(); process.exit(130) })
 
@@ -192,7 +198,7 @@ async function main() {
   const rss = existsSync(gnuTime) ? 'GNU time (%M)' : 'getrusage of the node process'
   console.log(`tako bench: ${CASES.map((c) => c.children).join(' / ')} subscribers, one trivial step each, --max-concurrency ${CONCURRENCY}; ` +
     `floor = git cat-file + git clone + bash per repo via xargs -P ${CONCURRENCY}; median of ${RUNS}; peak RSS of the tako process by ${rss}`)
-  console.log(`machine: ${os.cpus().length} cpus, node ${process.version}, ${os.platform()}`)
+  console.log(`machine: ${os.cpus().length} cpus, node ${process.version}, ${os.platform()}; files under ${benchRoot}`)
   const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ')
   const results = []
   for (const c of CASES) results.push(await bench(c))
@@ -202,7 +208,7 @@ async function main() {
   // Other work on the machine moves both sides, the floor most; a high load makes the ratio unreliable.
   console.log(`\nload average: ${load0} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after (${os.cpus().length} cpus)`)
   if (process.argv.includes('--update-baseline')) {
-    const data = { node: process.version, cpus: os.cpus().length, results }
+    const data = { node: process.version, cpus: os.cpus().length, dir: benchRoot, results }
     writeFileSync(baselineFile, `${JSON.stringify(data, null, 2)}\n`)
     console.log(`\nbaseline written to ${path.relative(project, baselineFile)}`)
   }

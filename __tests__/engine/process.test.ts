@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
@@ -6,7 +6,6 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { runScript, terminateGroup, type RunScriptOptions } from '../../src/engine/process.js'
-import { directStarter, Launcher, type ProcessStarter } from '../../src/engine/starter.js'
 
 const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined)
@@ -15,14 +14,6 @@ const baseEnv = Object.fromEntries(
 let root: string
 let work: string
 let tmp: string
-let launcher: Launcher
-let starter: ProcessStarter
-
-beforeAll(async () => {
-  launcher = await Launcher.open()
-})
-
-afterAll(() => launcher.close())
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'tako-process-'))
@@ -37,7 +28,7 @@ afterEach(async () => {
 })
 
 function run(script: string, extra: Partial<RunScriptOptions> = {}) {
-  return runScript({ script, shell: 'bash', cwd: work, env: baseEnv, tempDir: tmp, starter, ...extra })
+  return runScript({ script, shell: 'bash', cwd: work, env: baseEnv, tempDir: tmp, ...extra })
 }
 
 function pidsIn(file: string): number[] {
@@ -62,12 +53,7 @@ function isGone(pid: number): boolean {
   }
 }
 
-// Every case holds for both ways of starting a process: straight from Node, and through the launcher.
-describe.each(['direct', 'launcher'] as const)('runScript (%s)', (how) => {
-  beforeEach(() => {
-    starter = how === 'direct' ? directStarter : launcher
-  })
-
+describe('runScript', () => {
   it('propagates the exit code', async () => {
     const ok = await run('echo hi')
     expect(ok).toMatchObject({ exitCode: 0, signal: null, timedOut: false, cancelled: false })

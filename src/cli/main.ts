@@ -90,13 +90,14 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const repositorySource = new LocalRepositorySource({ reposDir: args.reposDir, repos: args.repos })
   const options = {
     root: args.root,
     configPath: args.config,
     workflow: args.workflow,
     inputs: args.inputs,
     source: prepared.source,
-    repositorySource: new LocalRepositorySource({ reposDir: args.reposDir, repos: args.repos }),
+    repositorySource,
     runRoot,
     cacheDir: args.cacheDir,
     maxConcurrency: args.maxConcurrency,
@@ -121,6 +122,7 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    repositorySource.close()
     if (created) await removeUnlessKept(runRoot, args.keepWorkspaces)
   }
 }

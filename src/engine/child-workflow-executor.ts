@@ -7,7 +7,7 @@ import { abortReason, abortStatus, type RunScope, type TreeState } from './run-s
 import type { Candidate, RepositorySource } from './repository-source.js'
 import type { ChildRun, ChildRunnerFactory } from './child-runner-factory.js'
 import { childFingerprint } from './resume.js'
-import { stringEnv } from './starter.js'
+import { stringEnv } from './process-groups.js'
 import { messageOf, type WorkflowRunner } from './workflow-runner.js'
 import type { ChildError, ChildReport, ChildStatus, RunContext, TakoEvent } from './types.js'
 

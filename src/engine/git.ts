@@ -1,6 +1,6 @@
 // Runs git as a child process (async, bounded output) for checkouts and config reads.
 
-import { defaultStarter, stringEnv, trackGroup, untrackGroup } from './starter.js'
+import { startInGroup, stringEnv, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface GitResult {
   code: number
@@ -38,8 +38,7 @@ async function collect(command: string, args: string[], opts: GitOptions): Promi
   opts.signal?.throwIfAborted()
   const out: Buffer[] = []
   let err = ''
-  const starter = await defaultStarter()
-  const child = await starter.start({
+  const child = await startInGroup({
     command,
     args,
     cwd: opts.cwd ?? process.cwd(),

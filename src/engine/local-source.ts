@@ -2,6 +2,7 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
+import { CloneLanes, type CloneRequest, type CloneResult } from './clone-lanes.js'
 import { git, readTakoFile, readTakoFiles } from './git.js'
 import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from './repository-source.js'
 
@@ -17,6 +18,7 @@ const READ_LANES = 4
 export class LocalRepositorySource implements RepositorySource {
   private readonly paths = new Map<string, string>()
   private scanned?: Promise<void>
+  private readonly lanes = new CloneLanes()
 
   constructor(private readonly opts: LocalSourceOptions) {
     for (const [name, dir] of Object.entries(opts.repos ?? {})) this.paths.set(name.toLowerCase(), path.resolve(dir))
@@ -72,15 +74,18 @@ export class LocalRepositorySource implements RepositorySource {
 
   async checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void> {
     const src = this.pathOf(candidate)
-    const clone = await git(['clone', '--quiet', '--', src, dir], { signal })
-    if (clone.code !== 0) throw new SourceError(`git clone of ${candidate.repository} failed: ${clone.stderr.trim()}`)
     // "Remote intact": a child that pushes reaches the subscriber's own remote, not the local checkout it came from.
-    const upstream = await originUrl(src)
-    if (upstream) await git(['remote', 'set-url', 'origin', upstream], { cwd: dir, signal })
-    if (candidate.ref) {
-      const co = await git(['checkout', '--quiet', candidate.ref, '--'], { cwd: dir, signal })
-      if (co.code !== 0) throw new SourceError(`git checkout ${candidate.ref} of ${candidate.repository} failed: ${co.stderr.trim()}`)
-    }
+    const req = { src, dst: dir, upstream: await originUrl(src), ref: candidate.ref || undefined }
+    const result = CloneLanes.accepts(req) ? await this.lanes.clone(req, signal) : await cloneDirectly(req, signal)
+    const said = result.output.trim()
+    if (result.failed === 'clone') throw new SourceError(`git clone of ${candidate.repository} failed: ${said}`)
+    if (result.failed === 'remote') throw new SourceError(`setting the origin of ${candidate.repository}'s clone failed: ${said}`)
+    if (result.failed === 'checkout') throw new SourceError(`git checkout ${candidate.ref} of ${candidate.repository} failed: ${said}`)
+  }
+
+  /** Ends the shells that made checkouts. */
+  close(): void {
+    this.lanes.close()
   }
 
   private readonly names = new Map<string, string>()
@@ -121,6 +126,21 @@ export class LocalRepositorySource implements RepositorySource {
     for (const name of Object.keys(this.opts.repos ?? {})) if (name.toLowerCase() === key) return name
     return key
   }
+}
+
+/** The same steps as a clone lane, one git process each: for paths a lane cannot take. */
+async function cloneDirectly(req: CloneRequest, signal: AbortSignal): Promise<CloneResult> {
+  const clone = await git(['clone', '--quiet', '--', req.src, req.dst], { signal })
+  if (clone.code !== 0) return { failed: 'clone', output: clone.stderr }
+  if (req.upstream) {
+    const remote = await git(['remote', 'set-url', 'origin', req.upstream], { cwd: req.dst, signal })
+    if (remote.code !== 0) return { failed: 'remote', output: remote.stderr }
+  }
+  if (req.ref) {
+    const co = await git(['checkout', '--quiet', req.ref, '--'], { cwd: req.dst, signal })
+    if (co.code !== 0) return { failed: 'checkout', output: co.stderr }
+  }
+  return { failed: null, output: '' }
 }
 
 /** The origin URL from a checkout's .git/config, read as a file: no git process for the common case of none. */

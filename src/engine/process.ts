@@ -13,9 +13,9 @@ import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as delay } from 'node:timers/promises'
 import { DEFAULT_MAX_CAPTURE_BYTES, OutputBuffer } from './output-buffer.js'
-import { defaultStarter, trackGroup, untrackGroup, type ProcessStarter, type StartedProcess } from './starter.js'
+import { startInGroup, trackGroup, untrackGroup, type StartedProcess } from './process-groups.js'
 
-export { killAllGroups } from './starter.js'
+export { killAllGroups } from './process-groups.js'
 
 export const DEFAULT_KILL_GRACE_MS = 10_000
 const POLL_MS = 50
@@ -43,8 +43,6 @@ export interface RunScriptOptions {
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
   /** Per stream, default 1 MiB; the combined buffer has the same bound. */
   maxCaptureBytes?: number
-  /** How the shell is started; the shared launcher by default. */
-  starter?: ProcessStarter
 }
 
 export interface ScriptResult {
@@ -97,8 +95,7 @@ async function execute(file: string, opts: RunScriptOptions, result: ScriptResul
   const stderr = capture('stderr', result.stderr, result, opts.onOutput)
   let child: StartedProcess
   try {
-    const starter = opts.starter ?? (await defaultStarter())
-    child = await starter.start({ command, args, cwd: opts.cwd, env: opts.env, stdout: stdout.write, stderr: stderr.write })
+    child = await startInGroup({ command, args, cwd: opts.cwd, env: opts.env, stdout: stdout.write, stderr: stderr.write })
   } catch (err) {
     throw new Error(`cannot start ${command}: ${(err as Error).message}`)
   }

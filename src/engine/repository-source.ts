@@ -25,6 +25,8 @@ export interface RepositorySource {
   readConfigs?(candidates: Candidate[], signal: AbortSignal): Promise<Array<{ text: string; file: string } | null | Error>>
   /** Makes `dir` (existing, empty) a real git checkout of the candidate at its ref. Throws SourceError. */
   checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void>
+  /** Optional: releases what the source holds (processes, connections) once the run is over. */
+  close?(): void
 }
 
 const REPO_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})\/[A-Za-z0-9._-]{1,100}$/

@@ -10,7 +10,7 @@ import { inputEnvName } from './inputs.js'
 import { abortReason, abortStatus, withDeadline, type RunScope } from './run-scope.js'
 import type { StepExecutor, StepOutcome } from './step-executor.js'
 import type { RunContext, StepReport, StepStatus, TakoEvent } from './types.js'
-import { stringEnv } from './starter.js'
+import { stringEnv } from './process-groups.js'
 
 export interface WorkflowRunRequest {
   config: TakoConfig

@@ -1,0 +1,173 @@
+// Long-lived shells that make local checkouts one after another: `git clone`, then the origin and ref fix-ups.
+//
+// Why: a fan-out clones once per child, and starting git from Node forks the whole engine process, which at
+// ~90 MB blocks the engine's one thread for 2-3 ms per start (more under load) and copies its page tables.
+// A lane is a small `sh` started once; it forks itself for each git, at a fraction of that. Lanes are made
+// as requests come in (callers bound how many run at once) and reused; an idle lane keeps nothing alive.
+
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import type { Socket } from 'node:net'
+
+export interface CloneRequest {
+  /** The checkout to clone. */
+  src: string
+  /** The folder to clone into (empty or missing). */
+  dst: string
+  /** When set, the clone's origin URL. */
+  upstream?: string
+  /** When set, checked out after the clone. */
+  ref?: string
+}
+
+export interface CloneResult {
+  /** Where it stopped; null when everything succeeded. */
+  failed: null | 'clone' | 'remote' | 'checkout'
+  /** What git said on stderr (and stdout), for the error message. */
+  output: string
+}
+
+// One request is four lines (src, dst, upstream, ref); the answer is `<status> <bytes>` and that many bytes of
+// git's output. LC_ALL=C makes ${#out} count bytes in every sh.
+const LANE_SCRIPT = `while IFS= read -r src && IFS= read -r dst && IFS= read -r upstream && IFS= read -r ref; do
+  out=$( {
+    git clone --quiet -- "$src" "$dst" || exit 1
+    if [ -n "$upstream" ]; then git -C "$dst" remote set-url origin "$upstream" || exit 2; fi
+    if [ -n "$ref" ]; then git -C "$dst" checkout --quiet "$ref" -- || exit 3; fi
+  } 2>&1 )
+  status=$?
+  printf '%s %s\\n' "$status" "\${#out}"
+  printf '%s' "$out"
+done`
+
+const FAILED_AT = { 0: null, 1: 'clone', 2: 'remote', 3: 'checkout' } as const
+
+export class CloneLanes {
+  private readonly idle: Lane[] = []
+  private readonly all = new Set<Lane>()
+
+  /** Paths with a line break cannot travel as lines: callers clone those themselves. */
+  static accepts(req: CloneRequest): boolean {
+    return ![req.src, req.dst, req.upstream ?? '', req.ref ?? ''].some((field) => /[\r\n]/.test(field))
+  }
+
+  async clone(req: CloneRequest, signal: AbortSignal): Promise<CloneResult> {
+    signal.throwIfAborted()
+    const lane = this.idle.pop() ?? this.open()
+    try {
+      const result = await lane.run(req, signal)
+      this.idle.push(lane)
+      return result
+    } catch (error) {
+      // A lane that was stopped or died mid-request is not reused.
+      lane.stop()
+      this.all.delete(lane)
+      throw error
+    }
+  }
+
+  /** Ends every lane (each finishes nothing: only idle lanes remain when a run is over). */
+  close(): void {
+    for (const lane of this.all) lane.stop()
+    this.all.clear()
+    this.idle.length = 0
+  }
+
+  private open(): Lane {
+    const lane = new Lane()
+    this.all.add(lane)
+    return lane
+  }
+}
+
+class Lane {
+  private readonly child: ChildProcessWithoutNullStreams
+  private buffer = Buffer.alloc(0)
+  private pending?: { resolve: (r: CloneResult) => void; reject: (e: Error) => void }
+  private ended?: Error
+
+  constructor() {
+    // Its own process group, so a cancelled clone is stopped with everything git started for it.
+    this.child = spawn('sh', ['-c', LANE_SCRIPT], {
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '' }
+    })
+    this.child.stdout.on('data', (chunk: Buffer) => this.receive(chunk))
+    this.child.stderr.on('data', () => {})
+    this.child.stdin.on('error', () => {})
+    this.child.on('error', (error) => this.end(new Error(`cannot start sh for git clone: ${error.message}`)))
+    this.child.on('exit', (code, signal) => this.end(new Error(`the shell running git clone ended (${signal ?? `exit ${code}`})`)))
+    this.setBusy(false)
+  }
+
+  run(req: CloneRequest, signal: AbortSignal): Promise<CloneResult> {
+    if (this.ended) return Promise.reject(this.ended)
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        signal.removeEventListener('abort', onAbort)
+        this.pending = undefined
+        this.setBusy(false)
+      }
+      const onAbort = (): void => {
+        settle()
+        this.stop()
+        reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)))
+      }
+      this.pending = {
+        resolve: (result) => {
+          settle()
+          resolve(result)
+        },
+        reject: (error) => {
+          settle()
+          reject(error)
+        }
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.setBusy(true)
+      this.child.stdin.write(`${req.src}\n${req.dst}\n${req.upstream ?? ''}\n${req.ref ?? ''}\n`)
+    })
+  }
+
+  stop(): void {
+    try {
+      process.kill(-(this.child.pid as number), 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+    this.end(new Error('the clone was stopped'))
+  }
+
+  private receive(chunk: Buffer): void {
+    this.buffer = Buffer.concat([this.buffer, chunk])
+    const nl = this.buffer.indexOf(10)
+    if (nl < 0) return
+    const [status, length] = this.buffer.subarray(0, nl).toString('latin1').split(' ').map(Number)
+    if (this.buffer.length < nl + 1 + length) return
+    const output = this.buffer.subarray(nl + 1, nl + 1 + length).toString('utf8')
+    this.buffer = this.buffer.subarray(nl + 1 + length)
+    const failed = FAILED_AT[status as keyof typeof FAILED_AT]
+    this.pending?.resolve({ failed: failed === undefined ? 'clone' : failed, output })
+  }
+
+  private end(error: Error): void {
+    if (this.ended) return
+    this.ended = error
+    this.child.stdin.end()
+    this.pending?.reject(error)
+  }
+
+  /** A busy lane keeps the engine's process alive until it answers; an idle one does not. */
+  private setBusy(busy: boolean): void {
+    const stdout = this.child.stdout as unknown as Socket
+    if (busy) {
+      this.child.ref()
+      stdout.ref()
+    } else {
+      this.child.unref()
+      stdout.unref()
+      ;(this.child.stdin as unknown as Socket).unref()
+      ;(this.child.stderr as unknown as Socket).unref()
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// Starts the processes the engine runs (step shells, git) each leading its own process group, and keeps the
+// registry of live groups a forced exit kills.
+
+import { spawn } from 'node:child_process'
+
+export interface StartRequest {
+  command: string
+  args: string[]
+  cwd: string
+  /** The complete environment of the process. */
+  env: Record<string, string>
+  stdout: (chunk: Buffer) => void
+  stderr: (chunk: Buffer) => void
+}
+
+export interface ExitStatus {
+  /** null when killed by a signal. */
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+export interface StartedProcess {
+  /** Also the id of the process group it leads. */
+  pid: number
+  exited: Promise<ExitStatus>
+  /** Both output streams have ended (every process holding them closed them), or were destroyed. */
+  closed: Promise<void>
+  /** Stops reading output still held open by a process that left the group. */
+  destroyOutput(): void
+}
+
+/** An environment without the unset entries process.env may have. */
+export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v
+  return out
+}
+
+/** Process groups the engine started and has not seen end, for a forced exit; whoever starts one tracks it. */
+const liveGroups = new Set<number>()
+
+export function trackGroup(pgid: number): void {
+  liveGroups.add(pgid)
+}
+
+export function untrackGroup(pgid: number): void {
+  liveGroups.delete(pgid)
+}
+
+/** A forced exit (second signal) must not leave processes behind: SIGKILL every live group, synchronously. */
+export function killAllGroups(): void {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+  liveGroups.clear()
+}
+
+/** child_process.spawn, detached so the process leads its own group. Resolves once the process runs; rejects
+    as spawn's `error` does when it cannot start. */
+export function startInGroup(req: StartRequest): Promise<StartedProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(req.command, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = new Promise<ExitStatus>((done) => child.once('exit', (code, signal) => done({ code, signal })))
+    const closed = new Promise<void>((done) => child.once('close', () => done()))
+    child.stdout.on('data', req.stdout)
+    child.stderr.on('data', req.stderr)
+    child.once('error', reject)
+    child.once('spawn', () =>
+      resolve({
+        pid: child.pid as number,
+        exited,
+        closed,
+        destroyOutput: () => {
+          child.stdout.destroy()
+          child.stderr.destroy()
+        }
+      })
+    )
+  })
+}
