@@ -29307,6 +29307,9 @@ async function collect(command, args, opts) {
         }
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort that came while git was being started found no listener.
+    if (opts.signal?.aborted)
+        onAbort();
     try {
         const { code } = await child.exited;
         await child.closed;
@@ -29724,7 +29727,7 @@ async function runScript(opts) {
         await execute(file, opts, result);
     }
     finally {
-        await (0,promises_namespaceObject.rm)(file, { force: true });
+        await (0,promises_namespaceObject.unlink)(file).catch(() => { });
     }
     result.durationMs = Math.round(performance.now() - started);
     return result;
@@ -29916,7 +29919,7 @@ class ScriptExecutor {
             return { status: 'success', exitCode: 0, outputs };
         }
         finally {
-            await (0,promises_namespaceObject.rm)(outputFile, { force: true });
+            await (0,promises_namespaceObject.unlink)(outputFile).catch(() => { });
         }
     }
 }
@@ -30172,6 +30175,8 @@ function safeSegment(text) {
 }
 class ChildRunnerFactory {
     tree;
+    /** The shared parent folders, made once for the whole tree. */
+    parents;
     constructor(tree) {
         this.tree = tree;
     }
@@ -30187,8 +30192,8 @@ class ChildRunnerFactory {
     async create(repository, workflow, preferred) {
         const childrenDir = external_node_path_default().join(this.tree.runRoot, 'children');
         const tmpDir = external_node_path_default().join(this.tree.runRoot, TEMP_DIR);
-        await (0,promises_namespaceObject.mkdir)(childrenDir, { recursive: true });
-        await (0,promises_namespaceObject.mkdir)(tmpDir, { recursive: true });
+        this.parents ??= Promise.all([(0,promises_namespaceObject.mkdir)(childrenDir, { recursive: true }), (0,promises_namespaceObject.mkdir)(tmpDir, { recursive: true })]);
+        await this.parents;
         for (let next = preferred;; next = undefined) {
             const id = next ?? this.reserveId(repository, workflow);
             const workspace = external_node_path_default().join(childrenDir, id);
@@ -30804,6 +30809,7 @@ async function planRun(prepared, opts) {
 // A lane is a small `sh` started once; it forks itself for each git, at a fraction of that. Lanes are made
 // as requests come in (callers bound how many run at once) and reused; an idle lane keeps nothing alive.
 
+
 // One request is four lines (src, dst, upstream, ref); the answer is `<status> <bytes>` and that many bytes of
 // git's output. LC_ALL=C makes ${#out} count bytes in every sh.
 const LANE_SCRIPT = `while IFS= read -r src && IFS= read -r dst && IFS= read -r upstream && IFS= read -r ref; do
@@ -30839,7 +30845,7 @@ class CloneLanes {
             throw error;
         }
     }
-    /** Ends every lane (each finishes nothing: only idle lanes remain when a run is over). */
+    /** Ends every lane; the source's owner calls it once the run is over and no clone is running. */
     close() {
         for (const lane of this.all)
             lane.stop();
@@ -30869,6 +30875,9 @@ class Lane {
         this.child.stdin.on('error', () => { });
         this.child.on('error', (error) => this.end(new Error(`cannot start sh for git clone: ${error.message}`)));
         this.child.on('exit', (code, signal) => this.end(new Error(`the shell running git clone ended (${signal ?? `exit ${code}`})`)));
+        // A forced exit kills the lane and the clone it is making.
+        if (this.child.pid !== undefined)
+            trackGroup(this.child.pid);
         this.setBusy(false);
     }
     run(req, signal) {
@@ -30926,6 +30935,8 @@ class Lane {
         if (this.ended)
             return;
         this.ended = error;
+        if (this.child.pid !== undefined)
+            untrackGroup(this.child.pid);
         this.child.stdin.end();
         this.pending?.reject(error);
     }

@@ -27,6 +27,9 @@ export function safeSegment(text: string): string {
 }
 
 export class ChildRunnerFactory {
+  /** The shared parent folders, made once for the whole tree. */
+  private parents?: Promise<unknown>
+
   constructor(private readonly tree: TreeState) {}
 
   /** Reserves the next id for `<repo>-<workflow>` without creating anything (for runs that never start). */
@@ -42,8 +45,8 @@ export class ChildRunnerFactory {
   async create(repository: string, workflow: string, preferred?: string): Promise<ChildRun> {
     const childrenDir = path.join(this.tree.runRoot, 'children')
     const tmpDir = path.join(this.tree.runRoot, TEMP_DIR)
-    await mkdir(childrenDir, { recursive: true })
-    await mkdir(tmpDir, { recursive: true })
+    this.parents ??= Promise.all([mkdir(childrenDir, { recursive: true }), mkdir(tmpDir, { recursive: true })])
+    await this.parents
     for (let next = preferred; ; next = undefined) {
       const id = next ?? this.reserveId(repository, workflow)
       const workspace = path.join(childrenDir, id)

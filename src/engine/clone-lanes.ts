@@ -7,6 +7,7 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import type { Socket } from 'node:net'
+import { trackGroup, untrackGroup } from './process-groups.js'
 
 export interface CloneRequest {
   /** The checkout to clone. */
@@ -65,7 +66,7 @@ export class CloneLanes {
     }
   }
 
-  /** Ends every lane (each finishes nothing: only idle lanes remain when a run is over). */
+  /** Ends every lane; the source's owner calls it once the run is over and no clone is running. */
   close(): void {
     for (const lane of this.all) lane.stop()
     this.all.clear()
@@ -97,6 +98,8 @@ class Lane {
     this.child.stdin.on('error', () => {})
     this.child.on('error', (error) => this.end(new Error(`cannot start sh for git clone: ${error.message}`)))
     this.child.on('exit', (code, signal) => this.end(new Error(`the shell running git clone ended (${signal ?? `exit ${code}`})`)))
+    // A forced exit kills the lane and the clone it is making.
+    if (this.child.pid !== undefined) trackGroup(this.child.pid)
     this.setBusy(false)
   }
 
@@ -153,6 +156,7 @@ class Lane {
   private end(error: Error): void {
     if (this.ended) return
     this.ended = error
+    if (this.child.pid !== undefined) untrackGroup(this.child.pid)
     this.child.stdin.end()
     this.pending?.reject(error)
   }

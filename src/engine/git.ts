@@ -57,6 +57,8 @@ async function collect(command: string, args: string[], opts: GitOptions): Promi
     }
   }
   opts.signal?.addEventListener('abort', onAbort, { once: true })
+  // An abort that came while git was being started found no listener.
+  if (opts.signal?.aborted) onAbort()
   try {
     const { code } = await child.exited
     await child.closed

@@ -8,7 +8,7 @@
 // output pipes open, the step still ends shortly after the group is gone and its later output is lost.
 
 import { randomUUID } from 'node:crypto'
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -82,7 +82,7 @@ export async function runScript(opts: RunScriptOptions): Promise<ScriptResult> {
   try {
     await execute(file, opts, result)
   } finally {
-    await rm(file, { force: true })
+    await unlink(file).catch(() => {})
   }
   result.durationMs = Math.round(performance.now() - started)
   return result

@@ -1,7 +1,7 @@
 // Executes `run:` steps: the templated script in a temp file under bash/sh, outputs collected afterwards.
 
 import { randomUUID } from 'node:crypto'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { renderTemplate } from './template.js'
 import { runScript } from './process.js'
@@ -57,7 +57,7 @@ export class ScriptExecutor implements StepExecutor {
       }
       return { status: 'success', exitCode: 0, outputs }
     } finally {
-      await rm(outputFile, { force: true })
+      await unlink(outputFile).catch(() => {})
     }
   }
 }
