@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
@@ -6,8 +6,6 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { runScript, terminateGroup, type RunScriptOptions } from '../../src/engine/process.js'
-import { spawnInGroup } from '../../src/engine/process-groups.js'
-import { SpawnHelper } from '../../src/engine/spawn-helper.js'
 
 const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined)
@@ -16,14 +14,6 @@ const baseEnv = Object.fromEntries(
 let root: string
 let work: string
 let tmp: string
-let helper: SpawnHelper
-let starter: RunScriptOptions['starter']
-
-beforeAll(async () => {
-  helper = await SpawnHelper.open()
-})
-
-afterAll(() => helper.close())
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'tako-process-'))
@@ -38,7 +28,7 @@ afterEach(async () => {
 })
 
 function run(script: string, extra: Partial<RunScriptOptions> = {}) {
-  return runScript({ script, shell: 'bash', cwd: work, env: baseEnv, tempDir: tmp, starter, ...extra })
+  return runScript({ script, shell: 'bash', cwd: work, env: baseEnv, tempDir: tmp, ...extra })
 }
 
 function pidsIn(file: string): number[] {
@@ -63,12 +53,7 @@ function isGone(pid: number): boolean {
   }
 }
 
-// Every case holds both ways a process is started: from Node, and through the python3 spawn helper.
-describe.each(['node', 'helper'] as const)('runScript (started by %s)', (how) => {
-  beforeEach(() => {
-    starter = how === 'node' ? spawnInGroup : (req) => helper.start(req)
-  })
-
+describe('runScript', () => {
   it('propagates the exit code', async () => {
     const ok = await run('echo hi')
     expect(ok).toMatchObject({ exitCode: 0, signal: null, timedOut: false, cancelled: false })

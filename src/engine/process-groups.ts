@@ -2,7 +2,6 @@
 // registry of live groups a forced exit kills.
 
 import { spawn } from 'node:child_process'
-import { HelperUnavailable, SpawnHelper } from './spawn-helper.js'
 
 export interface StartRequest {
   command: string
@@ -60,37 +59,9 @@ export function killAllGroups(): void {
   liveGroups.clear()
 }
 
-let helper: Promise<SpawnHelper | undefined> | undefined
-
-/**
- * Starts a process leading its own group, through the spawn helper where there is one (see spawn-helper.ts),
- * else from this process. Resolves once the process runs; rejects as spawn's `error` does when it cannot start.
- */
-export async function startInGroup(req: StartRequest): Promise<StartedProcess> {
-  const shared = await sharedHelper()
-  if (shared?.usable) {
-    try {
-      return await shared.start(req)
-    } catch (error) {
-      if (!(error instanceof HelperUnavailable)) throw error
-    }
-  }
-  return spawnInGroup(req)
-}
-
-function sharedHelper(): Promise<SpawnHelper | undefined> {
-  if (process.env.TAKO_SPAWN_HELPER === 'off' || process.platform === 'win32') return Promise.resolve(undefined)
-  return (helper ??= SpawnHelper.open().then(
-    (opened) => {
-      process.once('exit', () => opened.close())
-      return opened
-    },
-    () => undefined
-  ))
-}
-
-/** child_process.spawn, detached so the process leads its own group. */
-export function spawnInGroup(req: StartRequest): Promise<StartedProcess> {
+/** child_process.spawn, detached so the process leads its own group. Resolves once the process runs; rejects
+    as spawn's `error` does when it cannot start. */
+export function startInGroup(req: StartRequest): Promise<StartedProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(req.command, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     const exited = new Promise<ExitStatus>((done) => child.once('exit', (code, signal) => done({ code, signal })))

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as delay } from 'node:timers/promises'
 import { DEFAULT_MAX_CAPTURE_BYTES, OutputBuffer } from './output-buffer.js'
-import { startInGroup, trackGroup, untrackGroup, type StartRequest, type StartedProcess } from './process-groups.js'
+import { startInGroup, trackGroup, untrackGroup, type StartedProcess } from './process-groups.js'
 
 export { killAllGroups } from './process-groups.js'
 
@@ -43,8 +43,6 @@ export interface RunScriptOptions {
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
   /** Per stream, default 1 MiB; the combined buffer has the same bound. */
   maxCaptureBytes?: number
-  /** How the shell is started (tests run both ways); default startInGroup. */
-  starter?: (req: StartRequest) => Promise<StartedProcess>
 }
 
 export interface ScriptResult {
@@ -97,7 +95,7 @@ async function execute(file: string, opts: RunScriptOptions, result: ScriptResul
   const stderr = capture('stderr', result.stderr, result, opts.onOutput)
   let child: StartedProcess
   try {
-    child = await (opts.starter ?? startInGroup)({ command, args, cwd: opts.cwd, env: opts.env, stdout: stdout.write, stderr: stderr.write })
+    child = await startInGroup({ command, args, cwd: opts.cwd, env: opts.env, stdout: stdout.write, stderr: stderr.write })
   } catch (err) {
     throw new Error(`cannot start ${command}: ${(err as Error).message}`)
   }
