@@ -30058,7 +30058,9 @@ class FanOutExecutor {
         const planned = [];
         const seen = new Set();
         for (const found of candidates) {
-            scope.tree.discovery.push({ ...found.entry, fan_out_of: scope.label.id });
+            const entry = { ...found.entry, fan_out_of: scope.label.id };
+            scope.tree.discovery.push(entry);
+            scope.tree.observer.discovered?.(entry);
             for (const match of found.matches) {
                 const workflow = match.subscription.workflow;
                 const key = `${found.candidate.repository.toLowerCase()}#${workflow}`;
@@ -30339,7 +30341,7 @@ class ChildWorkflowExecutor {
             const scope = {
                 tree,
                 config: req.config,
-                label: { id: child.id, repository: report.repository, workflow: report.workflow },
+                label: { id: child.id, repository: report.repository, workflow: report.workflow, parentId: req.parent.label.id, event: report.event },
                 workspace: child.workspace,
                 tempDir: child.tempDir,
                 ancestors: [...req.parent.ancestors, { repository: report.repository, workflow: report.workflow }],

@@ -100,7 +100,7 @@ export class ChildWorkflowExecutor {
       const scope: RunScope = {
         tree,
         config: req.config,
-        label: { id: child.id, repository: report.repository, workflow: report.workflow },
+        label: { id: child.id, repository: report.repository, workflow: report.workflow, parentId: req.parent.label.id, event: report.event },
         workspace: child.workspace,
         tempDir: child.tempDir,
         ancestors: [...req.parent.ancestors, { repository: report.repository, workflow: report.workflow }],

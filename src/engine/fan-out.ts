@@ -113,7 +113,9 @@ export class FanOutExecutor implements StepExecutor {
     const planned: PlannedChild[] = []
     const seen = new Set<string>()
     for (const found of candidates) {
-      scope.tree.discovery.push({ ...found.entry, fan_out_of: scope.label.id })
+      const entry = { ...found.entry, fan_out_of: scope.label.id }
+      scope.tree.discovery.push(entry)
+      scope.tree.observer.discovered?.(entry)
       for (const match of found.matches) {
         const workflow = match.subscription.workflow
         const key = `${found.candidate.repository.toLowerCase()}#${workflow}`

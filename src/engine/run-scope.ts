@@ -67,6 +67,8 @@ export interface RunObserver {
   output?(run: RunLabel, chunk: string, stream: 'stdout' | 'stderr'): void
   stepFinished?(run: RunLabel, step: StepReport): void
   childFinished?(child: ChildReport): void
+  /** A candidate a fan-out considered, and whether it ran. */
+  discovered?(entry: DiscoveryEntry): void
   warning?(message: string): void
 }
 
@@ -75,6 +77,10 @@ export interface RunLabel {
   id: string
   repository: string
   workflow: string
+  /** For a child: the id of the run that fanned out to it ('' for the root run). */
+  parentId?: string
+  /** For a child: the event it runs for, as its report shows it. */
+  event?: ChildReport['event']
 }
 
 /** Everything of the tree that outlives one run: the run root, limits, the collected report parts. */

@@ -3,7 +3,7 @@
 
 import type { InputValue } from '../config/types.js'
 import type { RunLabel, RunObserver } from '../engine/run-scope.js'
-import type { ChildReport, RunReport, StepReport } from '../engine/types.js'
+import type { ChildReport, DiscoveryEntry, RunReport, StepReport } from '../engine/types.js'
 
 export interface RunHeader {
   runId: string
@@ -19,6 +19,7 @@ export class RunProgress implements RunObserver {
   private readonly finished: ChildReport[] = []
   private readonly steps: StepReport[] = []
   private readonly warnings: string[] = []
+  private readonly discovery: DiscoveryEntry[] = []
 
   constructor(private readonly inner: RunObserver) {}
 
@@ -42,6 +43,11 @@ export class RunProgress implements RunObserver {
     this.inner.childFinished?.(child)
   }
 
+  discovered(entry: DiscoveryEntry): void {
+    this.discovery.push(entry)
+    this.inner.discovered?.(entry)
+  }
+
   warning(message: string): void {
     this.warnings.push(message)
     this.inner.warning?.(message)
@@ -54,12 +60,12 @@ export class RunProgress implements RunObserver {
   interrupt(header: RunHeader, reason: string, now = Date.now()): RunReport {
     const killed = [...this.running.values()].map(({ label, since }): ChildReport => ({
       id: label.id,
-      parent_id: '',
+      parent_id: label.parentId ?? '',
       repository: label.repository,
       ref: '',
       workflow: label.workflow,
       inputs: {},
-      event: { type: '', source: header.source, payload: {} },
+      event: label.event ?? { type: '', source: header.source, payload: {} },
       status: 'cancelled',
       error: { kind: 'cancelled', message: `${reason}: killed while running` },
       duration_ms: now - since,
@@ -77,10 +83,10 @@ export class RunProgress implements RunObserver {
       workflow: header.workflow,
       inputs: header.inputs,
       steps: [...this.steps],
-      discovery: [],
+      discovery: [...this.discovery],
       children: [...this.finished],
       warnings: [...this.warnings],
-      error: `${reason}: every step still running was killed; this report has only what had finished or was running (no discovery)`
+      error: `${reason}: every step still running was killed; this report has only what had finished or was running`
     }
   }
 }
