@@ -60,13 +60,14 @@ describe('cancellation', () => {
 })
 
 describe('a second signal', () => {
-  it('forces exit at once when the first one is still waiting for a step that ignores SIGTERM', async () => {
+  it('forces exit at once when the first one is still waiting for a step that ignores SIGTERM, and still writes the report', async () => {
     const base = tempDir()
     const ready = path.join(base, 'ready')
     const root = makeRepo(path.join(base, 'api'), {
       'tako.yml': `version: 1\nworkflows:\n  stubborn:\n    steps:\n      - run: |\n          trap '' TERM\n          echo $$ > ${ready}.pid\n          sleep 30 &\n          echo $! >> ${ready}.pid\n          touch ${ready}\n          wait\n`
     })
-    const child = spawn(process.execPath, [CLI, 'exec', 'stubborn', '--root', root, '--workspace', path.join(base, 'run')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const report = path.join(base, 'report.json')
+    const child = spawn(process.execPath, [CLI, 'exec', 'stubborn', '--root', root, '--workspace', path.join(base, 'run'), '--report', report], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -79,6 +80,12 @@ describe('a second signal', () => {
     // Well before the 10 s grace the first signal is still waiting out.
     expect(Date.now() - second).toBeLessThan(5_000)
     expect(stderr).toContain('second SIGINT, killing every step and exiting now')
+    // The report is still written, saying what happened.
+    expect(JSON.parse(readFileSync(report, 'utf8'))).toMatchObject({
+      status: 'cancelled',
+      workflow: 'stubborn',
+      error: expect.stringMatching(/^interrupted by SIGINT, then SIGINT: every step still running was killed/)
+    })
     for (const pid of readFileSync(`${ready}.pid`, 'utf8').trim().split('\n').map(Number)) {
       for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50))
       expect(alive(pid)).toBe(false)

@@ -11889,6 +11889,8 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
@@ -31116,8 +31118,90 @@ async function isGitCheckout(dir) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/progress.ts
+// What a run has shown of itself so far, kept so that a second signal, which ends the CLI or the action before the
+// engine can report, still leaves a report: the root steps and children that finished, the children still
+// running, and the discovery.
+/** Passes every event on to `inner` and remembers what a cut-short report needs. */
+class RunProgress {
+    inner;
+    running = new Map();
+    finished = [];
+    steps = [];
+    warnings = [];
+    discovery = [];
+    constructor(inner) {
+        this.inner = inner;
+    }
+    stepStarted(run, step) {
+        if (run.id && !this.running.has(run.id))
+            this.running.set(run.id, { label: run, since: Date.now() });
+        this.inner.stepStarted?.(run, step);
+    }
+    output(run, chunk, stream) {
+        this.inner.output?.(run, chunk, stream);
+    }
+    stepFinished(run, step) {
+        if (!run.id)
+            this.steps.push(step);
+        this.inner.stepFinished?.(run, step);
+    }
+    childFinished(child) {
+        this.running.delete(child.id);
+        this.finished.push(child);
+        this.inner.childFinished?.(child);
+    }
+    discovered(entry) {
+        this.discovery.push(entry);
+        this.inner.discovered?.(entry);
+    }
+    warning(message) {
+        this.warnings.push(message);
+        this.inner.warning?.(message);
+    }
+    /**
+     * Ends the run as cancelled by `reason`: a report of what finished, with each child still running reported
+     * cancelled (and its output so far passed on, as if it had finished).
+     */
+    interrupt(header, reason, now = Date.now()) {
+        const killed = [...this.running.values()].map(({ label, since }) => ({
+            id: label.id,
+            parent_id: label.parentId ?? '',
+            repository: label.repository,
+            ref: '',
+            workflow: label.workflow,
+            inputs: {},
+            event: label.event ?? { type: '', source: header.source, payload: {} },
+            status: 'cancelled',
+            error: { kind: 'cancelled', message: `${reason}: killed while running` },
+            duration_ms: now - since,
+            workspace: '',
+            steps: []
+        }));
+        for (const child of killed)
+            this.childFinished(child);
+        return {
+            version: 1,
+            run_id: header.runId,
+            status: 'cancelled',
+            started_at: header.startedAt.toISOString(),
+            duration_ms: now - header.startedAt.getTime(),
+            source: header.source,
+            workflow: header.workflow,
+            inputs: header.inputs,
+            steps: [...this.steps],
+            discovery: [...this.discovery],
+            children: [...this.finished],
+            warnings: [...this.warnings],
+            error: `${reason}: every step still running was killed; this report has only what had finished or was running`
+        };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cli/main.ts
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
+
+
 
 
 
@@ -31191,12 +31275,16 @@ async function exec(args, log, out, err) {
     const reuse = args.resume ? await loadResume(args.resume) : undefined;
     const { runRoot, created } = await makeRunRoot(args.workspace);
     const controller = new AbortController();
+    const header = { runId: newRunId(), source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() };
+    const progress = new RunProgress(new LiveOutput(log));
     let signals = 0;
     const onSignal = (sig) => {
         signals++;
         if (signals > 1) {
             err(`tako: second ${sig}, killing every step and exiting now\n`);
             killAllGroups();
+            if (args.report)
+                writeCutShortReport(args.report, progress.interrupt(header, `${abortReason(controller.signal)}, then ${sig}`), log, err);
             process.exit(EXIT.interrupted);
         }
         err(`tako: ${sig} received, stopping every running step (again to force)\n`);
@@ -31216,7 +31304,8 @@ async function exec(args, log, out, err) {
         cacheDir: args.cacheDir,
         maxConcurrency: args.maxConcurrency,
         keepWorkspaces: args.keepWorkspaces ? 'all' : 'failed',
-        observer: new LiveOutput(log),
+        observer: progress,
+        runId: header.runId,
         signal: controller.signal,
         reuse
     };
@@ -31276,6 +31365,16 @@ async function expectDirectory(dir, what, mustExist) {
         throw new UsageError(`${what} is not a directory`);
 }
 /** The report is written after the summary is shown, so a failed write never hides how the run went. */
+/** On a forced exit there is no event loop left to wait on: the report is written synchronously, or said to fail. */
+function writeCutShortReport(file, report, log, err) {
+    try {
+        (0,external_node_fs_namespaceObject.writeFileSync)(file, `${JSON.stringify(report, null, 2)}\n`);
+        log(`report: ${external_node_path_default().resolve(file)} (cut short)\n`);
+    }
+    catch (error) {
+        err(`tako: cannot write the report to ${file}: ${error.message}\n`);
+    }
+}
 async function writeReport(file, report, log, err) {
     if (!file)
         return true;

@@ -1,5 +1,6 @@
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
 
+import { writeFileSync } from 'node:fs'
 import { readdir, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { HELP, parseArgs, type CliArgs, type ExecArgs } from './args.js'
@@ -14,7 +15,8 @@ import { UsageError, UserError } from '../engine/errors.js'
 import type { RunReport } from '../engine/types.js'
 import { LocalRepositorySource } from '../engine/local-source.js'
 import { parseRepoRef } from '../engine/repository-source.js'
-import { CancelReason } from '../engine/run-scope.js'
+import { abortReason, CancelReason, newRunId } from '../engine/run-scope.js'
+import { RunProgress, type RunHeader } from '../engine/progress.js'
 import { killAllGroups } from '../engine/process.js'
 import { loadResume } from '../engine/resume.js'
 
@@ -77,12 +79,15 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   const reuse = args.resume ? await loadResume(args.resume) : undefined
   const { runRoot, created } = await makeRunRoot(args.workspace)
   const controller = new AbortController()
+  const header: RunHeader = { runId: newRunId(), source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
+  const progress = new RunProgress(new LiveOutput(log))
   let signals = 0
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++
     if (signals > 1) {
       err(`tako: second ${sig}, killing every step and exiting now\n`)
       killAllGroups()
+      if (args.report) writeCutShortReport(args.report, progress.interrupt(header, `${abortReason(controller.signal)}, then ${sig}`), log, err)
       process.exit(EXIT.interrupted)
     }
     err(`tako: ${sig} received, stopping every running step (again to force)\n`)
@@ -102,7 +107,8 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     cacheDir: args.cacheDir,
     maxConcurrency: args.maxConcurrency,
     keepWorkspaces: args.keepWorkspaces ? ('all' as const) : ('failed' as const),
-    observer: new LiveOutput(log),
+    observer: progress,
+    runId: header.runId,
     signal: controller.signal,
     reuse
   }
@@ -151,6 +157,16 @@ async function expectDirectory(dir: string, what: string, mustExist: boolean): P
 }
 
 /** The report is written after the summary is shown, so a failed write never hides how the run went. */
+/** On a forced exit there is no event loop left to wait on: the report is written synchronously, or said to fail. */
+function writeCutShortReport(file: string, report: RunReport, log: (t: string) => void, err: (t: string) => void): void {
+  try {
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+    log(`report: ${path.resolve(file)} (cut short)\n`)
+  } catch (error) {
+    err(`tako: cannot write the report to ${file}: ${(error as Error).message}\n`)
+  }
+}
+
 async function writeReport(file: string | undefined, report: RunReport, log: (t: string) => void, err: (t: string) => void): Promise<boolean> {
   if (!file) return true
   try {

@@ -1,9 +1,10 @@
-// What a run has shown of itself so far, kept so that a second signal, which ends the action before the engine can
-// report, still leaves a report: the root steps and children that finished, and the children still running.
+// What a run has shown of itself so far, kept so that a second signal, which ends the CLI or the action before the
+// engine can report, still leaves a report: the root steps and children that finished, the children still
+// running, and the discovery.
 
 import type { InputValue } from '../config/types.js'
-import type { RunLabel, RunObserver } from '../engine/run-scope.js'
-import type { ChildReport, DiscoveryEntry, RunReport, StepReport } from '../engine/types.js'
+import type { RunLabel, RunObserver } from './run-scope.js'
+import type { ChildReport, DiscoveryEntry, RunReport, StepReport } from './types.js'
 
 export interface RunHeader {
   runId: string

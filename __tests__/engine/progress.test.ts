@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { RunProgress } from '../../src/github/progress.js'
+import { RunProgress } from '../../src/engine/progress.js'
 import { GroupedLogs } from '../../src/github/log-groups.js'
 import { child, step } from '../../__fixtures__/reports.js'
 
