@@ -29232,16 +29232,19 @@ function trackGroup(pgid) {
 function untrackGroup(pgid) {
     liveGroups.delete(pgid);
 }
+/** Sends `signal` to every process of a group; a group that is already gone is no error. */
+function killGroup(pgid, signal) {
+    try {
+        process.kill(-pgid, signal);
+    }
+    catch {
+        // Already gone.
+    }
+}
 /** A forced exit (second signal) must not leave processes behind: SIGKILL every live group, synchronously. */
 function killAllGroups() {
-    for (const pgid of liveGroups) {
-        try {
-            process.kill(-pgid, 'SIGKILL');
-        }
-        catch {
-            // Already gone.
-        }
-    }
+    for (const pgid of liveGroups)
+        killGroup(pgid, 'SIGKILL');
     liveGroups.clear();
 }
 /** child_process.spawn, detached so the process leads its own group. Resolves once the process runs; rejects
@@ -29300,14 +29303,7 @@ async function collect(command, args, opts) {
         }
     });
     trackGroup(child.pid);
-    const onAbort = () => {
-        try {
-            process.kill(-child.pid, 'SIGTERM');
-        }
-        catch {
-            // Already gone.
-        }
-    };
+    const onAbort = () => killGroup(child.pid, 'SIGTERM');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     // An abort that came while git was being started found no listener.
     if (opts.signal?.aborted)
@@ -30914,12 +30910,8 @@ class Lane {
         });
     }
     stop() {
-        try {
-            process.kill(-this.child.pid, 'SIGKILL');
-        }
-        catch {
-            // Already gone.
-        }
+        if (this.child.pid !== undefined)
+            killGroup(this.child.pid, 'SIGKILL');
         this.end(new Error('the clone was stopped'));
     }
     receive(chunk) {

@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import type { Socket } from 'node:net'
-import { trackGroup, untrackGroup } from './process-groups.js'
+import { killGroup, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface CloneRequest {
   /** The checkout to clone. */
@@ -133,11 +133,7 @@ class Lane {
   }
 
   stop(): void {
-    try {
-      process.kill(-(this.child.pid as number), 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
+    if (this.child.pid !== undefined) killGroup(this.child.pid, 'SIGKILL')
     this.end(new Error('the clone was stopped'))
   }
 

@@ -1,6 +1,6 @@
 // Runs git as a child process (async, bounded output) for checkouts and config reads.
 
-import { startInGroup, stringEnv, trackGroup, untrackGroup } from './process-groups.js'
+import { killGroup, startInGroup, stringEnv, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface GitResult {
   code: number
@@ -49,13 +49,7 @@ async function collect(command: string, args: string[], opts: GitOptions): Promi
     }
   })
   trackGroup(child.pid)
-  const onAbort = (): void => {
-    try {
-      process.kill(-child.pid, 'SIGTERM')
-    } catch {
-      // Already gone.
-    }
-  }
+  const onAbort = (): void => killGroup(child.pid, 'SIGTERM')
   opts.signal?.addEventListener('abort', onAbort, { once: true })
   // An abort that came while git was being started found no listener.
   if (opts.signal?.aborted) onAbort()

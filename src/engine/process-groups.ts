@@ -47,15 +47,18 @@ export function untrackGroup(pgid: number): void {
   liveGroups.delete(pgid)
 }
 
+/** Sends `signal` to every process of a group; a group that is already gone is no error. */
+export function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // Already gone.
+  }
+}
+
 /** A forced exit (second signal) must not leave processes behind: SIGKILL every live group, synchronously. */
 export function killAllGroups(): void {
-  for (const pgid of liveGroups) {
-    try {
-      process.kill(-pgid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
+  for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL')
   liveGroups.clear()
 }
 

@@ -6,6 +6,7 @@ import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { git, readTakoFile, type GitResult } from '../engine/git.js'
 import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from '../engine/repository-source.js'
+import { messageOf } from '../engine/workflow-runner.js'
 import { withRetry } from './retry.js'
 
 export interface RemoteSourceOptions {
@@ -304,8 +305,4 @@ function detailOf(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean)
   const errors = lines.filter((l) => /^(?:fatal|error|remote):/.test(l))
   return (errors.length > 0 ? errors : lines.slice(-1)).join('; ') || 'git failed without a message'
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
