@@ -67,20 +67,23 @@ export const envSchema = z
   ])
   .describe('Environment variables: a map, or a list of "NAME=value"; values are templated')
 
-export const inputSpecSchema = z.strictObject({
-  type: z.enum(['string', 'boolean', 'number']).optional(),
-  required: z.boolean().optional(),
-  default: scalar.optional(),
-  description: z.string().optional(),
-  validation: z
-    .strictObject({
-      enum: z.array(scalar).min(1).optional(),
-      pattern: z.string().optional(),
-      min: z.number().optional(),
-      max: z.number().optional()
-    })
-    .optional()
-})
+export const inputSpecSchema = z
+  .strictObject({
+    type: z.enum(['string', 'boolean', 'number']).optional().describe('Type of the value, default string; text given for a boolean or number is coerced ("true", numerals)'),
+    required: z.boolean().optional().describe('The run is refused without a value; a default satisfies it'),
+    default: scalar.optional().describe('Value when none is given; must fit the type and the validation'),
+    description: z.string().optional().describe('What the input is for'),
+    validation: z
+      .strictObject({
+        enum: z.array(scalar).min(1).optional().describe('The allowed values, of the input\'s type'),
+        pattern: z.string().optional().describe('A regular expression a string value must match'),
+        min: z.number().optional().describe('Smallest number allowed'),
+        max: z.number().optional().describe('Largest number allowed')
+      })
+      .optional()
+      .describe('Checks applied to given values and to the default')
+  })
+  .describe('A workflow input')
 
 type RawEnv = Record<string, string | number | boolean> | string[]
 
@@ -102,16 +105,20 @@ export interface RawStepMap {
 }
 export type RawStep = string | RawStepMap
 
-const stepMap: z.ZodType<RawStepMap> = z.strictObject({
+/** `uses:` of a step; the JSON schema lists the built-in steps (json-schema.ts), load.ts checks them with a suggestion. */
+export const usesSchema = z.string().describe('A built-in step, name@version; a step has either run or uses')
+
+/** A step written as a map; json-schema.ts adds "run xor uses", which load.ts checks with its own messages. */
+export const stepMapSchema: z.ZodType<RawStepMap> = z.strictObject({
   id: name('step id').optional().describe('Unique in the workflow; default step-<n>'),
-  name: z.string().optional(),
+  name: z.string().optional().describe('Display name in logs and reports'),
   if: z.union([z.string(), z.boolean()]).optional().describe('CEL expression; the step runs only when it is true'),
   run: z.string().optional().describe('Script, templated'),
-  shell: z.enum(['bash', 'sh']).optional(),
+  shell: z.enum(['bash', 'sh']).optional().describe('bash (default; bash --noprofile --norc -eo pipefail) or sh (sh -e)'),
   working_directory: z.string().optional().describe('Relative to the repository root; must stay inside it'),
   env: envSchema.optional(),
   timeout: duration.optional(),
-  continue_on_error: z.boolean().optional(),
+  continue_on_error: z.boolean().optional().describe('A failure is recorded but does not fail the workflow'),
   produces: z
     .strictObject({
       outputs: z
@@ -119,39 +126,48 @@ const stepMap: z.ZodType<RawStepMap> = z.strictObject({
         .optional()
         .describe('name -> from_stdout | from_stderr | from_file:<path> | from_env:<NAME> | a regular expression with one capture group')
     })
-    .optional(),
+    .optional()
+    .describe('What the step produces, readable as .steps.<id>.outputs.<name>'),
   get on_failure(): z.ZodOptional<z.ZodArray<z.ZodType<RawStep>>> {
     return z.array(step).min(1).optional().describe('Steps run when this step fails')
   },
-  uses: z.string().optional().describe('A built-in step: tako/fan-out@v1'),
+  uses: usesSchema.optional(),
   with: z.record(z.string(), z.unknown()).optional().describe('Arguments of the built-in step; values are templated')
 })
 
 export const step: z.ZodType<RawStep> = z
-  .union([z.string(), stepMap])
+  .union([z.string(), stepMapSchema])
   .meta({ id: 'Step', description: 'A step: a script (shorthand for run) or a map' })
 
 const inputsSchema = z.record(name('input name'), inputSpecSchema)
 
-export const workflowSchema = z.strictObject({
-  description: z.string().optional(),
-  inputs: inputsSchema.optional(),
-  env: envSchema.optional(),
-  timeout: duration.optional(),
-  steps: z.array(step).min(1)
-})
+export const workflowSchema = z
+  .strictObject({
+    description: z.string().optional().describe('What the workflow does'),
+    inputs: inputsSchema.optional().describe('Declared inputs, name -> spec; an undeclared input is refused'),
+    env: envSchema.optional(),
+    timeout: duration.optional(),
+    steps: z.array(step).min(1).describe('Run in order; the first failure fails the workflow')
+  })
+  .describe('A workflow: steps run in the repository checkout')
 
 export const subscriptionSchema = z.strictObject({
-  artifact: z.string().regex(ARTIFACT_REF_PATTERN, {
-    error: (iss) => `must be owner/repo or owner/repo:artifact, got ${describeValue(iss.input)}`
-  }),
-  events: z.array(z.union([eventType, z.strictObject({ type: eventType })])).min(1),
+  artifact: z
+    .string()
+    .regex(ARTIFACT_REF_PATTERN, {
+      error: (iss) => `must be owner/repo or owner/repo:artifact, got ${describeValue(iss.input)}`
+    })
+    .describe('The publisher and its artifact: owner/repo (artifact default) or owner/repo:artifact'),
+  events: z
+    .array(z.union([eventType, z.strictObject({ type: eventType.describe('Event type, snake_case') })]))
+    .min(1)
+    .describe('Event types this subscription reacts to'),
   schema_version: versionLike.optional().describe('npm semver range, or [1.0.0...2.0.0) / (1.0.0...2.0.0]'),
   filter: z.string().optional().describe('CEL expression'),
   filters: z.array(z.string()).optional().describe('CEL expressions; all must be true'),
-  workflow: z.string(),
+  workflow: z.string().describe('Workflow of this repository to run'),
   inputs: z.record(z.string(), scalar).optional().describe('Workflow inputs, templated with .event'),
-  runs_on: z.enum(['local', 'dispatch']).optional()
+  runs_on: z.enum(['local', 'dispatch']).optional().describe('local: checked out and run in the job; dispatch: a workflow_dispatch run in this repository')
 }).meta({ id: 'Subscription', description: 'Runs a workflow of this repository when another repository emits an event' })
 
 export const takoFileSchema = z
@@ -159,25 +175,43 @@ export const takoFileSchema = z
     version: z
       .union([z.string(), z.number()], { error: (iss) => `must be a string or a number, got ${describeValue(iss.input)}` })
       .describe('Version of the file format, any scalar: 1, "1", v1, 0.1.0'),
-    name: z.string().optional(),
-    metadata: z.strictObject({ name: z.string().optional() }).optional(),
+    name: z.string().optional().describe('Display name of the repository'),
+    metadata: z
+      .strictObject({ name: z.string().optional().describe('Display name of the repository') })
+      .optional()
+      .describe('Other form of name'),
     artifacts: z
       .record(
         name('artifact name'),
-        z.strictObject({ path: z.string().optional(), ecosystem: z.string().optional(), description: z.string().optional() }).nullable()
+        z
+          .strictObject({
+            path: z.string().optional().describe('Where the artifact is in the repository'),
+            ecosystem: z.string().optional().describe('Its package ecosystem (npm, go, maven, ...)'),
+            description: z.string().optional().describe('What the artifact is')
+          })
+          .nullable()
+          .describe('An artifact; may be empty')
       )
       .optional()
       .describe('What this repository publishes; the artifact "default" always exists'),
-    workflows: z.record(name('workflow name'), workflowSchema).optional(),
-    subscriptions: z.array(subscriptionSchema).optional(),
+    workflows: z.record(name('workflow name'), workflowSchema).optional().describe('name -> workflow'),
+    subscriptions: z.array(subscriptionSchema).optional().describe('Events of other repositories this one reacts to'),
     events: z
       .strictObject({
         produces: z
-          .array(z.strictObject({ type: eventType, schema_version: versionLike.optional(), description: z.string().optional() }))
-          .optional(),
-        subscriptions: z.array(subscriptionSchema).optional()
+          .array(
+            z.strictObject({
+              type: eventType.describe('Event type, snake_case'),
+              schema_version: versionLike.optional().describe('Version of the payload\'s shape, matched against subscriptions\' schema_version'),
+              description: z.string().optional().describe('What the event means')
+            })
+          )
+          .optional()
+          .describe('Events this repository emits; a fan-out of an undeclared type is a warning'),
+        subscriptions: z.array(subscriptionSchema).optional().describe('Same as the top-level subscriptions; both are merged')
       })
-      .optional(),
+      .optional()
+      .describe('Events produced and subscribed to'),
     repos: z
       .array(
         z
