@@ -173,6 +173,12 @@ describe('the action bundle in dispatch mode', () => {
     expect(local?.url).toBeUndefined()
     expect(local?.workspace).not.toBe('')
     expect(remote).toMatchObject({ status: 'success', url: runUrl('acme/remote-only'), workspace: '' })
+    // The step output links the dispatched run, and says null for the child that ran here.
+    const output = JSON.parse(res.outputs.children) as Array<{ id: string; parent_id: string; repository: string; url: string | null }>
+    expect(output.map((c) => [c.repository, c.id, c.parent_id, c.url]).sort()).toEqual([
+      ['acme/local', local!.id, '', null],
+      ['acme/remote-only', remote!.id, '', runUrl('acme/remote-only')]
+    ])
     expect(api.runs.map((r) => r.repository)).not.toContain('acme/local')
     expect(res.stdout).toContain('ran here with v2.0.0')
   })

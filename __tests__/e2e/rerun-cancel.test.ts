@@ -148,7 +148,16 @@ describe('cancelling the job', () => {
     expect(res.code).toBe(1)
     expect(res.outputs).toMatchObject({ status: 'cancelled', failed: '1', succeeded: '0', 'cache-hit': 'false' })
     expect(JSON.parse(res.outputs.children)).toEqual([
-      { repository: 'acme/stubborn', workflow: 'build', status: 'cancelled', duration_ms: expect.any(Number), error: 'cancelled by SIGINT, then SIGTERM: killed while running' }
+      {
+        id: expect.stringMatching(/^stubborn-build-/),
+        parent_id: '',
+        repository: 'acme/stubborn',
+        workflow: 'build',
+        status: 'cancelled',
+        duration_ms: expect.any(Number),
+        error: 'cancelled by SIGINT, then SIGTERM: killed while running',
+        url: null
+      }
     ])
     const report = JSON.parse(readFileSync(res.outputs['report-path'], 'utf8')) as { run_id: string; status: string }
     expect(report).toMatchObject({ run_id: res.outputs['run-id'], status: 'cancelled' })

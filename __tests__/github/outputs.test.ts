@@ -5,17 +5,15 @@ import { child, failedChild, report, step } from '../../__fixtures__/reports.js'
 
 describe('actionOutputs', () => {
   const web = child('acme/web', 'update', { id: 'web-update-1', duration_ms: 1500 })
+  const db = failedChild('acme/db', 'migrate', { parent_id: 'web-update-1', duration_ms: 200 })
+  const cli = child('acme/cli', 'bump', { parent_id: 'web-update-1', status: 'reused', duration_ms: 0, url: 'https://github.com/acme/api/actions/runs/7/attempts/1' })
+  const x = child('acme/x', 'y', { status: 'timed_out', duration_ms: 600_000, error: { kind: 'timed_out', message: 'fan-out timed out after 10m' }, url: 'https://github.com/acme/x/actions/runs/42' })
+  const z = child('acme/z', 'y', { parent_id: 'web-update-1', status: 'cancelled', duration_ms: 3, error: { kind: 'cancelled', message: 'cancelled by SIGTERM' } })
+  const dup = child('acme/web', 'update', { status: 'skipped', duration_ms: 0, error: { kind: 'cycle', message: 'duplicate' } })
   const tree = report({
     status: 'failure',
     steps: [step('build', { outputs: { version: 'v1.2.3', sha: 'abc' } }), step('fan-out', { outputs: { triggered: '6' } }), step('notify')],
-    children: [
-      web,
-      failedChild('acme/db', 'migrate', { parent_id: 'web-update-1', duration_ms: 200 }),
-      child('acme/cli', 'bump', { parent_id: 'web-update-1', status: 'reused', duration_ms: 0 }),
-      child('acme/x', 'y', { status: 'timed_out', duration_ms: 600_000, error: { kind: 'timed_out', message: 'fan-out timed out after 10m' } }),
-      child('acme/z', 'y', { parent_id: 'web-update-1', status: 'cancelled', duration_ms: 3, error: { kind: 'cancelled', message: 'cancelled by SIGTERM' } }),
-      child('acme/web', 'update', { status: 'skipped', duration_ms: 0, error: { kind: 'cycle', message: 'duplicate' } })
-    ]
+    children: [web, db, cli, x, z, dup]
   })
 
   it('gives every output as a string, counting the whole tree', () => {
@@ -26,12 +24,12 @@ describe('actionOutputs', () => {
       failed: '3',
       skipped: '1',
       children: JSON.stringify([
-        { repository: 'acme/web', workflow: 'update', status: 'success', duration_ms: 1500, error: null },
-        { repository: 'acme/db', workflow: 'migrate', status: 'failure', duration_ms: 200, error: 'step test failed with exit code 1' },
-        { repository: 'acme/cli', workflow: 'bump', status: 'reused', duration_ms: 0, error: null },
-        { repository: 'acme/x', workflow: 'y', status: 'timed_out', duration_ms: 600000, error: 'fan-out timed out after 10m' },
-        { repository: 'acme/z', workflow: 'y', status: 'cancelled', duration_ms: 3, error: 'cancelled by SIGTERM' },
-        { repository: 'acme/web', workflow: 'update', status: 'skipped', duration_ms: 0, error: 'duplicate' }
+        { id: 'web-update-1', parent_id: '', repository: 'acme/web', workflow: 'update', status: 'success', duration_ms: 1500, error: null, url: null },
+        { id: db.id, parent_id: 'web-update-1', repository: 'acme/db', workflow: 'migrate', status: 'failure', duration_ms: 200, error: 'step test failed with exit code 1', url: null },
+        { id: cli.id, parent_id: 'web-update-1', repository: 'acme/cli', workflow: 'bump', status: 'reused', duration_ms: 0, error: null, url: 'https://github.com/acme/api/actions/runs/7/attempts/1' },
+        { id: x.id, parent_id: '', repository: 'acme/x', workflow: 'y', status: 'timed_out', duration_ms: 600000, error: 'fan-out timed out after 10m', url: 'https://github.com/acme/x/actions/runs/42' },
+        { id: z.id, parent_id: 'web-update-1', repository: 'acme/z', workflow: 'y', status: 'cancelled', duration_ms: 3, error: 'cancelled by SIGTERM', url: null },
+        { id: dup.id, parent_id: '', repository: 'acme/web', workflow: 'update', status: 'skipped', duration_ms: 0, error: 'duplicate', url: null }
       ]),
       outputs: '{"build":{"version":"v1.2.3","sha":"abc"},"fan-out":{"triggered":"6"},"notify":{}}',
       'report-path': '/runner/_temp/tako/report.json',

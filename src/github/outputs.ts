@@ -34,12 +34,16 @@ export function countChildren(children: ChildReport[]): ChildCounts {
 /** Every output of SPEC 6 as the strings `core.setOutput` receives; counts are over the whole tree. */
 export function actionOutputs(report: RunReport, extra: { reportPath: string; cacheHit: boolean }): Record<string, string> {
   const counts = countChildren(report.children)
+  // Every key in every entry (null when absent) so that `fromJSON(...)[0].url` in a workflow never hits a missing key.
   const children = report.children.map((c) => ({
+    id: c.id,
+    parent_id: c.parent_id,
     repository: c.repository,
     workflow: c.workflow,
     status: c.status,
     duration_ms: c.duration_ms,
-    error: c.error?.message ?? null
+    error: c.error?.message ?? null,
+    url: c.url ?? null
   }))
   const stepOutputs = Object.fromEntries(report.steps.map((s) => [s.id, s.outputs]))
   return {
