@@ -31,7 +31,10 @@ if (start < 0) {
 }
 let end = lines.findIndex((line, i) => i > start && (isVersionHeading(line) || /^\[[^\]]+\]:\s/.test(line)))
 if (end < 0) end = lines.length
-const body = lines.slice(start + 1, end).join('\n').trim()
+const body = lines
+  .slice(start + 1, end)
+  .join('\n')
+  .trim()
 if (body === '') {
   console.error(`${file}:${start + 1}: the section of ${version} is empty; say what changed`)
   process.exit(1)
