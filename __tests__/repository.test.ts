@@ -84,7 +84,14 @@ describe('GitHub workflows', () => {
     const job = release.jobs.release
     expect(job.permissions).toMatchObject({ contents: 'write' })
     const run = scripts(job)
-    const order = ['npm ci', 'npm run build', 'git diff --exit-code --stat dist/ tako.schema.json', 'node script/changelog.mjs', 'gh release create', 'git push --force origin "refs/tags/$major"']
+    const order = [
+      'npm ci',
+      'npm run build',
+      'git diff --exit-code --stat dist/ tako.schema.json',
+      'node script/changelog.mjs',
+      'gh release create',
+      'git push --force origin "refs/tags/$major"'
+    ]
     const at = order.map((text) => run.indexOf(text))
     expect(at.every((i) => i >= 0)).toBe(true)
     expect([...at].sort((a, b) => a - b)).toEqual(at)
@@ -153,7 +160,8 @@ describe('the published name', () => {
     expect(pkg.bugs.url).toBe(`https://github.com/${name}/issues`)
     expect(read('SECURITY.md')).toContain(`https://github.com/${name}/security/advisories/new`)
     expect(read('CHANGELOG.md')).toContain(`https://github.com/${name}/releases/tag/v1.0.0`)
-    for (const file of ['README.md', 'docs/dispatch.md', 'docs/schemastore.md', 'action.yml', 'CONTRIBUTING.md']) expect(read(file)).not.toContain('org/tako-action')
+    for (const file of ['README.md', 'docs/dispatch.md', 'docs/schemastore.md', 'action.yml', 'CONTRIBUTING.md'])
+      expect(read(file)).not.toContain('org/tako-action')
   })
 
   it('gives the schema URL where the release publishes it, the same in the README and the SchemaStore entry', () => {
@@ -181,7 +189,9 @@ describe('repository files', () => {
   })
 
   it('.gitattributes marks dist/ generated and keeps its bytes', async () => {
-    const { stdout } = await execFileAsync('git', ['check-attr', 'linguist-generated', 'text', '--', 'dist/index.js', 'dist/cli/index.js', 'src/main.ts'], { cwd: ROOT })
+    const { stdout } = await execFileAsync('git', ['check-attr', 'linguist-generated', 'text', '--', 'dist/index.js', 'dist/cli/index.js', 'src/main.ts'], {
+      cwd: ROOT
+    })
     expect(stdout).toContain('dist/index.js: linguist-generated: true')
     expect(stdout).toContain('dist/cli/index.js: linguist-generated: true')
     expect(stdout).toContain('dist/index.js: text: unset')
@@ -209,14 +219,23 @@ describe('script/changelog.mjs', () => {
     expect(await changelog('9.9.9')).toMatchObject({ code: 1, stderr: expect.stringContaining('no section "## [9.9.9]"; move the Unreleased entries') })
     const dir = tempDir()
     writeFileSync(path.join(dir, 'CHANGELOG.md'), '# Changelog\n\n## [2.0.0] - 2026-12-01\n\n## [1.0.0]\n\n- first\n')
-    expect(await changelog('2.0.0', path.join(dir, 'CHANGELOG.md'))).toMatchObject({ code: 1, stderr: expect.stringContaining('CHANGELOG.md:3: the section of 2.0.0 is empty; say what changed') })
+    expect(await changelog('2.0.0', path.join(dir, 'CHANGELOG.md'))).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('CHANGELOG.md:3: the section of 2.0.0 is empty; say what changed')
+    })
     expect(await changelog('1.0.0', path.join(dir, 'CHANGELOG.md'))).toMatchObject({ code: 0, stdout: '- first\n' })
     expect(await changelog('v1')).toMatchObject({ code: 2 })
   })
 })
 
 describe('script/release', () => {
-  const env = { ...process.env, GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.invalid', GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.invalid' }
+  const env = {
+    ...process.env,
+    GIT_COMMITTER_NAME: 'test',
+    GIT_COMMITTER_EMAIL: 'test@example.invalid',
+    GIT_AUTHOR_NAME: 'test',
+    GIT_AUTHOR_EMAIL: 'test@example.invalid'
+  }
 
   /** A small project laid out like this one, with a real build whose output is committed. */
   function project(over: { version?: string; versionTs?: string; changelog?: string } = {}): { dir: string; remote: string } {
@@ -227,7 +246,8 @@ describe('script/release', () => {
       tempDir('tako-release-'),
       {
         'package.json': JSON.stringify({ name: 'p', version, private: true, scripts: { build: 'node build.mjs' } }),
-        'build.mjs': "import { mkdirSync, writeFileSync } from 'node:fs'\nmkdirSync('dist', { recursive: true })\nwriteFileSync('dist/index.js', 'built\\n')\nwriteFileSync('tako.schema.json', '{}\\n')\n",
+        'build.mjs':
+          "import { mkdirSync, writeFileSync } from 'node:fs'\nmkdirSync('dist', { recursive: true })\nwriteFileSync('dist/index.js', 'built\\n')\nwriteFileSync('tako.schema.json', '{}\\n')\n",
         'dist/index.js': 'built\n',
         'tako.schema.json': '{}\n',
         'src/version.ts': over.versionTs ?? `export const VERSION = '${version}'\n`,

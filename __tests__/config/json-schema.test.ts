@@ -53,11 +53,30 @@ describe('takoJsonSchema', () => {
     const stepMap = schema.definitions!.Step.anyOf!.find((s) => s.type === 'object')!
     expect(stepMap.additionalProperties).toBe(false)
     expect(Object.keys(stepMap.properties!)).toEqual([
-      'id', 'name', 'if', 'run', 'shell', 'working_directory', 'env', 'timeout', 'continue_on_error', 'produces', 'on_failure', 'uses', 'with'
+      'id',
+      'name',
+      'if',
+      'run',
+      'shell',
+      'working_directory',
+      'env',
+      'timeout',
+      'continue_on_error',
+      'produces',
+      'on_failure',
+      'uses',
+      'with'
     ])
     expect(stepMap.properties!.on_failure).toMatchObject({ type: 'array', items: { $ref: '#/definitions/Step' } })
     expect(Object.keys(schema.definitions!.Subscription.properties!)).toEqual([
-      'artifact', 'events', 'schema_version', 'filter', 'filters', 'workflow', 'inputs', 'runs_on'
+      'artifact',
+      'events',
+      'schema_version',
+      'filter',
+      'filters',
+      'workflow',
+      'inputs',
+      'runs_on'
     ])
   })
 
