@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { noRunMarkdown, SUMMARY_MAX_BYTES, summaryMarkdown } from '../../src/github/summary.js'
 import type { FanOutPlan } from '../../src/engine/engine.js'
-import type { PlannedChild } from '../../src/engine/fan-out.js'
+import type { PlannedChild } from '../../src/engine/builtins/fan-out.js'
 import { child, discovery, failedChild, report, step } from '../../__fixtures__/reports.js'
 
 const lines = (md: string): string[] => md.split('\n')

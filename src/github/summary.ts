@@ -2,7 +2,7 @@
 // byte budget by shortening log tails first, then dropping table rows, and saying what was cut.
 
 import type { FanOutPlan } from '../engine/engine.js'
-import type { PlannedChild } from '../engine/fan-out.js'
+import type { PlannedChild } from '../engine/builtins/fan-out.js'
 import { formatMs } from '../engine/run-scope.js'
 import type { ChildReport, RunReport, StepReport } from '../engine/types.js'
 import { countChildren, ENDED, isFailedChild } from './outputs.js'
