@@ -123,7 +123,7 @@ const stepMap: z.ZodType<RawStepMap> = z.strictObject({
   get on_failure(): z.ZodOptional<z.ZodArray<z.ZodType<RawStep>>> {
     return z.array(step).min(1).optional().describe('Steps run when this step fails')
   },
-  uses: z.string().optional().describe('A built-in step: tako/fan-out@v1'),
+  uses: z.string().optional().describe('A built-in step: tako/fan-out@v1 or tako/pull-request@v1'),
   with: z.record(z.string(), z.unknown()).optional().describe('Arguments of the built-in step; values are templated')
 })
 
