@@ -16,6 +16,7 @@ import { RemoteRepositorySource } from './github/remote-source.js'
 import { makeOwnerLister } from './github/list-repos.js'
 import { noRunMarkdown, summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
 import { WorkflowDispatcher } from './github/dispatch.js'
+import { actionDelivery } from './github/pull-requests.js'
 import { childRunNote } from './github/child-mode.js'
 import { ANNOTATIONS_PER_LEVEL, configAnnotations, runAnnotations, type Annotation } from './github/annotations.js'
 import { actionOutputs, noRunOutputs, redact, secretForms } from './github/outputs.js'
@@ -202,7 +203,9 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       parentRunUrl: env.attemptUrl,
       runId: step.runId,
       warn: (m) => warn(step, m)
-    })
+    }),
+    // tako/pull-request@v1: the engine pushes with the token and proposes through the API; steps never see either.
+    delivery: actionDelivery({ serverUrl: env.serverUrl, apiUrl: env.apiUrl, token: inputs.token, runUrl: env.attemptUrl, log: (m) => core.info(redact(m, step.secrets)) })
   }
 
   const header: RunHeader = { runId: step.runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }

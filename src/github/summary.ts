@@ -4,7 +4,7 @@
 import type { FanOutPlan } from '../engine/engine.js'
 import type { PlannedChild } from '../engine/builtins/fan-out.js'
 import { formatMs } from '../engine/run-scope.js'
-import type { ChildReport, RunReport, StepReport } from '../engine/types.js'
+import type { ChildReport, PullRequestRecord, RunReport, StepReport } from '../engine/types.js'
 import { countChildren, ENDED, isFailedChild } from './outputs.js'
 
 /** GitHub rejects a step summary of 1 MiB or more. */
@@ -120,6 +120,8 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], pl
     out.push(...steps.note, '')
   }
 
+  if (report.pull_requests?.length) out.push(`Pull requests of ${inline(report.workflow)}: ${pullRequestCell(report.pull_requests)}`, '')
+
   if (planned) out.push(...plannedSection(planned, take))
   else out.push(...childrenSection(report.children, take))
 
@@ -178,7 +180,7 @@ function childrenSection(all: ChildReport[], take: Take): string[] {
   const out = ['### Child runs', '']
   if (all.length === 0) return [...out, '_No child runs._', '']
   const children = take(all)
-  out.push('| id | repository | workflow | event | status | duration | failing step | triggered by |', '| --- | --- | --- | --- | --- | ---: | --- | --- |')
+  out.push('| id | repository | workflow | event | status | duration | failing step | triggered by | pull request |', '| --- | --- | --- | --- | --- | ---: | --- | --- | --- |')
   for (const c of children.shown) {
     out.push(
       row([
@@ -189,11 +191,20 @@ function childrenSection(all: ChildReport[], take: Take): string[] {
         `${MARK[c.status] ?? ''} ${c.status}`,
         formatMs(c.duration_ms),
         failingStep(c),
-        c.parent_id ? inline(c.parent_id) : '—'
+        c.parent_id ? inline(c.parent_id) : '—',
+        pullRequestCell(c.pull_requests)
       ])
     )
   }
   return [...out, ...children.note, '']
+}
+
+/** Each pull request as a link with its operation; a branch pushed without one is named. */
+function pullRequestCell(prs: PullRequestRecord[] | undefined): string {
+  if (!prs?.length) return '—'
+  return prs
+    .map((p) => (p.url ? `${link(inline(`#${p.number}`), p.url)} ${inline(p.operation)}` : `${inline(p.branch)} ${inline(p.operation)}`))
+    .join('<br>')
 }
 
 function failureSection({ child, tail }: Failure, tailBytes: number, cuts: Cuts): string[] {
