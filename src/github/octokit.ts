@@ -1,5 +1,5 @@
 // The one Octokit of the project: REST methods, retries of transient failures and GitHub's rate-limit rules, for
-// github.com and GHES alike. Built from @octokit/core (not @actions/github) so the CLI bundle can use it too.
+// github.com and GHES alike. Built from @octokit/core, not the action toolkit, so the CLI bundle can use it too.
 
 import { Octokit as Core } from '@octokit/core'
 import { restEndpointMethods } from '@octokit/plugin-rest-endpoint-methods'
