@@ -278,6 +278,14 @@ function childPullRequests(child: PlannedChild, event: TakoEvent, parent: RunCon
   const workflow = child.config.workflows[child.match.subscription.workflow]
   if (!workflow) return []
   const context: RunContext = { inputs: {}, steps: {}, event, env: parent.env, run_id: parent.run_id, repository: child.candidate.repository }
+  // The inputs the subscription would map from the event, as far as they can be known now.
+  for (const [name, template] of Object.entries(child.match.subscription.inputs)) {
+    try {
+      context.inputs[name] = renderDeep(template, context, `subscription input "${name}"`) as string
+    } catch {
+      // Known only at run time: previewed as written.
+    }
+  }
   const base = child.candidate.ref || '(its default branch)'
   return workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request').map((s) => previewPullRequest(s, context, workflow.name, base))
 }
