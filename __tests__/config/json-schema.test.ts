@@ -47,4 +47,25 @@ describe('takoJsonSchema', () => {
     expect(['acme/api', 'acme/web-app@main', 'a-b/c.d_e@v1.2'].every((r) => repos.test(r))).toBe(true)
     expect(['acme', 'acme/..', 'acme/api@', '/api'].some((r) => repos.test(r))).toBe(false)
   })
+
+  it('knows the built-in steps and the with keys of each, from the steps\' own schemas', () => {
+    const stepMap = schema.$defs!.Step.anyOf!.find((s) => s.type === 'object')!
+    expect(stepMap.properties!.uses.enum).toEqual(['tako/fan-out@v1', 'tako/pull-request@v1'])
+    const withOf = (uses: string): Schema => {
+      const rule = (stepMap.allOf as Array<{ if: Schema; then: Schema }>).find((r) => (r.if.properties!.uses.enum as string[]).includes(uses))!
+      return rule.then.properties!.with
+    }
+    const pr = withOf('tako/pull-request@v1')
+    expect(pr.additionalProperties).toBe(false)
+    expect(pr.required).toEqual(['title'])
+    expect(Object.keys(pr.properties!)).toEqual([
+      'title', 'branch', 'base', 'body', 'commit_message', 'add_paths', 'labels', 'reviewers', 'team_reviewers', 'assignees', 'draft', 'push_only', 'author'
+    ])
+    for (const property of Object.values(pr.properties!)) expect(typeof property.description).toBe('string')
+    // A boolean may also be a template, known only when the step runs.
+    expect(pr.properties!.draft.anyOf).toEqual([{ type: 'boolean' }, expect.objectContaining({ type: 'string', pattern: '\\{\\{' })])
+    const fanOut = withOf('tako/fan-out@v1')
+    expect(fanOut.required).toEqual(['event_type'])
+    expect(Object.keys(fanOut.properties!)).toEqual(['event_type', 'artifact', 'schema_version', 'payload', 'wait_for_children', 'timeout', 'concurrency_limit', 'fail_fast'])
+  })
 })
