@@ -196,6 +196,16 @@ describe('tako/pull-request@v1 in the action', () => {
     for (const operation of operations) expect(['updated', 'unchanged']).toContain(operation)
   })
 
+  it('says in a dry run which pull requests would be proposed, with branch and base, and pushes nothing', async () => {
+    const pushes = git.requests.filter((q) => q.path.endsWith('/git-receive-pack')).length
+    const res = await runAction({ workspace, inputs: { workflow: 'release', cache: 'false', repositories: 'acme/shop', 'dry-run': 'true' }, token: TOKEN, serverUrl: api.origin })
+    expect(res.code).toBe(0)
+    expect(res.summary).toContain('### Pull requests that would be proposed')
+    expect(res.summary).toContain('| acme/shop | update | propose | tako/api\\_published-api | (its default branch) | Update the API to v2.0.0 |')
+    expect(git.requests.filter((q) => q.path.endsWith('/git-receive-pack')).length).toBe(pushes)
+    expect(await branches('acme/shop')).toEqual(['main'])
+  })
+
   it('fails the child whose pull request GitHub refuses (403) with pull_request_failed naming the permissions; its sibling still proposes', async () => {
     const res = await action('acme/locked\nacme/shop')
 

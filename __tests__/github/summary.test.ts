@@ -207,6 +207,23 @@ describe('summaryMarkdown', () => {
     expect(summaryMarkdown(report({ steps: [] }), { plan: [] })).toContain('### Planned child runs\n\n_No child would run._')
   })
 
+  it('lists the pull requests a dry run would propose, with branch and base', () => {
+    const pullRequests = [{ repository: 'acme/web', workflow: 'update', step: 'propose', branch: 'tako/api_published-api', base: 'main', title: 'Update the API to v2', push_only: false }]
+    const md = summaryMarkdown(report({ steps: [] }), { title: 'tako (dry run)', plan: [], pullRequests })
+    expect(md).toContain(
+      [
+        '### Pull requests that would be proposed',
+        '',
+        '_When there are changes to commit._',
+        '',
+        '| repository | workflow | step | branch | base | title |',
+        '| --- | --- | --- | --- | --- | --- |',
+        '| acme/web | update | propose | tako/api\\_published-api | main | Update the API to v2 |'
+      ].join('\n')
+    )
+    expect(summaryMarkdown(report({ steps: [] }), { plan: [] })).not.toContain('would be proposed')
+  })
+
   it('says what stopped a step that ran nothing, one problem per item', () => {
     expect(noRunMarkdown({ workflow: 'release_api', status: 'failure', error: 'tako.yml:3:3: missing required key "steps"\ntako.yml:4:5: unknown key <stesp>' })).toBe(
       [
