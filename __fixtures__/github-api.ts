@@ -1,5 +1,7 @@
 // Stateful loopback fake of the GitHub REST endpoints dispatch mode uses: repository, workflow dispatch, runs (with
 // ETag/304 and rate-limit headers), jobs, job logs, cancel, and the run list of older servers; plus a simulated clock.
+// Also the pull-request endpoints tako/pull-request@v1 uses: pulls (list by head/base, create, update), labels,
+// requested reviewers and assignees, with a per-repository refusal.
 
 import { createHash } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -29,6 +31,23 @@ export interface FakeRepo {
   workflows?: string[]
   /** workflow_dispatch inputs the workflow declares (default the five tako inputs). */
   inputs?: string[]
+  /** Answered to every pull-request write of this repository (a token without `pull-requests: write`). */
+  denyPullRequests?: 403
+}
+
+export interface FakePull {
+  number: number
+  repository: string
+  title: string
+  body: string
+  head: string
+  base: string
+  draft: boolean
+  state: 'open' | 'closed'
+  labels: string[]
+  reviewers: string[]
+  team_reviewers: string[]
+  assignees: string[]
 }
 
 export interface FakeGitHubOptions {
@@ -75,6 +94,8 @@ export interface FakeGitHub {
   origin: string
   requests: ApiRequest[]
   runs: FakeRun[]
+  /** Every pull request created, in order. */
+  pulls: FakePull[]
   /** Requests answered 304 Not Modified. */
   notModified(): number
   close(): Promise<void>
@@ -116,6 +137,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const prefix = (opts.prefix ?? '').replace(/\/$/, '')
   const requests: ApiRequest[] = []
   const runs: FakeRun[] = []
+  const pulls: FakePull[] = []
   const limit = opts.rateLimit?.limit ?? 5000
   const windowMs = opts.rateLimit?.windowMs ?? 3_600_000
   let remaining = opts.rateLimit?.remaining ?? limit
@@ -224,7 +246,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         remaining = limit
         resetAt = Math.ceil((now() + windowMs) / 1000) * 1000
       }
-      if (opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}`) {
+      // GitHub takes both schemes; Octokit sends `token <t>` for such tokens.
+      if (opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}` && req.headers.authorization !== `token ${opts.token}`) {
         return send(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' })
       }
       if (remaining === 0) {
@@ -248,6 +271,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const rest = m[2] ?? ''
     let p: RegExpExecArray | null
     if (method === 'GET' && rest === '') return send(200, { full_name: repository, default_branch: repo.defaultBranch ?? 'main' })
+    if (/^\/(pulls|issues)(\/|$)/.test(rest)) return routePulls(repository, repo, method, rest, query, body, send)
     if ((p = /^\/actions\/workflows\/([^/]+)\/dispatches$/.exec(rest)) && method === 'POST') {
       const file = decodeURIComponent(p[1])
       if (!(repo.workflows ?? ['tako.yml']).includes(file)) return send(404, { message: 'Not Found' })
@@ -305,6 +329,81 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     return send(404, { message: 'Not Found' })
   }
 
+  const pullJson = (pr: FakePull): Record<string, unknown> => ({
+    number: pr.number,
+    html_url: `${origin}/${pr.repository}/pull/${pr.number}`,
+    title: pr.title,
+    body: pr.body,
+    state: pr.state,
+    draft: pr.draft,
+    head: { ref: pr.head, label: `${pr.repository.split('/')[0]}:${pr.head}` },
+    base: { ref: pr.base },
+    labels: pr.labels.map((name) => ({ name }))
+  })
+  const routePulls = (repository: string, repo: FakeRepo, method: string, rest: string, query: URLSearchParams, body: unknown, send: Send): void => {
+    const b = (body ?? {}) as Record<string, unknown>
+    const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : [])
+    if (method !== 'GET' && repo.denyPullRequests === 403) {
+      return send(403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request', status: '403' })
+    }
+    const mine = pulls.filter((p) => p.repository === repository)
+    if (rest === '/pulls' && method === 'GET') {
+      const head = query.get('head')
+      const base = query.get('base')
+      const state = query.get('state') ?? 'open'
+      const owner = repository.split('/')[0]
+      const listed = mine.filter((p) => (state === 'all' || p.state === state) && (!head || head === `${owner}:${p.head}`) && (!base || base === p.base))
+      return send(200, listed.map(pullJson))
+    }
+    if (rest === '/pulls' && method === 'POST') {
+      const missing = ['title', 'head', 'base'].filter((k) => typeof b[k] !== 'string' || b[k] === '')
+      if (missing.length) return send(422, { message: 'Validation Failed', errors: missing.map((field) => ({ resource: 'PullRequest', field, code: 'missing_field' })) })
+      if (mine.some((p) => p.state === 'open' && p.head === b.head && p.base === b.base)) {
+        return send(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${repository.split('/')[0]}:${String(b.head)}.` }] })
+      }
+      const pr: FakePull = {
+        number: pulls.length + 1,
+        repository,
+        title: String(b.title),
+        body: typeof b.body === 'string' ? b.body : '',
+        head: String(b.head),
+        base: String(b.base),
+        draft: b.draft === true,
+        state: 'open',
+        labels: [],
+        reviewers: [],
+        team_reviewers: [],
+        assignees: []
+      }
+      pulls.push(pr)
+      return send(201, pullJson(pr))
+    }
+    const p = /^\/(pulls|issues)\/(\d+)(\/.*)?$/.exec(rest)
+    const pr = p ? mine.find((x) => x.number === Number(p[2])) : undefined
+    if (!p || !pr) return send(404, { message: 'Not Found' })
+    const sub = p[3] ?? ''
+    if (p[1] === 'pulls' && sub === '' && method === 'PATCH') {
+      if (typeof b.title === 'string') pr.title = b.title
+      if (typeof b.body === 'string') pr.body = b.body
+      return send(200, pullJson(pr))
+    }
+    if (p[1] === 'pulls' && sub === '' && method === 'GET') return send(200, pullJson(pr))
+    if (p[1] === 'issues' && sub === '/labels' && method === 'POST') {
+      pr.labels.push(...strings(b.labels).filter((l) => !pr.labels.includes(l)))
+      return send(200, pr.labels.map((name) => ({ name })))
+    }
+    if (p[1] === 'pulls' && sub === '/requested_reviewers' && method === 'POST') {
+      pr.reviewers.push(...strings(b.reviewers))
+      pr.team_reviewers.push(...strings(b.team_reviewers))
+      return send(201, pullJson(pr))
+    }
+    if (p[1] === 'issues' && sub === '/assignees' && method === 'POST') {
+      pr.assignees.push(...strings(b.assignees))
+      return send(201, pullJson(pr))
+    }
+    return send(404, { message: 'Not Found' })
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
@@ -312,6 +411,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     origin,
     requests,
     runs,
+    pulls,
     notModified: () => requests.filter((r) => r.status === 304).length,
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -16,6 +16,8 @@ import { RemoteRepositorySource } from './github/remote-source.js'
 import { makeOwnerLister } from './github/list-repos.js'
 import { noRunMarkdown, summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
 import { WorkflowDispatcher } from './github/dispatch.js'
+import { actionDelivery } from './github/pull-requests.js'
+import type { PullRequestPreview } from './engine/builtins/pull-request.js'
 import { childRunNote } from './github/child-mode.js'
 import { ANNOTATIONS_PER_LEVEL, configAnnotations, runAnnotations, type Annotation } from './github/annotations.js'
 import { actionOutputs, noRunOutputs, redact, secretForms } from './github/outputs.js'
@@ -202,17 +204,19 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       parentRunUrl: env.attemptUrl,
       runId: step.runId,
       warn: (m) => warn(step, m)
-    })
+    }),
+    // tako/pull-request@v1: the engine pushes with the token and proposes through the API; steps never see either.
+    delivery: actionDelivery({ serverUrl: env.serverUrl, apiUrl: env.apiUrl, token: inputs.token, runUrl: env.attemptUrl, log: (m) => core.info(redact(m, step.secrets)) })
   }
 
   const header: RunHeader = { runId: step.runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
   step.running = { header, progress }
   let report: RunReport
-  let plan: FanOutPlan[] | undefined
+  let plan: { fanOuts: FanOutPlan[]; pullRequests: PullRequestPreview[] } | undefined
   if (inputs.dryRun) {
     const planned = await planRun(prepared, options)
     report = redactReport(plannedReport(planned), step.secrets)
-    plan = JSON.parse(redact(JSON.stringify(planned.fanOuts), step.secrets)) as FanOutPlan[]
+    plan = JSON.parse(redact(JSON.stringify({ fanOuts: planned.fanOuts, pullRequests: planned.pullRequests }), step.secrets)) as typeof plan
   } else {
     report = redactReport(await executeRun(prepared, options), step.secrets)
   }
@@ -246,7 +250,7 @@ function redactReport(report: RunReport, secrets: string[]): RunReport {
  * Writes the outputs and the job summary, of the run's report or of no run, the first time it is called; later calls
  * do nothing. Synchronous, so a signal handler can call it and exit right after.
  */
-function publish(step: StepState, what: { report: RunReport; plan?: FanOutPlan[] } | { status: 'failure' | 'cancelled'; error: string }): void {
+function publish(step: StepState, what: { report: RunReport; plan?: { fanOuts: FanOutPlan[]; pullRequests: PullRequestPreview[] } } | { status: 'failure' | 'cancelled'; error: string }): void {
   if (step.published) return
   step.published = true
   const maxBytes = SUMMARY_MAX_BYTES - Buffer.byteLength(step.note)
@@ -256,7 +260,7 @@ function publish(step: StepState, what: { report: RunReport; plan?: FanOutPlan[]
     const reportPath = path.join(step.env.runnerTemp, `tako-report-${report.run_id}.json`)
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`)
     writeOutputs(actionOutputs(report, { reportPath, cacheHit: step.cacheHit }))
-    writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan } : { maxBytes }))
+    writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan?.fanOuts, pullRequests: what.plan?.pullRequests } : { maxBytes }))
   } else {
     writeOutputs(noRunOutputs({ status: what.status, runId: step.runId, cacheHit: step.cacheHit }))
     writeSummary(step.note + noRunMarkdown({ workflow: step.workflow, error: what.error, status: what.status, maxBytes }))

@@ -105,8 +105,9 @@ describe('takoJsonSchema', () => {
       for (const [key, property] of Object.entries(s.properties ?? {})) {
         if (typeof resolve(property).description !== 'string' || resolve(property).description === '') undescribed.push(`${path}.${key}`)
       }
-      // oneOf of a step map only says which keys are required ("run xor uses"); the keys are described above it.
-      for (const [key, child] of Object.entries(s)) if (!['enum', 'required', 'oneOf'].includes(key)) walk(child, `${path}/${key}`)
+      // oneOf of a step map only says which keys are required ("run xor uses"), and an if only which built-in a rule is for;
+      // the keys are described elsewhere.
+      for (const [key, child] of Object.entries(s)) if (!['enum', 'required', 'oneOf', 'if'].includes(key)) walk(child, `${path}/${key}`)
     }
     walk(schema, '#')
     expect(undescribed).toEqual([])
@@ -142,5 +143,40 @@ describe('takoJsonSchema', () => {
     expect(validate(withSteps(['echo ok', step]))).toBe(false)
     expect(validate.errors!.map((e) => e.schemaPath)).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`${keyword}$`))]))
     expect(validate.errors!.every((e) => e.instancePath.startsWith('/workflows/release/steps/1'))).toBe(true)
+  })
+  it("knows the with keys of each built-in step, from the steps' own schemas", () => {
+    // The step map is the one node holding the if/then rules, one per built-in.
+    const find = (node: unknown): Schema | undefined => {
+      if (node === null || typeof node !== 'object') return undefined
+      if (Array.isArray((node as Schema).allOf) && ((node as Schema).allOf as Schema[]).some((r) => 'if' in r)) return node as Schema
+      for (const child of Object.values(node as Schema)) {
+        const found = find(child)
+        if (found) return found
+      }
+      return undefined
+    }
+    const stepMap = find(schema)!
+    const withOf = (uses: string): Schema => {
+      const rule = (stepMap.allOf as Array<{ if: Schema; then: Schema }>).find((r) => (r.if.properties!.uses.enum as string[]).includes(uses))!
+      return rule.then.properties!.with
+    }
+    const pr = withOf('tako/pull-request@v1')
+    expect(pr.additionalProperties).toBe(false)
+    expect(pr.required).toEqual(['title'])
+    expect(Object.keys(pr.properties!)).toEqual(expect.arrayContaining(['title', 'branch', 'base', 'body', 'commit_message', 'add_paths', 'labels', 'reviewers', 'team_reviewers', 'assignees', 'draft', 'push_only']))
+    for (const property of Object.values(pr.properties!)) expect(typeof property.description).toBe('string')
+    // A boolean may also be a template, known only when the step runs.
+    expect(pr.properties!.draft.anyOf).toEqual([{ type: 'boolean' }, expect.objectContaining({ type: 'string', pattern: '\\{\\{' })])
+    const fanOut = withOf('tako/fan-out@v1')
+    expect(fanOut.required).toEqual(['event_type'])
+    expect(Object.keys(fanOut.properties!)).toEqual(['event_type', 'artifact', 'schema_version', 'payload', 'wait_for_children', 'timeout', 'concurrency_limit', 'fail_fast'])
+  })
+
+  it('rejects a misspelt with key of a built-in step', () => {
+    const validate = validator()
+    expect(validate(withSteps([{ uses: 'tako/fan-out@v1', with: { event_type: 'x' } }]))).toBe(true)
+    expect(validate(withSteps([{ uses: 'tako/fan-out@v1', with: { event_typ: 'x' } }]))).toBe(false)
+    expect(validate(withSteps([{ uses: 'tako/pull-request@v1', with: { title: 't', lables: ['x'] } }]))).toBe(false)
+    expect(validate(withSteps([{ uses: 'tako/pull-request@v1', with: { title: 't', draft: '{{ .inputs.draft }}' } }]))).toBe(true)
   })
 })

@@ -189,8 +189,8 @@ describe('workflows and steps', () => {
     expect(
       messages(workflow('      - uses: actions/checkout@v4\n      - uses: tako/fanout@v1\n      - uses: tako/fan-out@v2\n      - uses: tako/fan-out\n'))
     ).toEqual([
-      'tako.yml:5:15: unknown step "actions/checkout@v4"; built-in steps: tako/fan-out@v1',
-      'tako.yml:6:15: unknown step "tako/fanout@v1" (did you mean "tako/fan-out"?); built-in steps: tako/fan-out@v1',
+      'tako.yml:5:15: unknown step "actions/checkout@v4"; built-in steps: tako/fan-out@v1, tako/pull-request@v1',
+      'tako.yml:6:15: unknown step "tako/fanout@v1" (did you mean "tako/fan-out"?); built-in steps: tako/fan-out@v1, tako/pull-request@v1',
       'tako.yml:7:15: tako/fan-out has no version "v2"; available: v1 (as in tako/fan-out@v1)',
       'tako.yml:8:15: tako/fan-out needs a version; available: v1 (as in tako/fan-out@v1)'
     ])
@@ -225,6 +225,40 @@ describe('workflows and steps', () => {
       'tako.yml:17:9: tako/fan-out@v1 needs "event_type" in "with"',
       'tako.yml:19:9: tako/fan-out@v1 needs "event_type" in "with"'
     ])
+  })
+
+  it('checks the with of tako/pull-request@v1, typos with "did you mean"', () => {
+    const steps = `      - uses: tako/pull-request@v1
+        with:
+          title: ""
+          lables: [dependencies]
+          draft: "yes"
+          reviewers: 3
+          author: someone
+          branch: "tako/a b"
+      - uses: tako/pull-requests@v1
+      - uses: tako/pull-request@v1
+`
+    expect(messages(workflow(steps))).toEqual([
+      'tako.yml:7:18: "title" must be a non-empty string, got ""',
+      'tako.yml:8:11: unknown key "lables" in the "with" of tako/pull-request@v1 (did you mean "labels"?)',
+      'tako.yml:9:18: "draft" must be true or false, got "yes"',
+      'tako.yml:10:22: "reviewers" must be a list of strings, got 3',
+      'tako.yml:11:19: "author" must be a name and an e-mail address, as in "Jane Doe <jane@example.com>", got "someone"',
+      'tako.yml:12:19: "branch" must be a valid git branch name, got "tako/a b"',
+      'tako.yml:13:15: unknown step "tako/pull-requests@v1" (did you mean "tako/pull-request"?); built-in steps: tako/fan-out@v1, tako/pull-request@v1',
+      'tako.yml:14:9: tako/pull-request@v1 needs "title" in "with"'
+    ])
+    load(
+      workflow(`      - uses: tako/pull-request@v1
+        with:
+          title: "Update to {{ .inputs.v }}"
+          draft: "{{ .inputs.d }}"
+          labels: [dependencies]
+          add_paths: VERSION
+          author: "Jane Doe <jane@example.com>"
+`).replace('    steps:', '    inputs: { v: {}, d: { type: boolean, default: false } }\n    steps:')
+    )
   })
 
   it('accepts a template for any with value of the fan-out', () => {

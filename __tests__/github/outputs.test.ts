@@ -31,10 +31,31 @@ describe('actionOutputs', () => {
         { id: z.id, parent_id: 'web-update-1', repository: 'acme/z', workflow: 'y', status: 'cancelled', duration_ms: 3, error: 'cancelled by SIGTERM', url: null },
         { id: dup.id, parent_id: '', repository: 'acme/web', workflow: 'update', status: 'skipped', duration_ms: 0, error: 'duplicate', url: null }
       ]),
+      'pull-requests': '[]',
       outputs: '{"build":{"version":"v1.2.3","sha":"abc"},"fan-out":{"triggered":"6"},"notify":{}}',
       'report-path': '/runner/_temp/tako/report.json',
       'cache-hit': 'false'
     })
+  })
+
+  it('lists the pull requests of the root run and of every child', () => {
+    const pr = (repository: string, number: number | null, operation: 'created' | 'pushed') => ({
+      repository,
+      number,
+      url: number ? `https://github.com/${repository}/pull/${number}` : null,
+      branch: 'tako/api',
+      base: 'main',
+      operation
+    })
+    const out = actionOutputs(
+      report({ pull_requests: [pr('acme/api', 1, 'created')], children: [child('acme/web', 'update', { pull_requests: [pr('acme/web', 7, 'created')] }), child('acme/cli', 'bump', { pull_requests: [pr('acme/cli', null, 'pushed')] })] }),
+      { reportPath: 'r.json', cacheHit: false }
+    )
+    expect(JSON.parse(out['pull-requests'])).toEqual([
+      { repository: 'acme/api', number: 1, url: 'https://github.com/acme/api/pull/1', branch: 'tako/api', operation: 'created' },
+      { repository: 'acme/web', number: 7, url: 'https://github.com/acme/web/pull/7', branch: 'tako/api', operation: 'created' },
+      { repository: 'acme/cli', number: null, url: null, branch: 'tako/api', operation: 'pushed' }
+    ])
   })
 
   it('names exactly the outputs of the constants file', () => {
@@ -48,7 +69,7 @@ describe('noRunOutputs', () => {
   it('gives every output, with nothing counted, when there is no run report', () => {
     const outputs = noRunOutputs({ status: 'failure', cacheHit: false })
     expect(Object.keys(outputs).sort()).toEqual(Object.values(Outputs).sort())
-    expect(outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
+    expect(outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', 'pull-requests': '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
     expect(noRunOutputs({ status: 'cancelled', runId: 'exec-20261124-143022-a7b3c1d2', cacheHit: true })).toMatchObject({ status: 'cancelled', 'run-id': 'exec-20261124-143022-a7b3c1d2', 'cache-hit': 'true' })
   })
 })

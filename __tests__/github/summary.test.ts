@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { noRunMarkdown, SUMMARY_MAX_BYTES, summaryMarkdown } from '../../src/github/summary.js'
 import type { FanOutPlan } from '../../src/engine/engine.js'
-import type { PlannedChild } from '../../src/engine/fan-out.js'
+import type { PlannedChild } from '../../src/engine/builtins/fan-out.js'
 import { child, discovery, failedChild, report, step } from '../../__fixtures__/reports.js'
 
 const lines = (md: string): string[] => md.split('\n')
@@ -81,14 +81,29 @@ describe('summaryMarkdown', () => {
     const md = summaryMarkdown(failed)
     expect(md).toContain(
       [
-        '| id | repository | workflow | event | status | duration | failing step | triggered by |',
-        '| --- | --- | --- | --- | --- | ---: | --- | --- |',
-        '| web-update-1 | acme/web@main | [update](https://github.com/acme/web/actions/runs/7) | api\\_published | ✅ success | 1m1s |  | — |',
-        '| db-migrate-2 | acme/db@main | migrate | api\\_published | ❌ failure | 4s | test (exit code 1) | web-update-1 |',
-        '| web-update-3 | acme/web@main | update | api\\_published | ⏭️ skipped | 0ms | duplicate: acme/web › update already triggered | — |',
-        '| cli-bump-4 | acme/cli | bump | api\\_published | ♻️ reused | 0ms |  | — |'
+        '| id | repository | workflow | event | status | duration | failing step | triggered by | pull request |',
+        '| --- | --- | --- | --- | --- | ---: | --- | --- | --- |',
+        '| web-update-1 | acme/web@main | [update](https://github.com/acme/web/actions/runs/7) | api\\_published | ✅ success | 1m1s |  | — | — |',
+        '| db-migrate-2 | acme/db@main | migrate | api\\_published | ❌ failure | 4s | test (exit code 1) | web-update-1 | — |',
+        '| web-update-3 | acme/web@main | update | api\\_published | ⏭️ skipped | 0ms | duplicate: acme/web › update already triggered | — | — |',
+        '| cli-bump-4 | acme/cli | bump | api\\_published | ♻️ reused | 0ms |  | — | — |'
       ].join('\n')
     )
+  })
+
+  it('links each child\'s pull requests in its row, and names a branch pushed without one', () => {
+    const md = summaryMarkdown(
+      report({
+        children: [
+          child('acme/web', 'update', { id: 'web-update-1', pull_requests: [{ repository: 'acme/web', number: 12, url: 'https://github.com/acme/web/pull/12', branch: 'tako/api', base: 'main', operation: 'created' }] }),
+          child('acme/cli', 'bump', { id: 'cli-bump-2', pull_requests: [{ repository: 'acme/cli', number: null, url: null, branch: 'tako/api', base: 'main', operation: 'pushed' }] })
+        ],
+        pull_requests: [{ repository: 'acme/api', number: 3, url: 'https://github.com/acme/api/pull/3', branch: 'tako/release', base: 'main', operation: 'updated' }]
+      })
+    )
+    expect(md).toMatch(/^\| web-update-1 \|.*\| \[#12\]\(https:\/\/github\.com\/acme\/web\/pull\/12\) created \|$/m)
+    expect(md).toMatch(/^\| cli-bump-2 \|.*\| tako\/api pushed \|$/m)
+    expect(md).toContain('Pull requests of release-api: [#3](https://github.com/acme/api/pull/3) updated')
   })
 
   it('gives each failure a collapsible section with its message, workspace and log tail', () => {
@@ -144,7 +159,7 @@ describe('summaryMarkdown', () => {
     const row = lines(md).find((l) => l.startsWith('| acme/x | main | error'))!
     expect(cells(row)).toEqual(['acme/x', 'main', 'error', 'bad \\| reason<br>second line &lt;img src=x onerror=alert(1)&gt; \\*bold\\* \\[a\\](b)'])
     const childRow = lines(md).find((l) => l.startsWith('| x\\|1 '))!
-    expect(cells(childRow)).toHaveLength(8)
+    expect(cells(childRow)).toHaveLength(9)
     expect(cells(childRow)[6]).toBe('a\\`b')
   })
 
@@ -190,6 +205,23 @@ describe('summaryMarkdown', () => {
     expect(md).not.toContain('### Child runs')
     expect(md).toContain('### Discovery')
     expect(summaryMarkdown(report({ steps: [] }), { plan: [] })).toContain('### Planned child runs\n\n_No child would run._')
+  })
+
+  it('lists the pull requests a dry run would propose, with branch and base', () => {
+    const pullRequests = [{ repository: 'acme/web', workflow: 'update', step: 'propose', branch: 'tako/api_published-api', base: 'main', title: 'Update the API to v2', push_only: false }]
+    const md = summaryMarkdown(report({ steps: [] }), { title: 'tako (dry run)', plan: [], pullRequests })
+    expect(md).toContain(
+      [
+        '### Pull requests that would be proposed',
+        '',
+        '_When there are changes to commit._',
+        '',
+        '| repository | workflow | step | branch | base | title |',
+        '| --- | --- | --- | --- | --- | --- |',
+        '| acme/web | update | propose | tako/api\\_published-api | main | Update the API to v2 |'
+      ].join('\n')
+    )
+    expect(summaryMarkdown(report({ steps: [] }), { plan: [] })).not.toContain('would be proposed')
   })
 
   it('says what stopped a step that ran nothing, one problem per item', () => {

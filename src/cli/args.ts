@@ -19,6 +19,8 @@ export interface ExecArgs {
   keepWorkspaces: boolean
   json: boolean
   resume?: string
+  /** REST root of a GitHub Enterprise Server, for tako/pull-request@v1 on origins of that host. */
+  apiUrl?: string
 }
 
 export interface ValidateArgs {
@@ -52,10 +54,13 @@ Options of exec:
   --keep-workspaces       keep every child workspace (default: keep only failed ones)
   --resume REPORT         re-run only the children that did not succeed in an earlier report
   --json                  print the run report as JSON on stdout (logs go to stderr)
+  --api-url URL           GitHub Enterprise Server API (https://HOST/api/v3) for tako/pull-request@v1;
+                          pull requests are opened when GITHUB_TOKEN or GH_TOKEN is set and the origin
+                          is on github.com or that host, else the branch is only pushed
 
 Exit codes: 0 success, 1 a step or child failed, 2 usage or configuration error, 130 interrupted.`
 
-const EXEC_VALUE_OPTIONS = ['--root', '--config', '--source', '--input', '-i', '--repos', '--repo', '--workspace', '--cache-dir', '--max-concurrency', '--report', '--resume']
+const EXEC_VALUE_OPTIONS = ['--root', '--config', '--source', '--input', '-i', '--repos', '--repo', '--workspace', '--cache-dir', '--max-concurrency', '--report', '--resume', '--api-url']
 const EXEC_FLAGS = ['--dry-run', '--keep-workspaces', '--json']
 
 export function parseArgs(argv: string[]): CliArgs {
@@ -136,6 +141,7 @@ export function parseArgs(argv: string[]): CliArgs {
     report: one('--report'),
     keepWorkspaces: flags.has('--keep-workspaces'),
     json: flags.has('--json'),
-    resume: one('--resume')
+    resume: one('--resume'),
+    apiUrl: one('--api-url')
   }
 }

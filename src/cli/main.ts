@@ -19,6 +19,7 @@ import { abortReason, CancelReason, newRunId } from '../engine/run-scope.js'
 import { RunProgress, type RunHeader } from '../engine/progress.js'
 import { killAllGroups } from '../engine/process.js'
 import { loadResume } from '../engine/resume.js'
+import { cliDelivery } from '../github/pull-requests.js'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -110,7 +111,8 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     observer: progress,
     runId: header.runId,
     signal: controller.signal,
-    reuse
+    reuse,
+    delivery: cliDelivery({ token: process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined, apiUrl: args.apiUrl, log: (m: string) => err(`tako: ${m}\n`) })
   }
   try {
     for (const w of prepared.warnings) err(`${formatIssue(w)}\n`)
@@ -147,6 +149,7 @@ async function checkExecArgs(args: ExecArgs): Promise<void> {
   if (args.reposDir !== undefined) await expectDirectory(args.reposDir, `--repos ${args.reposDir}`, true)
   if (args.workspace !== undefined) await expectDirectory(args.workspace, `--workspace ${args.workspace}`, false)
   if (args.cacheDir !== undefined) await expectDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`, false)
+  if (args.apiUrl !== undefined && !/^https?:\/\/[^/]+/.test(args.apiUrl)) throw new UsageError(`--api-url must be an http(s) URL such as https://github.example.com/api/v3, got "${args.apiUrl}"`)
   if (args.report !== undefined) await expectDirectory(path.dirname(path.resolve(args.report)), `--report ${args.report}: its folder`, true)
 }
 

@@ -55,6 +55,11 @@ export function summaryText(report: RunReport): string {
     lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`)
     for (const l of (child.error?.log_tail ?? '').split('\n')) lines.push(`  | ${l}`)
   }
+  const proposed = [...(report.pull_requests ?? []), ...report.children.flatMap((c) => c.pull_requests ?? [])]
+  if (proposed.length > 0) {
+    lines.push('', 'Pull requests:')
+    for (const p of proposed) lines.push(`  ${p.operation.padEnd(9)} ${p.repository} ${p.branch} → ${p.base}${p.url ? `  ${p.url}` : ''}`)
+  }
   for (const w of report.warnings) lines.push(`warning: ${w}`)
   if (report.error) lines.push('', `error: ${report.error}`)
   lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}`)
@@ -100,6 +105,12 @@ export function planText(plan: RunPlan): string {
             : `  ✓ ${d.repository} › ${c.match.subscription.workflow}: would run (subscription ${c.match.index})`)
         }
       } else lines.push(`  - ${d.repository}: ${d.result}: ${d.reason}`)
+    }
+  }
+  if (plan.pullRequests.length > 0) {
+    lines.push('', 'Pull requests that would be proposed (when there are changes):')
+    for (const p of plan.pullRequests) {
+      lines.push(`  ${p.repository} › ${p.workflow} step ${p.step}: branch ${p.branch} → ${p.base}${p.push_only ? ' (push only)' : ''}${p.title ? `: ${JSON.stringify(p.title)}` : ''}`)
     }
   }
   return lines.join('\n')

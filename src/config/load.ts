@@ -23,8 +23,9 @@ import {
   type RawTakoFile
 } from './schema.js'
 import { didYouMean } from './suggest.js'
+import { BUILTINS, builtinSteps, type Builtin } from '../engine/builtins/index.js'
+import { isTemplated, withProblems } from '../engine/builtins/with.js'
 import {
-  BUILTIN_STEPS,
   type ArtifactSpec,
   type ConfigIssue,
   type InputSpec,
@@ -49,8 +50,6 @@ const MAX_DEPTH = 64
 const MAX_BRACKETS = 1000
 const MAX_ALIAS_COUNT = 100
 const DEPTH_MESSAGE = `the file nests deeper than ${MAX_DEPTH} levels`
-const FAN_OUT = 'tako/fan-out'
-const FAN_OUT_KEYS = ['event_type', 'artifact', 'schema_version', 'payload', 'wait_for_children', 'timeout', 'concurrency_limit', 'fail_fast']
 const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group'
 
 /** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input. */
@@ -400,66 +399,42 @@ class Loader {
     const atSign = uses.lastIndexOf('@')
     const name = atSign > 0 ? uses.slice(0, atSign) : uses
     const version = atSign > 0 ? uses.slice(atSign + 1) : undefined
-    const builtins = Object.entries(BUILTIN_STEPS).flatMap(([n, versions]) => versions.map((v) => `${n}@${v}`))
-    if (!Object.hasOwn(BUILTIN_STEPS, name)) {
-      this.error(where, `unknown step ${JSON.stringify(uses)}${didYouMean(name, Object.keys(BUILTIN_STEPS))}; built-in steps: ${list(builtins)}`)
+    const names = BUILTINS.map((b) => b.name)
+    const builtin = BUILTINS.find((b) => b.name === name)
+    if (!builtin) {
+      this.error(where, `unknown step ${JSON.stringify(uses)}${didYouMean(name, names)}; built-in steps: ${list(builtinSteps())}`)
       return
     }
-    const versions = BUILTIN_STEPS[name]
+    const { versions } = builtin
     if (version === undefined || !versions.includes(version)) {
       const what = version === undefined ? 'needs a version' : `has no version ${JSON.stringify(version)}`
       this.error(where, `${name} ${what}; available: ${list(versions)} (as in ${name}@${versions[versions.length - 1]})`)
       return
     }
-    if (name === FAN_OUT && (args === undefined || isPlainMap(args))) this.fanOut(args, at)
+    if (args === undefined || isPlainMap(args)) this.builtinWith(builtin, `${name}@${version}`, args, at)
   }
 
-  /** `with` of tako/fan-out@v1 (SPEC 2). A value holding a `{{ }}` template is only known at run time. */
-  private fanOut(w: Record<string, unknown> | undefined, step: Path): void {
+  /** A built-in's `with`: its schema (unknown keys with "did you mean", required keys, values known before the
+      run), then its own checks. A value holding a `{{ }}` template is only known at run time. */
+  private builtinWith(builtin: Builtin, uses: string, w: Record<string, unknown> | undefined, step: Path): void {
     const at = [...step, 'with']
     const args = w ?? {}
-    for (const key of Object.keys(args)) {
-      if (!FAN_OUT_KEYS.includes(key)) this.error([...at, key], `unknown key "${key}" in the "with" of ${FAN_OUT}@v1${didYouMean(key, FAN_OUT_KEYS)}`, 'key')
+    const keys = Object.keys(builtin.withSchema.shape)
+    for (const problem of withProblems(uses, builtin.withSchema, args, true)) {
+      if (problem.at === 'key' && Object.hasOwn(args, problem.key)) this.error([...at, problem.key], `${problem.message}${didYouMean(problem.key, keys)}`, 'key')
+      else if (problem.at === 'key') this.error(w ? at : step, problem.message, w ? 'key' : 'value')
+      else this.error([...at, problem.key], problem.message)
     }
-    const known = (key: string): boolean => Object.hasOwn(args, key) && !(typeof args[key] === 'string' && (args[key] as string).includes('{{'))
-    const got = (key: string): string => `got ${describeValue(args[key])}`
-
-    if (!Object.hasOwn(args, 'event_type')) this.error(w ? at : step, `${FAN_OUT}@v1 needs "event_type" in "with"`, w ? 'key' : 'value')
-    else if (known('event_type')) {
-      const type = args.event_type
-      if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
-        this.error([...at, 'event_type'], `"event_type" must be a snake_case event type (lower-case letters, digits and "_", starting with a letter), ${got('event_type')}`)
-      } else if (this.produced.length > 0 && !this.produced.includes(type)) {
-        this.warn([...at, 'event_type'], `event type "${type}" is not declared in events.produces (declared: ${list(this.produced)})`)
-      }
-    }
-    if (known('artifact')) {
-      const artifact = args.artifact
-      if (typeof artifact !== 'string') this.error([...at, 'artifact'], `"artifact" must be a string, ${got('artifact')}`)
-      else if (artifact !== 'default' && !this.artifacts.has(artifact)) {
-        this.error([...at, 'artifact'], `artifact "${artifact}" is not declared in "artifacts"${didYouMean(artifact, this.artifacts)} (available: ${list(new Set(['default', ...this.artifacts]))})`)
-      }
-    }
-    if (known('schema_version')) this.version(args.schema_version, [...at, 'schema_version'])
-    if (known('payload') && !isPlainMap(args.payload)) this.error([...at, 'payload'], `"payload" must be a map, ${got('payload')}`)
-    for (const key of ['wait_for_children', 'fail_fast']) {
-      if (known(key) && typeof args[key] !== 'boolean') this.error([...at, key], `"${key}" must be true or false, ${got(key)}`)
-    }
-    if (known('timeout')) {
-      let valid = typeof args.timeout === 'string'
-      try {
-        if (valid) parseDuration(args.timeout as string)
-      } catch {
-        valid = false
-      }
-      if (!valid) this.error([...at, 'timeout'], `"timeout" must be a duration like 90s, 10m or 2h, ${got('timeout')}`)
-    }
-    if (known('concurrency_limit')) {
-      const limit = args.concurrency_limit
-      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-        this.error([...at, 'concurrency_limit'], `"concurrency_limit" must be an integer of at least 1, ${got('concurrency_limit')}`)
-      }
-    }
+    builtin.check?.(args, {
+      known: (key) => Object.hasOwn(args, key) && !isTemplated(args[key]),
+      error: (key, message) => this.error([...at, key], message),
+      warn: (key, message) => this.warn([...at, key], message),
+      version: (key) => this.version(args[key], [...at, key]),
+      artifacts: this.artifacts,
+      produced: this.produced,
+      didYouMean,
+      list
+    })
   }
 
   private version(value: unknown, at: Path): void {

@@ -100,8 +100,3 @@ export interface ConfigIssue {
   message: string
   severity: 'error' | 'warning'
 }
-
-/** Built-in steps known to this version: name -> supported versions. */
-export const BUILTIN_STEPS: Record<string, string[]> = {
-  'tako/fan-out': ['v1']
-}

@@ -51,7 +51,7 @@ export class ChildWorkflowExecutor {
     if (req.signal.aborted) return end(abortStatus(req.signal), { kind: abortStatus(req.signal), message: `not started: ${abortReason(req.signal)}` })
     const previous = tree.reuse?.get(childFingerprint(report.repository, report.workflow, req.event))
     if (previous) {
-      Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url })
+      Object.assign(report, { inputs: previous.inputs, steps: previous.steps, url: previous.url, pull_requests: previous.pull_requests })
       return end('reused')
     }
     try {
@@ -115,7 +115,7 @@ export class ChildWorkflowExecutor {
       }
       const failed = result.failure
       return end(result.status, {
-        kind: result.status === 'failure' ? 'step_failed' : result.status,
+        kind: result.status === 'failure' ? failed?.kind ?? 'step_failed' : result.status,
         message: failed?.message ?? result.status,
         step: failed?.step || undefined,
         exit_code: failed?.exitCode ?? null,
@@ -176,6 +176,8 @@ function newChildReport(req: ChildRequest): ChildReport {
 
 function finish(tree: TreeState, report: ChildReport, started: number, status: ChildStatus, error?: ChildError): ChildReport {
   report.status = status
+  const proposed = tree.pullRequests?.get(report.id)
+  if (proposed?.length) report.pull_requests = proposed
   if (error) report.error = error
   report.duration_ms = Date.now() - started
   tree.children.push(report)

@@ -11,9 +11,13 @@ import { resolveInputs } from './inputs.js'
 import { git } from './git.js'
 import { renderDeep } from './template.js'
 import { stringEnv } from './process-groups.js'
-import { WorkflowRunner, FAN_OUT_STEP, applyWorkflowEnv, messageOf } from './workflow-runner.js'
+import { WorkflowRunner, applyWorkflowEnv, messageOf } from './workflow-runner.js'
 import { ScriptExecutor } from './script-executor.js'
-import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './fan-out.js'
+import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './builtins/fan-out.js'
+import { builtinExecutors, builtinFor } from './builtins/index.js'
+import { previewPullRequest, type PullRequestPreview } from './builtins/pull-request.js'
+import { pushOnlyDelivery, type Delivery } from './builtins/pull-request-api.js'
+import { currentBranch } from './builtins/pull-request-git.js'
 import { ChildRunnerFactory } from './child-runner-factory.js'
 import { ChildWorkflowExecutor } from './child-workflow-executor.js'
 import { Discovery } from './discovery.js'
@@ -21,6 +25,7 @@ import { CancelReason, TEMP_DIR, newRunId, type RunObserver, type RunScope, type
 import type { RepositorySource } from './repository-source.js'
 import { WorkspaceReaper } from './reaper.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
+import type { StepExecutor } from './step-executor.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
 
 
@@ -52,6 +57,8 @@ export interface RunOptions {
   /** Where children run by default; `dispatch` needs a dispatcher. */
   mode?: ChildMode
   dispatcher?: ChildDispatcher
+  /** How tako/pull-request@v1 pushes and proposes (default: push with git's own credentials, no pull request). */
+  delivery?: Delivery
 }
 
 export interface PreparedRun {
@@ -126,11 +133,11 @@ async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
     defaultMode: opts.mode ?? 'local',
     dispatcher: opts.dispatcher
   }
-  const executors: Record<string, ScriptExecutor | FanOutExecutor> = { run: new ScriptExecutor() }
+  const executors: Record<string, StepExecutor> = { run: new ScriptExecutor() }
   const runner = new WorkflowRunner(executors)
   const children = new ChildWorkflowExecutor({ source: opts.repositorySource, factory: new ChildRunnerFactory(tree), runner })
-  const fanOut = new FanOutExecutor({ discovery: new Discovery(opts.repositorySource), children })
-  executors[FAN_OUT_STEP] = fanOut
+  Object.assign(executors, builtinExecutors({ discovery: new Discovery(opts.repositorySource), children, delivery: opts.delivery ?? pushOnlyDelivery }))
+  const fanOut = executors['tako/fan-out@v1'] as FanOutExecutor
   const rootScope: RunScope = {
     tree,
     config: prepared.config,
@@ -187,6 +194,8 @@ function runReport(
     warnings: tree.warnings
   }
   if (outcome.error) report.error = outcome.error
+  const proposed = tree.pullRequests?.get('')
+  if (proposed?.length) report.pull_requests = proposed
   return report
 }
 
@@ -206,6 +215,8 @@ export interface RunPlan {
   inputs: Record<string, InputValue>
   steps: Array<{ id: string; kind: string; if?: string }>
   fanOuts: FanOutPlan[]
+  /** The pull requests the root run and the planned children would propose. */
+  pullRequests: PullRequestPreview[]
   report: RunReport
 }
 
@@ -218,9 +229,14 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
   const env = stringEnv(opts.baseEnv ?? process.env)
   const context: RunContext = { inputs: prepared.inputs, steps: {}, env, run_id: tree.runId, repository: prepared.source, event: opts.event }
   const fanOuts: FanOutPlan[] = []
+  const pullRequests: PullRequestPreview[] = []
   try {
     applyWorkflowEnv(prepared.workflow, context)
-    for (const step of prepared.workflow.steps.filter((s) => s.uses === FAN_OUT_STEP)) {
+    const rootBranch = (await currentBranch(rootScope.workspace, signal)) ?? '(the checked-out branch)'
+    for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request')) {
+      pullRequests.push(previewPullRequest(step, context, prepared.workflow.name, rootBranch))
+    }
+    for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/fan-out')) {
       const raw = { ...(step.with ?? {}) }
       const payload: Record<string, unknown> = {}
       const unresolved: string[] = []
@@ -235,7 +251,9 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
         const { payload: _, ...rest } = raw
         const settings = parseFanOutWith({ ...(renderDeep(rest, context, `step "${step.id}" with`) as Record<string, unknown>), payload })
         const event: TakoEvent = { id: 'dry-run', type: settings.event_type, source: prepared.source, artifact: settings.artifact, schema_version: settings.schema_version, payload }
-        fanOuts.push({ step: step.id, event, unresolved, children: await fanOut.plan(event, rootScope, signal) })
+        const children = await fanOut.plan(event, rootScope, signal)
+        fanOuts.push({ step: step.id, event, unresolved, children })
+        for (const child of children.filter((c) => !c.blocked)) pullRequests.push(...childPullRequests(child, event, context))
       } catch (e) {
         fanOuts.push({ step: step.id, unresolved, error: messageOf(e), children: [] })
       }
@@ -250,6 +268,24 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
     inputs: prepared.inputs,
     steps: prepared.workflow.steps.map((s) => ({ id: s.id, kind: s.uses ?? 'run', if: s.if })),
     fanOuts,
+    pullRequests,
     report: runReport(prepared, tree, startedAt, { status: 'success', steps: [] })
   }
+}
+
+/** The pull requests a planned child's workflow would propose; its base is the branch its checkout would have. */
+function childPullRequests(child: PlannedChild, event: TakoEvent, parent: RunContext): PullRequestPreview[] {
+  const workflow = child.config.workflows[child.match.subscription.workflow]
+  if (!workflow) return []
+  const context: RunContext = { inputs: {}, steps: {}, event, env: parent.env, run_id: parent.run_id, repository: child.candidate.repository }
+  // The inputs the subscription would map from the event, as far as they can be known now.
+  for (const [name, template] of Object.entries(child.match.subscription.inputs)) {
+    try {
+      context.inputs[name] = renderDeep(template, context, `subscription input "${name}"`) as string
+    } catch {
+      // Known only at run time: previewed as written.
+    }
+  }
+  const base = child.candidate.ref || '(its default branch)'
+  return workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request').map((s) => previewPullRequest(s, context, workflow.name, base))
 }

@@ -5,7 +5,7 @@ import type { LimitFunction } from 'p-limit'
 import type { TakoConfig } from '../config/types.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { WorkspaceReaper } from './reaper.js'
-import type { StepReport, ChildReport, DiscoveryEntry } from './types.js'
+import type { StepReport, ChildReport, DiscoveryEntry, PullRequestRecord } from './types.js'
 
 /** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
 export const TEMP_DIR = '.tako-tmp'
@@ -109,6 +109,8 @@ export interface TreeState {
   /** Where children run unless their subscription says `runs_on`. */
   defaultMode: ChildMode
   dispatcher?: ChildDispatcher
+  /** What each run's tako/pull-request@v1 steps proposed, by run id ('' for the root run). */
+  pullRequests?: Map<string, PullRequestRecord[]>
 }
 
 export interface Ancestor {

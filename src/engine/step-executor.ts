@@ -1,7 +1,7 @@
 // One interface for every kind of step: `run:` scripts and the `uses:` built-ins plug in behind it.
 
 import type { StepSpec } from '../config/types.js'
-import type { RunContext, StepStatus } from './types.js'
+import type { ChildErrorKind, RunContext, StepStatus } from './types.js'
 import type { RunScope } from './run-scope.js'
 
 export interface StepInvocation {
@@ -24,6 +24,8 @@ export interface StepOutcome {
   error?: string
   /** Last lines of the step's output (failures). */
   logTail?: string
+  /** The child error kind a failure gives its run, when more telling than step_failed (push_failed, ...). */
+  errorKind?: ChildErrorKind
 }
 
 export interface StepExecutor {

@@ -50,6 +50,10 @@ export type ChildErrorKind =
   | 'invalid_inputs'
   | 'cycle'
   | 'dispatch_failed'
+  /** tako/pull-request@v1: git refused the push (protected branch, lease, credentials). */
+  | 'push_failed'
+  /** tako/pull-request@v1: the pull-request API refused (403: permissions; 422: why). */
+  | 'pull_request_failed'
   /** Not an error: a second subscription matched the same (repository, workflow); the child is `skipped`. */
   | 'duplicate'
 
@@ -63,6 +67,19 @@ export interface StepReport {
   error?: string
   /** Steps run as this step's `on_failure` handlers. */
   on_failure?: StepReport[]
+}
+
+export type PullRequestOperation = 'created' | 'updated' | 'unchanged' | 'no_changes' | 'pushed'
+
+/** What a run's tako/pull-request@v1 steps proposed (SPEC 2b); a step with nothing to commit leaves none. */
+export interface PullRequestRecord {
+  repository: string
+  /** Null when no pull request was opened (pushed only). */
+  number: number | null
+  url: string | null
+  branch: string
+  base: string
+  operation: PullRequestOperation
 }
 
 export interface ChildError {
@@ -88,6 +105,7 @@ export interface ChildReport {
   steps: StepReport[]
   /** Dispatch mode: the remote run's page. Reused children: the attempt that ran it. */
   url?: string
+  pull_requests?: PullRequestRecord[]
 }
 
 export type DiscoveryResult = 'matched' | 'no_match' | 'no_subscription' | 'error'
@@ -117,4 +135,6 @@ export interface RunReport {
   children: ChildReport[]
   warnings: string[]
   error?: string
+  /** Those of the root run; each child carries its own. */
+  pull_requests?: PullRequestRecord[]
 }

@@ -9,7 +9,7 @@ import { compileExpression, ifVariables } from './expressions.js'
 import { inputEnvName } from './inputs.js'
 import { abortReason, abortStatus, withDeadline, type RunScope } from './run-scope.js'
 import type { StepExecutor, StepOutcome } from './step-executor.js'
-import type { RunContext, StepReport, StepStatus, TakoEvent } from './types.js'
+import type { ChildErrorKind, RunContext, StepReport, StepStatus, TakoEvent } from './types.js'
 import { stringEnv } from './process-groups.js'
 
 export interface WorkflowRunRequest {
@@ -28,13 +28,11 @@ export interface WorkflowResult {
   status: WorkflowStatus
   steps: StepReport[]
   /** The step that failed the workflow, with its log tail. */
-  failure?: { step: string; exitCode: number | null; message: string; logTail?: string }
+  failure?: { step: string; exitCode: number | null; message: string; logTail?: string; kind?: ChildErrorKind }
 }
 
-export const FAN_OUT_STEP = 'tako/fan-out@v1'
-
 export class WorkflowRunner {
-  /** `executors.run` runs scripts; other keys are `uses:` values such as tako/fan-out@v1. */
+  /** `executors.run` runs scripts; other keys are `uses:` values such as tako/fan-out@v1 (see builtins/index.ts). */
   constructor(private readonly executors: Record<string, StepExecutor>) {}
 
   async run(req: WorkflowRunRequest): Promise<WorkflowResult> {
@@ -69,7 +67,7 @@ export class WorkflowRunner {
           result = {
             status: report.report.status as WorkflowStatus,
             steps: reports,
-            failure: { step: step.id, exitCode: report.report.exit_code, message: report.outcome.error ?? 'failed', logTail: report.outcome.logTail }
+            failure: { step: step.id, exitCode: report.report.exit_code, message: report.outcome.error ?? 'failed', logTail: report.outcome.logTail, kind: report.outcome.errorKind }
           }
         }
       }

@@ -25,6 +25,7 @@ export const Outputs = {
   Failed: 'failed',
   Skipped: 'skipped',
   Children: 'children',
+  PullRequests: 'pull-requests',
   Outputs: 'outputs',
   ReportPath: 'report-path',
   CacheHit: 'cache-hit'

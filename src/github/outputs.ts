@@ -1,7 +1,7 @@
 // The action's step outputs (SPEC 6 "Outputs") built from the run report, the child counts every report view shares,
 // and the redaction of secrets that main.ts applies to everything it writes.
 
-import { childFailed, childSucceeded, type ChildReport, type RunReport } from '../engine/types.js'
+import { childFailed, childSucceeded, type ChildReport, type PullRequestRecord, type RunReport } from '../engine/types.js'
 import { Outputs } from './constants.js'
 
 /** How a failed child ended, in words. */
@@ -53,10 +53,16 @@ export function actionOutputs(report: RunReport, extra: { reportPath: string; ca
     [Outputs.Failed]: String(counts.failed),
     [Outputs.Skipped]: String(counts.skipped),
     [Outputs.Children]: JSON.stringify(children),
+    [Outputs.PullRequests]: JSON.stringify(allPullRequests(report).map(({ repository, number, url, branch, operation }) => ({ repository, number, url, branch, operation }))),
     [Outputs.Outputs]: JSON.stringify(stepOutputs),
     [Outputs.ReportPath]: extra.reportPath,
     [Outputs.CacheHit]: String(extra.cacheHit)
   }
+}
+
+/** What the root run and every child proposed (tako/pull-request@v1), the root's first. */
+export function allPullRequests(report: RunReport): PullRequestRecord[] {
+  return [...(report.pull_requests ?? []), ...report.children.flatMap((c) => c.pull_requests ?? [])]
 }
 
 /** Every output when there is no run report (the inputs or the tako file were refused, or the run never started). */
@@ -68,6 +74,7 @@ export function noRunOutputs(extra: { status: 'failure' | 'cancelled'; runId?: s
     [Outputs.Failed]: '0',
     [Outputs.Skipped]: '0',
     [Outputs.Children]: '[]',
+    [Outputs.PullRequests]: '[]',
     [Outputs.Outputs]: '{}',
     [Outputs.ReportPath]: '',
     [Outputs.CacheHit]: String(extra.cacheHit)

@@ -2,9 +2,10 @@
 // byte budget by shortening log tails first, then dropping table rows, and saying what was cut.
 
 import type { FanOutPlan } from '../engine/engine.js'
-import type { PlannedChild } from '../engine/fan-out.js'
+import type { PlannedChild } from '../engine/builtins/fan-out.js'
+import type { PullRequestPreview } from '../engine/builtins/pull-request.js'
 import { formatMs } from '../engine/run-scope.js'
-import type { ChildReport, RunReport, StepReport } from '../engine/types.js'
+import type { ChildReport, PullRequestRecord, RunReport, StepReport } from '../engine/types.js'
 import { countChildren, ENDED, isFailedChild } from './outputs.js'
 
 /** GitHub rejects a step summary of 1 MiB or more. */
@@ -54,12 +55,12 @@ interface Cuts {
  * The whole job summary; always under `maxBytes` UTF-8 bytes (default 1 MiB). `title` leads the heading. A dry run
  * gives its fan-outs' `plan`: the children it would start take the place of the child runs.
  */
-export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; title?: string; plan?: FanOutPlan[] } = {}): string {
+export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; title?: string; plan?: FanOutPlan[]; pullRequests?: PullRequestPreview[] } = {}): string {
   const maxBytes = opts.maxBytes ?? SUMMARY_MAX_BYTES
   const title = opts.title ?? 'tako'
   const failures: Failure[] = report.children.filter(isFailedChild).map((child) => ({ child, tail: Buffer.from(cleanLog(child.error?.log_tail ?? ''), 'utf8') }))
   const planned = opts.plan?.flatMap((f) => f.children.map((c) => plannedRow(f, c)))
-  const render = (limits: Limits): string => renderSummary(report, title, failures, planned, limits, maxBytes)
+  const render = (limits: Limits): string => renderSummary(report, title, failures, planned, limits, maxBytes, opts.pullRequests)
   const fits = (limits: Limits): boolean => Buffer.byteLength(render(limits), 'utf8') < maxBytes
 
   const all = Infinity
@@ -88,7 +89,7 @@ function largest(lo: number, hi: number, ok: (n: number) => boolean): number | u
   return lo
 }
 
-function renderSummary(report: RunReport, title: string, failures: Failure[], planned: PlannedRow[] | undefined, limits: Limits, maxBytes: number): string {
+function renderSummary(report: RunReport, title: string, failures: Failure[], planned: PlannedRow[] | undefined, limits: Limits, maxBytes: number, proposals: PullRequestPreview[] = []): string {
   const cuts: Cuts = { tailsShortened: 0, tailBytesCut: 0, rowsDropped: 0 }
   const take: Take = <T>(list: T[]): { shown: T[]; note: string[] } => {
     if (list.length <= limits.rows) return { shown: list, note: [] }
@@ -120,7 +121,9 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], pl
     out.push(...steps.note, '')
   }
 
-  if (planned) out.push(...plannedSection(planned, take))
+  if (report.pull_requests?.length) out.push(`Pull requests of ${inline(report.workflow)}: ${pullRequestCell(report.pull_requests)}`, '')
+
+  if (planned) out.push(...plannedSection(planned, take), ...proposalSection(proposals, take))
   else out.push(...childrenSection(report.children, take))
 
   if (failures.length > 0) {
@@ -165,6 +168,15 @@ function plannedRow(fanOut: FanOutPlan, c: PlannedChild): PlannedRow {
 
 type Take = <T>(list: T[]) => { shown: T[]; note: string[] }
 
+/** Dry run: the branch and base each tako/pull-request@v1 step of the plan would propose. */
+function proposalSection(proposals: PullRequestPreview[], take: Take): string[] {
+  if (proposals.length === 0) return []
+  const rows = take(proposals)
+  const out = ['### Pull requests that would be proposed', '', '_When there are changes to commit._', '', '| repository | workflow | step | branch | base | title |', '| --- | --- | --- | --- | --- | --- |']
+  for (const p of rows.shown) out.push(row([inline(p.repository), inline(p.workflow), inline(p.step), inline(p.branch), inline(p.base), `${inline(p.title)}${p.push_only ? ' (push only)' : ''}`]))
+  return [...out, ...rows.note, '']
+}
+
 function plannedSection(planned: PlannedRow[], take: Take): string[] {
   const out = ['### Planned child runs', '']
   if (planned.length === 0) return [...out, '_No child would run._', '']
@@ -178,7 +190,7 @@ function childrenSection(all: ChildReport[], take: Take): string[] {
   const out = ['### Child runs', '']
   if (all.length === 0) return [...out, '_No child runs._', '']
   const children = take(all)
-  out.push('| id | repository | workflow | event | status | duration | failing step | triggered by |', '| --- | --- | --- | --- | --- | ---: | --- | --- |')
+  out.push('| id | repository | workflow | event | status | duration | failing step | triggered by | pull request |', '| --- | --- | --- | --- | --- | ---: | --- | --- | --- |')
   for (const c of children.shown) {
     out.push(
       row([
@@ -189,11 +201,20 @@ function childrenSection(all: ChildReport[], take: Take): string[] {
         `${MARK[c.status] ?? ''} ${c.status}`,
         formatMs(c.duration_ms),
         failingStep(c),
-        c.parent_id ? inline(c.parent_id) : '—'
+        c.parent_id ? inline(c.parent_id) : '—',
+        pullRequestCell(c.pull_requests)
       ])
     )
   }
   return [...out, ...children.note, '']
+}
+
+/** Each pull request as a link with its operation; a branch pushed without one is named. */
+function pullRequestCell(prs: PullRequestRecord[] | undefined): string {
+  if (!prs?.length) return '—'
+  return prs
+    .map((p) => (p.url ? `${link(inline(`#${p.number}`), p.url)} ${inline(p.operation)}` : `${inline(p.branch)} ${inline(p.operation)}`))
+    .join('<br>')
 }
 
 function failureSection({ child, tail }: Failure, tailBytes: number, cuts: Cuts): string[] {

@@ -3,17 +3,21 @@
 import { randomUUID } from 'node:crypto'
 import pLimit from 'p-limit'
 import { setMaxListeners } from 'node:events'
-import { parseDuration } from '../config/duration.js'
-import { renderDeep } from './template.js'
-import { messageOf } from './workflow-runner.js'
-import { CancelReason, withDeadline, type RunScope } from './run-scope.js'
-import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
-import type { ChildWorkflowExecutor, ChildRequest } from './child-workflow-executor.js'
-import type { Discovery } from './discovery.js'
-import { childFailed, childSucceeded, type ChildError, type ChildReport, type TakoEvent } from './types.js'
-import type { SubscriptionMatch } from './subscriptions.js'
-import type { Candidate } from './repository-source.js'
-import type { TakoConfig } from '../config/types.js'
+import { parseDuration } from '../../config/duration.js'
+import { renderDeep } from '../template.js'
+import { z } from 'zod'
+import { EVENT_TYPE_PATTERN } from '../../config/schema.js'
+import { expect, parseWith, type WithSchema } from './with.js'
+import type { WithCheck } from './index.js'
+import { messageOf } from '../workflow-runner.js'
+import { CancelReason, withDeadline, type RunScope } from '../run-scope.js'
+import type { StepExecutor, StepInvocation, StepOutcome } from '../step-executor.js'
+import type { ChildWorkflowExecutor, ChildRequest } from '../child-workflow-executor.js'
+import type { Discovery } from '../discovery.js'
+import { childFailed, childSucceeded, type ChildError, type ChildReport, type TakoEvent } from '../types.js'
+import type { SubscriptionMatch } from '../subscriptions.js'
+import type { Candidate } from '../repository-source.js'
+import type { TakoConfig } from '../../config/types.js'
 
 export interface FanOutSettings {
   event_type: string
@@ -46,31 +50,16 @@ export interface PlannedChild {
 
 /** Reads `with` after templating; values may arrive as strings from templates. */
 export function parseFanOutWith(raw: Record<string, unknown>): FanOutSettings {
-  const bool = (key: string, fallback: boolean): boolean => {
-    const v = raw[key]
-    if (v === undefined) return fallback
-    if (typeof v === 'boolean') return v
-    if (v === 'true' || v === 'false') return v === 'true'
-    throw new Error(`fan-out: "${key}" must be true or false, got ${JSON.stringify(v)}`)
-  }
-  const eventType = String(raw.event_type ?? '')
-  if (!/^[a-z][a-z0-9_]*$/.test(eventType)) throw new Error(`fan-out: event_type must be snake_case, got ${JSON.stringify(raw.event_type)}`)
-  let concurrency: number | undefined
-  if (raw.concurrency_limit !== undefined) {
-    concurrency = Number(raw.concurrency_limit)
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`fan-out: concurrency_limit must be an integer >= 1, got ${JSON.stringify(raw.concurrency_limit)}`)
-  }
-  const payload = raw.payload ?? {}
-  if (typeof payload !== 'object' || Array.isArray(payload) || payload === null) throw new Error('fan-out: payload must be a map')
+  const w = parseWith('tako/fan-out@v1', withSchema, raw)
   return {
-    event_type: eventType,
-    artifact: raw.artifact === undefined ? 'default' : String(raw.artifact),
-    schema_version: raw.schema_version === undefined ? undefined : String(raw.schema_version),
-    payload: payload as Record<string, unknown>,
-    wait_for_children: bool('wait_for_children', true),
-    timeoutMs: raw.timeout === undefined ? undefined : parseDuration(String(raw.timeout)),
-    concurrency_limit: concurrency,
-    fail_fast: bool('fail_fast', false)
+    event_type: w.event_type,
+    artifact: w.artifact ?? 'default',
+    schema_version: w.schema_version === undefined ? undefined : String(w.schema_version),
+    payload: w.payload ?? {},
+    wait_for_children: w.wait_for_children ?? true,
+    timeoutMs: w.timeout === undefined ? undefined : parseDuration(w.timeout),
+    concurrency_limit: w.concurrency_limit,
+    fail_fast: w.fail_fast ?? false
   }
 }
 
@@ -213,4 +202,42 @@ function failureMessage(result: FanOutResult, settings: FanOutSettings): string 
   const total = result.children.length - result.skipped
   const head = `${failed.length} of ${total} children of ${settings.event_type} did not succeed`
   return parts.length ? `${head}: ${parts.join('; ')}` : head
+}
+
+/** The `with` of tako/fan-out@v1 (SPEC 2), for `validate`, the run and the JSON schema. */
+export const withSchema = z.strictObject({
+  event_type: z.string().regex(EVENT_TYPE_PATTERN, { error: 'a snake_case event type (lower-case letters, digits and "_", starting with a letter)' }).describe('Type of the event, snake_case'),
+  artifact: expect.string().optional().describe('Which of this repository\'s artifacts the event is about (default: default)'),
+  schema_version: z.union([z.string(), z.number()], { error: 'a version like 1.2.0' }).optional().describe('Version of the payload\'s schema, matched against subscriptions\' ranges'),
+  payload: expect.map().optional().describe('Data of the event, templated'),
+  wait_for_children: expect.boolean().optional().describe('End the step when the whole subtree has ended (default true)'),
+  timeout: z
+    .string({ error: 'a duration like 90s, 10m or 2h' })
+    .refine((v) => validDuration(v), { error: 'a duration like 90s, 10m or 2h' })
+    .optional()
+    .describe('Deadline for the whole subtree, as 90s, 10m or 2h'),
+  concurrency_limit: z.number({ error: 'an integer of at least 1' }).int({ error: 'an integer of at least 1' }).min(1, { error: 'an integer of at least 1' }).optional().describe('Children of this fan-out running at once'),
+  fail_fast: expect.boolean().optional().describe('Cancel the other children on the first failure (default false)')
+}) satisfies WithSchema
+
+function validDuration(text: string): boolean {
+  try {
+    parseDuration(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** What the schema cannot know: the declared artifacts and events of the file. */
+export const checkWith: WithCheck = (args, ctx) => {
+  const type = args.event_type
+  if (ctx.known('event_type') && typeof type === 'string' && EVENT_TYPE_PATTERN.test(type) && ctx.produced.length > 0 && !ctx.produced.includes(type)) {
+    ctx.warn('event_type', `event type "${type}" is not declared in events.produces (declared: ${ctx.list(ctx.produced)})`)
+  }
+  const artifact = args.artifact
+  if (ctx.known('artifact') && typeof artifact === 'string' && artifact !== 'default' && !ctx.artifacts.has(artifact)) {
+    ctx.error('artifact', `artifact "${artifact}" is not declared in "artifacts"${ctx.didYouMean(artifact, ctx.artifacts)} (available: ${ctx.list(new Set(['default', ...ctx.artifacts]))})`)
+  }
+  if (ctx.known('schema_version')) ctx.version('schema_version')
 }
