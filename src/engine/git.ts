@@ -1,7 +1,7 @@
 // Runs git as a child process (async, bounded output) for checkouts and config reads, and owns how git is given a
 // credential: the one place fetch, clone and push authenticate.
 
-import { killGroup, startInGroup, stringEnv, trackGroup, untrackGroup } from './process-groups.js'
+import { inheritedEnv, killGroup, startInGroup, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface GitResult {
   code: number
@@ -88,7 +88,7 @@ async function collect(command: string, args: string[], opts: GitOptions): Promi
     command,
     args,
     cwd: opts.cwd ?? process.cwd(),
-    env: { ...stringEnv(process.env), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv(auth.config, opts.config) },
+    env: { ...inheritedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv(auth.config, opts.config) },
     fd3: auth.fd3,
     stdout: (d) => out.push(d),
     stderr: (d) => {

@@ -39,6 +39,17 @@ export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return out
 }
 
+/** The action's inputs and the runner's tokens: the action's entry takes them out of process.env, and git (which the
+    engine starts with its own environment) never inherits them even while a cache call has them back. */
+const NEVER_INHERITED = /^(INPUT_.*|ACTIONS_(RUNTIME_TOKEN|RUNTIME_URL|ID_TOKEN_REQUEST_TOKEN|ID_TOKEN_REQUEST_URL|RESULTS_URL|CACHE_URL))$/
+
+/** This process's environment as the engine's own git processes get it. */
+export function inheritedEnv(): Record<string, string> {
+  const out = stringEnv(process.env)
+  for (const name of Object.keys(out)) if (NEVER_INHERITED.test(name)) delete out[name]
+  return out
+}
+
 /** Process groups the engine started and has not seen end, for a forced exit; whoever starts one tracks it. */
 const liveGroups = new Set<number>()
 
