@@ -274,7 +274,7 @@ describe('workflows and steps', () => {
 `
     expect(messages(workflow(steps))).toEqual([
       'tako.yml:8:16: output "a" must be from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group, got "from_stdot" (did you mean "from_stdout"?)',
-      'tako.yml:9:16: output "b": "v(\\\\d+" is not a valid regular expression (Unterminated group)',
+      'tako.yml:9:16: output "b": "v(\\\\d+" is not a valid RE2 regular expression (missing closing ): `v(\\d+`)',
       'tako.yml:10:16: output "c": the regular expression "(\\\\d+)\\\\.(\\\\d+)" must have exactly one capture group, it has 2',
       'tako.yml:11:16: output "d": from_file: needs a path, as in from_file:out/version.txt'
     ])
