@@ -1,7 +1,6 @@
 // Loading tako.yml (SPEC 1): YAML with positions, the zod shape check, the semantic checks (names, references,
 // CEL, templates, built-in steps) and the normalized model; every problem located at file:line:col, all at once.
 
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml'
 import { z } from 'zod'
@@ -10,6 +9,7 @@ import { compileExpression } from '../engine/expressions.js'
 import { checkInputSpec } from '../engine/inputs.js'
 import { normalizeRange, toVersion } from '../engine/semver.js'
 import { regexGroups, regexProblem } from '../engine/regex.js'
+import { readRegularFile, RefusedFile } from '../engine/regular-file.js'
 import { parseDuration } from './duration.js'
 import { ConfigError } from './errors.js'
 import {
@@ -82,11 +82,13 @@ export async function loadConfig(opts: {
   for (const candidate of candidates) {
     let text: string
     try {
-      text = await readFile(candidate, 'utf8')
+      // Not a FIFO, a device or a link out of the repository (to /proc/self/environ, say): refused unread.
+      text = (await readRegularFile(candidate, { maxBytes: MAX_BYTES, within: root, folderName: 'repository' })).toString('utf8')
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT' && candidates.length > 1) continue
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message
+      const why =
+        error instanceof RefusedFile ? `it ${error.message}` : code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message
       throw new ConfigError([{ file: candidate, line: 0, col: 0, message: `cannot read the tako file: ${why}`, severity: 'error' }])
     }
     const relative = path.relative(root, candidate)

@@ -1,6 +1,6 @@
 // Reads files a subscriber controls (`from_file:` outputs, `$TAKO_OUTPUT`, a repository's tako file) without letting
-// them stall the engine: regular files only, inside a given folder, never through a final symbolic link, opened
-// without blocking (a FIFO with no writer would hold one of libuv's four threads in open() for good), and bounded.
+// them stall the engine or read what is not theirs: regular files only, inside a given folder once links are resolved,
+// opened without following a link and without blocking (a FIFO with no writer would hold one of libuv's four threads in open() for good), and bounded.
 
 import { constants } from 'node:fs'
 import { open, realpath, type FileHandle } from 'node:fs/promises'
@@ -11,13 +11,15 @@ export class RefusedFile extends Error {}
 
 export interface ReadOptions {
   maxBytes: number
-  /** The file must be inside this folder, symbolic links on the way resolved. */
+  /** The file must be inside this folder once every symbolic link is resolved. */
   within?: string
+  /** How a refusal names that folder ('working directory', 'repository'). */
+  folderName?: string
 }
 
 /** The whole content of `file`, or a RefusedFile; other errors (ENOENT) as fs gives them. */
 export async function readRegularFile(file: string, opts: ReadOptions): Promise<Buffer> {
-  const target = opts.within ? await insideFolder(file, opts.within) : file
+  const target = opts.within ? await insideFolder(file, opts.within, opts.folderName ?? 'folder') : file
   let handle: FileHandle
   try {
     handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
@@ -45,13 +47,14 @@ export async function readRegularFile(file: string, opts: ReadOptions): Promise<
   }
 }
 
-/** `file` with the symbolic links of its folders resolved, when that is inside `dir`; else a RefusedFile. */
-async function insideFolder(file: string, dir: string): Promise<string> {
+/** `file` with every symbolic link resolved, when that is inside `dir` (a link within the folder is fine); else a
+    RefusedFile, before anything is opened. */
+async function insideFolder(file: string, dir: string, folder: string): Promise<string> {
   const root = await realpath(dir)
-  const parent = await realpath(path.dirname(path.resolve(dir, file)))
-  const rel = path.relative(root, parent)
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new RefusedFile('is outside the working directory')
-  return path.join(parent, path.basename(file))
+  const real = await realpath(path.resolve(dir, file))
+  const rel = path.relative(root, real)
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new RefusedFile(`is outside the ${folder}`)
+  return real
 }
 
 function kindOf(info: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {

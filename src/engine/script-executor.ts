@@ -103,7 +103,7 @@ async function readOutput(
       return from.stderr.trim()
     case 'file': {
       try {
-        return (await readRegularFile(source.path, { maxBytes: MAX_OUTPUT_FILE_BYTES, within: from.cwd })).toString('utf8').replace(/\r?\n$/, '')
+        return (await readRegularFile(source.path, { maxBytes: MAX_OUTPUT_FILE_BYTES, within: from.cwd, folderName: 'working directory' })).toString('utf8').replace(/\r?\n$/, '')
       } catch (error) {
         if (error instanceof RefusedFile) return { problem: `file "${source.path}" ${error.message}` }
         return { problem: `file "${source.path}" was not written` }
