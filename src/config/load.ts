@@ -150,18 +150,17 @@ class Loader {
     if (this.text.length > MAX_BYTES) return this.fail(0, `the file is larger than ${MAX_BYTES / 1024} KiB`)
     const brackets = unclosedBracketOffset(this.text)
     if (brackets !== undefined) return this.fail(brackets, DEPTH_MESSAGE)
-    this.doc = parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' })
+    // The parser's own uniqueKeys compares each key with every earlier one (quadratic): duplicates are found below.
+    this.doc = parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error' })
     let syntaxBroken = false
     for (const error of this.doc.errors) {
+      syntaxBroken = true
       if (this.listFull('error')) continue
-      if (error.code === 'DUPLICATE_KEY') this.issue('error', error.pos[0], `duplicate key ${JSON.stringify(this.keyAt(error.pos[0]))}`)
-      else {
-        syntaxBroken = true
-        const message = /call stack/i.test(error.message) ? DEPTH_MESSAGE : `invalid YAML: ${error.message}`
-        this.issue('error', error.pos[0], message)
-      }
+      const message = /call stack/i.test(error.message) ? DEPTH_MESSAGE : `invalid YAML: ${error.message}`
+      this.issue('error', error.pos[0], message)
     }
     for (const warning of this.doc.warnings) this.issue('warning', warning.pos[0], warning.message)
+    this.duplicateKeys()
     if (syntaxBroken) return undefined
     const deep = tooDeep(this.doc.contents)
     if (deep) return this.fail(deep.range?.[0] ?? 0, DEPTH_MESSAGE)
@@ -604,7 +603,10 @@ class Loader {
         return this.error(at.slice(0, -1), `missing required key "${String(key)}"`, 'key')
       case 'unrecognized_keys': {
         const allowed = allowedKeys(at, raw)
-        for (const unknown of issue.keys ?? []) this.error([...at, unknown], `unknown key "${unknown}"${didYouMean(unknown, allowed)}`, 'key')
+        for (const unknown of issue.keys ?? []) {
+          // Past the listed problems only counted: no suggestion computed for the 60,000th unknown key.
+          if (!this.listFull('error')) this.issue('error', this.offset([...at, unknown], 'key'), `unknown key "${unknown}"${didYouMean(unknown, allowed)}`)
+        }
         return
       }
       case 'invalid_type':
@@ -694,6 +696,21 @@ class Loader {
     return { key, value: (current ?? undefined) as Node | undefined, nearest }
   }
 
+  /** A key written twice in one map (`a` and `"a"` alike; `<<` merges may repeat), in one pass over the document. */
+  private duplicateKeys(): void {
+    visit(this.doc, {
+      Map: (_, map) => {
+        const seen = new Set<string>()
+        for (const pair of map.items) {
+          if (!isScalar(pair.key) || pair.key.value === '<<') continue
+          const key = String(pair.key.value)
+          if (!seen.has(key)) seen.add(key)
+          else if (!this.listFull('error')) this.issue('error', pair.key.range?.[0] ?? 0, `duplicate key ${JSON.stringify(key)}`)
+        }
+      }
+    })
+  }
+
   private pairs(map: YAMLMap): Map<string, Pair> {
     let byKey = this.pairsByKey.get(map)
     if (!byKey) {
@@ -705,20 +722,6 @@ class Loader {
       this.pairsByKey.set(map, byKey)
     }
     return byKey
-  }
-
-  private keyAt(offset: number): string {
-    let found = ''
-    visit(this.doc, {
-      Pair: (_, pair) => {
-        if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
-          found = String(pair.key.value)
-          return visit.BREAK
-        }
-        return undefined
-      }
-    })
-    return found || this.text.slice(offset).split(/[:\n]/)[0].trim()
   }
 
   /** A scalar as written: a number keeps its text (`1.10` stays "1.10" where the parsed number is 1.1). */
