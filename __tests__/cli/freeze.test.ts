@@ -66,7 +66,7 @@ describe('a subscriber cannot freeze the engine', () => {
         )
       },
       // 8 MB without a newline, then its output taken by a regex.
-      'acme/noline': { 'tako.yml': subscriber(`- id: flood\n  run: head -c 8000000 /dev/zero | tr '\\\\0' a; echo; echo version=9.9\n  produces: { outputs: { v: "version=(\\\\S+)" } }`) },
+      'acme/noline': { 'tako.yml': subscriber(`- id: flood\n  run: head -c 8000000 /dev/zero | tr '\\0' a; echo; echo version=9.9\n  produces: { outputs: { v: "version=(\\\\S+)" } }`) },
       'acme/keys': { 'tako.yml': `version: 1\n${unknownKeys}\n` },
       'acme/steps': { 'tako.yml': subscriber('- run: "true"').replace(/steps:\n.*\n$/s, `steps:\n${manySteps}\n`) },
       'acme/honest': { 'tako.yml': subscriber('- run: echo honest work') }
@@ -101,7 +101,7 @@ describe('a subscriber cannot freeze the engine', () => {
     const repos = path.join(base, 'repos')
     const started = path.join(base, 'started')
     makeRepos(repos, {
-      'acme/flood': { 'tako.yml': subscriber(`- run: |\n    touch ${started}\n    yes | tr -d '\\\\n'`) },
+      'acme/flood': { 'tako.yml': subscriber(`- run: |\n    touch ${started}\n    yes | tr -d '\\n'`) },
       'acme/honest': { 'tako.yml': subscriber('- run: echo honest work') }
     })
     const root = makeRepo(path.join(base, 'api'), { 'tako.yml': publisher('10m') })

@@ -35,7 +35,8 @@ function isTaken(name: string): boolean {
  */
 export function takeRunnerSecrets(env: NodeJS.ProcessEnv = process.env): TakenSecrets {
   const token = env.INPUT_TOKEN?.trim() ?? ''
-  const forms = token ? secretForms(token) : []
+  // A value is searched for the token only when the token is long enough not to be found by chance (PATH holds `a`).
+  const forms = token.length >= 8 ? secretForms(token) : []
   taken = new Map()
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue
