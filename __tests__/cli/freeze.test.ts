@@ -92,8 +92,8 @@ describe('a subscriber cannot freeze the engine', () => {
       expect(discovery[name].reason.length).toBeLessThan(20_000)
     }
     expect(discovery['acme/keys'].reason).toMatch(/unknown key "key0"/)
-    expect(discovery['acme/keys'].reason).toMatch(/and 59950 more errors/)
-    expect(discovery['acme/steps'].reason).toMatch(/and 9950 more errors/)
+    expect(discovery['acme/keys'].reason).toMatch(/\(\+48 more\)$/)
+    expect(discovery['acme/steps'].reason).toMatch(/unknown key "colour"/)
   }, HANG)
 
   it('flooding output without newlines, the run still honours SIGTERM and reports cancelled', async () => {
@@ -131,7 +131,8 @@ describe('tako validate', () => {
     const root = tempDir()
     writeFileSync(path.join(root, 'tako.yml'), `version: 1\n${Array.from({ length: 60_000 }, (_, i) => `key${i}: ${i}`).join('\n')}\n`)
     const res = await runTako(['validate', '--root', root])
-    expect(res.code).toBe(1)
+    // SPEC: 2 for an invalid tako file.
+    expect(res.code).toBe(2)
     const text = res.stdout + res.stderr
     expect(text).toMatch(/tako\.yml:2:1: unknown key "key0"/)
     expect(text).toMatch(/and 59950 more errors \(only the first 50 problems are listed\)/)
