@@ -1,5 +1,6 @@
 // Runs the committed action bundle (dist/index.js) as a GitHub runner does: INPUT_* from action.yml defaults and
-// the given inputs, the runner's file commands and variables, then parses what the runner would read back.
+// the given inputs, the runner's file commands and variables, then parses what the runner would read back: the
+// workflow commands in its output as the runner's ActionCommandManager/ActionCommand parse them (runnerCommands).
 
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -18,15 +19,19 @@ export interface ActionResult {
   signal: NodeJS.Signals | null
   stdout: string
   stderr: string
-  /** Parsed from the GITHUB_OUTPUT file. */
+  /** The step's outputs as the runner sets them: `set-output` commands, then the GITHUB_OUTPUT file. */
   outputs: Record<string, string>
   /** GITHUB_OUTPUT as written, for leak checks. */
   outputsFile: string
   /** GITHUB_STEP_SUMMARY content. */
   summary: string
   annotations: ParsedAnnotation[]
-  /** Values of `::add-mask::` commands. */
+  /** Values of `add-mask` commands the runner acted on. */
   masks: string[]
+  /** Titles of the log groups the runner opened. */
+  groups: string[]
+  /** Every command the runner acted on (runnerCommands). */
+  commands: RunnerCommand[]
   runnerTemp: string
   /** From the last byte the process wrote to the moment its stdio closed and it exited. */
   lingerMs: number
@@ -165,11 +170,13 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
         signal,
         stdout,
         stderr,
-        outputs: parseOutputFile(outputsFile),
+        outputs: { ...commandOutputs(stdout), ...parseOutputFile(outputsFile) },
         outputsFile,
         summary: readFileSync(fileCommands.GITHUB_STEP_SUMMARY, 'utf8'),
         annotations: parseAnnotations(stdout),
         masks: parseMasks(stdout),
+        groups: parseGroups(stdout),
+        commands: runnerCommands(stdout),
         runnerTemp,
         lingerMs,
         timedOut
@@ -206,32 +213,128 @@ export function parseOutputFile(text: string): Record<string, string> {
   return out
 }
 
-const unescapeData = (s: string): string => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
-const unescapeProperty = (s: string): string => unescapeData(s.replace(/%3A/g, ':').replace(/%2C/g, ','))
+/** The commands the runner registers (ActionCommandManager's extensions, plus stop-commands). */
+const REGISTERED = ['add-mask', 'add-path', 'set-env', 'set-output', 'save-state', 'add-matcher', 'remove-matcher', 'debug', 'warning', 'error', 'notice', 'group', 'endgroup', 'echo', 'internal-set-repo-path', 'stop-commands']
 
-/** `::error file=F,line=L,title=T::message` lines (and warning, notice) written to stdout. */
-export function parseAnnotations(stdout: string): ParsedAnnotation[] {
-  const out: ParsedAnnotation[] = []
-  for (const line of stdout.split('\n')) {
-    const m = /^::(error|warning|notice)(?: ([^:]*))?::(.*)$/.exec(line.replace(/\r$/, ''))
-    if (!m) continue
-    const a: ParsedAnnotation = { level: m[1] as ParsedAnnotation['level'], message: unescapeData(m[3]) }
-    for (const prop of (m[2] ?? '').split(',').filter(Boolean)) {
-      const eq = prop.indexOf('=')
-      const [key, value] = [prop.slice(0, eq), unescapeProperty(prop.slice(eq + 1))]
-      if (key === 'title' || key === 'file') a[key] = value
-      else if (key === 'line' || key === 'col') a[key] = Number(value)
-    }
-    out.push(a)
+/** A workflow command as the runner parsed and acted on it. */
+export interface RunnerCommand {
+  /** Lower-cased (the runner matches names case-insensitively). */
+  command: string
+  /** Keys lower-cased, as the runner's case-insensitive dictionary finds them. */
+  properties: Record<string, string>
+  data: string
+  /** `::` (TryParseV2) or `##[` (TryParse). */
+  syntax: '::' | '##['
+}
+
+/** .NET Char.IsWhiteSpace, what String.TrimStart() removes: note U+0085, and no U+FEFF. */
+const DOTNET_LEADING_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/
+
+const unescape = (s: string, map: Array<[string, string]>): string => map.reduce((t, [code, ch]) => t.split(code).join(ch), s)
+// The runner's mappings, in its order (% last).
+const DATA: Array<[string, string]> = [['%0D', '\r'], ['%0A', '\n'], ['%25', '%']]
+const PROPERTY: Array<[string, string]> = [['%0D', '\r'], ['%0A', '\n'], ['%3A', ':'], ['%2C', ','], ['%25', '%']]
+const V1: Array<[string, string]> = [['%3B', ';'], ['%0D', '\r'], ['%0A', '\n'], ['%5D', ']'], ['%25', '%']]
+
+function properties(text: string, separator: string, map: Array<[string, string]>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of text.split(separator).filter(Boolean)) {
+    // Split('=', 2, RemoveEmptyEntries): a side left empty makes no pair.
+    const eq = part.indexOf('=')
+    if (eq > 0 && eq < part.length - 1) out[part.slice(0, eq).toLowerCase()] = unescape(part.slice(eq + 1), map)
   }
   return out
 }
 
+/** ActionCommand.TryParseV2: `::name props::data` after the leading white space .NET trims. */
+function tryParseV2(line: string, registered: Set<string>): RunnerCommand | undefined {
+  const message = line.replace(DOTNET_LEADING_SPACE, '')
+  if (!message.startsWith('::')) return undefined
+  const end = message.indexOf('::', 2)
+  if (end < 0) return undefined
+  const info = message.slice(2, end)
+  const space = info.indexOf(' ')
+  const name = space < 0 ? info : info.slice(0, space)
+  if (!registered.has(name.toLowerCase())) return undefined
+  return { command: name.toLowerCase(), properties: space > 0 ? properties(info.slice(space + 1).trim(), ',', PROPERTY) : {}, data: unescape(message.slice(end + 2), DATA), syntax: '::' }
+}
+
+/** ActionCommand.TryParse: the first `##[name props]data` anywhere in the line. */
+function tryParseV1(line: string, registered: Set<string>): RunnerCommand | undefined {
+  const at = line.indexOf('##[')
+  if (at < 0) return undefined
+  const rb = line.indexOf(']', at)
+  if (rb < 0) return undefined
+  const info = line.slice(at + 3, rb)
+  const space = info.indexOf(' ')
+  const name = space < 0 ? info : info.slice(0, space)
+  if (!registered.has(name.toLowerCase())) return undefined
+  return { command: name.toLowerCase(), properties: space > 0 ? properties(info.slice(space + 1), ';', V1) : {}, data: unescape(line.slice(rb + 1), V1), syntax: '##[' }
+}
+
+/**
+ * The commands a runner acts on in a step's output, in order, as ActionCommandManager.TryProcessCommand does: lines as
+ * .NET's ReadLine splits them (\n, \r, \r\n), TryParseV2 then TryParse, and between `stop-commands` and its token
+ * nothing but the token. Throws where the runner fails the step (an invalid stop token).
+ */
+export function runnerCommands(stdout: string): RunnerCommand[] {
+  const registered = new Set(REGISTERED)
+  const out: RunnerCommand[] = []
+  let stopToken: string | undefined
+  for (const line of stdout.split(/\r\n|\r|\n/)) {
+    const cmd = tryParseV2(line, registered) ?? tryParseV1(line, registered)
+    if (!cmd) continue
+    if (stopToken !== undefined) {
+      if (cmd.command === stopToken.toLowerCase()) {
+        registered.delete(cmd.command)
+        stopToken = undefined
+      }
+      continue
+    }
+    if (cmd.command === 'stop-commands') {
+      if (!cmd.data || registered.has(cmd.data.toLowerCase()) || cmd.data.toLowerCase() === 'pause-logging') throw new Error(`the runner refuses stop token "${cmd.data}"`)
+      stopToken = cmd.data
+      registered.add(cmd.data.toLowerCase())
+      continue
+    }
+    out.push(cmd)
+  }
+  return out
+}
+
+/** The annotations the runner makes of `error`, `warning` and `notice` commands. */
+export function parseAnnotations(stdout: string): ParsedAnnotation[] {
+  return runnerCommands(stdout)
+    .filter((c) => c.command === 'error' || c.command === 'warning' || c.command === 'notice')
+    .map((c) => {
+      const a: ParsedAnnotation = { level: c.command as ParsedAnnotation['level'], message: c.data }
+      if (c.properties.title !== undefined) a.title = c.properties.title
+      if (c.properties.file !== undefined) a.file = c.properties.file
+      if (c.properties.line !== undefined) a.line = Number(c.properties.line)
+      if (c.properties.col !== undefined) a.col = Number(c.properties.col)
+      return a
+    })
+}
+
+/** Values the runner's masker takes from `add-mask` commands. */
 export function parseMasks(stdout: string): string[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('::add-mask::'))
-    .map((l) => unescapeData(l.slice('::add-mask::'.length).replace(/\r$/, '')))
+  return runnerCommands(stdout)
+    .filter((c) => c.command === 'add-mask' && c.data.trim() !== '')
+    .map((c) => c.data)
+}
+
+/** Outputs the runner sets from `set-output` commands (the GITHUB_OUTPUT file, read after the step, wins). */
+export function commandOutputs(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const c of runnerCommands(stdout)) if (c.command === 'set-output' && c.properties.name) out[c.properties.name] = c.data
+  return out
+}
+
+/** Titles of the `group` commands, in order. */
+export function parseGroups(stdout: string): string[] {
+  return runnerCommands(stdout)
+    .filter((c) => c.command === 'group')
+    .map((c) => c.data)
 }
 
 /** stdout as a log viewer would search it: without the `::add-mask::` commands themselves. */

@@ -34,6 +34,8 @@ export interface GitServerOptions {
   failFirst?: number
   /** owner/repo -> status answered (after auth) instead of serving it. */
   deny?: Record<string, 403 | 404>
+  /** Each authorized request is served after this long: keeps the client's git processes alive to be inspected. */
+  delayMs?: number
 }
 
 // The repository part of a smart or dumb HTTP path, before the service suffix.
@@ -65,7 +67,8 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     if (denied !== undefined) {
       return plain(req, res, denied, denied === 404 ? 'repository not found\n' : 'permission denied\n')
     }
-    runBackend(backend, opts.root, req, url, res)
+    if (opts.delayMs) setTimeout(() => runBackend(backend, opts.root, req, url, res), opts.delayMs)
+    else runBackend(backend, opts.root, req, url, res)
   })
 
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))

@@ -1,4 +1,6 @@
-// Entry of the action bundle: run, then exit at once so no idle HTTP keep-alive socket holds the job open.
+// Entry of the action bundle: takes the token and the runner's secrets out of every environment a step can read
+// (see runner-secrets.ts), runs, then exits at once so no idle HTTP keep-alive socket holds the job open.
 import { run } from './main.js'
+import { takeRunnerSecrets } from './github/runner-secrets.js'
 
-run().finally(() => process.exit())
+run(takeRunnerSecrets()).finally(() => process.exit())

@@ -7,6 +7,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getInputs, type ActionInputs } from './github/inputs.js'
+import { actionInput, isSecretVariable, withRuntimeEnv, type TakenSecrets } from './github/runner-secrets.js'
 import { Inputs } from './github/constants.js'
 import { cacheKeys, SharedCache } from './github/cache.js'
 import { OutcomeStore } from './github/outcomes.js'
@@ -82,12 +83,13 @@ interface StepState {
   published: boolean
 }
 
-export async function run(): Promise<void> {
+/** `secrets`: what the entry took out of the environment before anything else ran (absent in tests importing run). */
+export async function run(secrets?: TakenSecrets): Promise<void> {
   const step: StepState = {
     env: runnerEnv(),
     controller: new AbortController(),
     secrets: [],
-    workflow: core.getInput(Inputs.Workflow).trim(),
+    workflow: actionInput(Inputs.Workflow),
     dryRun: false,
     note: '',
     cacheHit: false,
@@ -100,6 +102,7 @@ export async function run(): Promise<void> {
   try {
     const inputs = getInputs()
     step.secrets = maskToken(inputs.token)
+    if (secrets?.failure) warn(step, secrets.failure)
     step.dryRun = inputs.dryRun
     step.note = redact(childRunNote(inputs.parentRun, inputs.event), step.secrets)
     await runWorkflow(inputs, step)
@@ -142,7 +145,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   })
   const sharedCache = inputs.cache && !inputs.dryRun ? new SharedCache(cacheDir, keys) : undefined
   if (sharedCache) {
-    const restored = await sharedCache.restore()
+    const restored = await withRuntimeEnv(() => sharedCache.restore())
     step.cacheHit = restored.hit
     if (restored.warning) warn(step, restored.warning)
     else core.info(restored.restoredKey ? `cache restored from ${restored.restoredKey}${restored.hit ? '' : ` (primary key ${keys.key} missed)`}` : `cache miss for ${keys.key}`)
@@ -160,7 +163,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
         attemptUrl: env.attemptUrl
       })
     : undefined
-  const earlier = outcomes ? await outcomes.restore() : {}
+  const earlier = outcomes ? await withRuntimeEnv(() => outcomes.restore()) : {}
   if (earlier.warning) warn(step, earlier.warning)
   if (earlier.reuse?.size) core.info(`re-run: ${earlier.reuse.size} children that succeeded in an earlier attempt are reused, not run again`)
 
@@ -225,11 +228,11 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   conclude(step, report)
 
   if (outcomes) {
-    const kept = await outcomes.save(report)
+    const kept = await withRuntimeEnv(() => outcomes.save(report))
     if (kept.warning) warn(step, kept.warning)
   }
   if (sharedCache && report.status !== 'cancelled') {
-    const saved = await sharedCache.save(step.cacheHit)
+    const saved = await withRuntimeEnv(() => sharedCache.save(step.cacheHit))
     if (saved.warning) warn(step, saved.warning)
     else if (saved.saved) core.info(`cache saved as ${keys.key}`)
   }
@@ -308,10 +311,11 @@ function interrupted(step: StepState, sig: NodeJS.Signals): void {
 }
 
 /** Steps get the job's environment without the action's own inputs (the token among them), the runtime tokens,
-    and the runner's command files: a subscriber's step must not set this action's outputs or the job's env. */
+    and the runner's command files: a subscriber's step must not set this action's outputs or the job's env. The
+    entry already took the secrets out of process.env; this also holds while a cache call has them back. */
 function stepEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const hidden = /^(INPUT_|ACTIONS_RUNTIME_TOKEN$|ACTIONS_ID_TOKEN_REQUEST_TOKEN$|ACTIONS_RESULTS_URL$|ACTIONS_CACHE_URL$|GITHUB_(OUTPUT|ENV|STATE|PATH|STEP_SUMMARY)$)/
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !hidden.test(name)))
+  const commandFiles = /^GITHUB_(OUTPUT|ENV|STATE|PATH|STEP_SUMMARY)$/
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !commandFiles.test(name) && !isSecretVariable(name)))
 }
 
 function writeOutputs(outputs: Record<string, string>): void {

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigError } from '../../src/config/errors.js'
 import { loadConfig } from '../../src/config/load.js'
@@ -56,7 +57,7 @@ describe('loadConfig', () => {
       `${path.join(root, 'deploy.yml')}: cannot read the tako file: no such file`
     )
     mkdirSync(path.join(root, 'tako.yml'))
-    expect((await failure(loadConfig({ root }))).message).toBe(`${path.join(root, 'tako.yml')}: cannot read the tako file: it is a directory`)
+    expect((await failure(loadConfig({ root }))).message).toBe(`${path.join(root, 'tako.yml')}: cannot read the tako file: it is not a regular file (a directory)`)
   })
 
   it('throws every error at once, one per line, warnings included', async () => {
@@ -76,4 +77,26 @@ describe('loadConfig', () => {
     expect(config.workflows.w.steps[0].run).toBe('echo {{ .event.type }}')
     expect(warnings.map((w) => `${w.line}:${w.col} ${w.severity}`)).toEqual(['4:19 warning'])
   })
+
+  it('refuses a tako file that is not a regular file inside the repository, without reading or echoing it', async () => {
+    const root = repo({ 'README.md': 'hi', 'config/tako.yml': VALID })
+    process.env.TAKO_TEST_SECRET_VALUE = 'do-not-echo-me'
+    try {
+      symlinkSync('/proc/self/environ', path.join(root, 'tako.yml'))
+      const environ = (await failure(loadConfig({ root }))).message
+      expect(environ).toBe(`${path.join(root, 'tako.yml')}: cannot read the tako file: it is outside the repository`)
+      expect(environ).not.toContain('do-not-echo-me')
+    } finally {
+      delete process.env.TAKO_TEST_SECRET_VALUE
+    }
+    symlinkSync('/dev/zero', path.join(root, 'zero.yml'))
+    expect((await failure(loadConfig({ root, configPath: 'zero.yml' }))).message).toMatch(/zero\.yml: cannot read the tako file: it is outside the repository$/)
+    // A FIFO nobody writes would hold the reading thread for good: refused at once.
+    execFileSync('mkfifo', [path.join(root, 'fifo.yml')])
+    expect((await failure(loadConfig({ root, configPath: 'fifo.yml' }))).message).toMatch(/fifo\.yml: cannot read the tako file: it is not a regular file \(a FIFO\)$/)
+    // A link that stays inside the repository is followed.
+    symlinkSync('config/tako.yml', path.join(root, 'linked.yml'))
+    expect((await loadConfig({ root, configPath: 'linked.yml' })).config.workflows.build.steps[0].run).toBe('make')
+  }, 30_000)
 })
+

@@ -308,7 +308,7 @@ describe('workflows and steps', () => {
 `
     expect(messages(workflow(steps))).toEqual([
       'tako.yml:8:16: output "a" must be from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group, got "from_stdot" (did you mean "from_stdout"?)',
-      'tako.yml:9:16: output "b": "v(\\\\d+" is not a valid regular expression (Unterminated group)',
+      'tako.yml:9:16: output "b": "v(\\\\d+" is not a valid RE2 regular expression (missing closing ): `v(\\d+`)',
       'tako.yml:10:16: output "c": the regular expression "(\\\\d+)\\\\.(\\\\d+)" must have exactly one capture group, it has 2',
       'tako.yml:11:16: output "d": from_file: needs a path, as in from_file:out/version.txt'
     ])
@@ -720,5 +720,30 @@ subscriptions:
         }
       ]
     })
+  })
+})
+
+describe('hostile sizes', () => {
+  it('lists the first 50 of 60,000 unknown keys and counts the rest', () => {
+    const text = `version: 1\n${Array.from({ length: 60_000 }, (_, i) => `key${i}: ${i}`).join('\n')}\n`
+    const { config, issues } = parseConfig(text, 'tako.yml')
+    expect(config).toBeUndefined()
+    expect(issues).toHaveLength(51)
+    expect(issues[0]).toMatchObject({ line: 2, col: 1, message: 'unknown key "key0"' })
+    expect(issues[50]).toMatchObject({ line: 51, message: 'and 59950 more errors (only the first 50 problems are listed)', severity: 'error' })
+  })
+
+  it('checks 10,000 steps, and finds duplicate keys among 60,000', () => {
+    const steps = Array.from({ length: 10_000 }, (_, i) => `      - { id: s${i}, run: "echo {{ .steps.s${Math.max(0, i - 1)}.outputs.x | default \\"\\" }}" }`).join('\n')
+    const valid = parseConfig(`version: 1\nworkflows:\n  w:\n    steps:\n${steps}\n`, 'tako.yml')
+    expect(valid.issues.filter((i) => i.severity === 'error')).toEqual([expect.objectContaining({ message: expect.stringContaining('"{{ .steps.s0.outputs.x') })])
+    const dup = parseConfig(`version: 1\n${Array.from({ length: 60_000 }, (_, i) => `k${i % 30_000}: 1`).join('\n')}\n`, 'tako.yml')
+    expect(dup.issues.some((i) => i.message === 'duplicate key "k0"' && i.line === 30_002)).toBe(true)
+  })
+
+  it('cuts a message quoting a huge key', () => {
+    const { issues } = parseConfig(`version: 1\n${'x'.repeat(1000)}: 1\n`, 'tako.yml')
+    expect(issues[0].message.length).toBeLessThan(400)
+    expect(issues[0].message).toMatch(/^unknown key "x+… \(cut\)$/)
   })
 })

@@ -173,3 +173,28 @@ describe('evaluation errors', () => {
     expect(errorOf(() => filter(source))).toMatch(/failed: replace: the result would exceed 1000000 characters \(column 1\)$/)
   })
 })
+
+describe('matches (RE2)', () => {
+  const evil = { ...event, payload: { ...event.payload, text: `${'a'.repeat(60)}!` } }
+
+  it('ends on patterns that backtrack for ever in JavaScript, with the right answer', () => {
+    // With RegExp each of these runs for longer than any test ceiling.
+    expect(filter("payload.text.matches('^(a+)+$')", evil)).toBe(false)
+    expect(filter("payload.text.matches('^(a|a)*$')", evil)).toBe(false)
+    expect(filter("payload.text.matches('^(a|aa)+!$')", evil)).toBe(true)
+  }, 30_000)
+
+  it('matches anywhere unless anchored, as RE2 PartialMatch', () => {
+    expect(filter("event.payload.git_tag.matches('3\\\\.4')")).toBe(true)
+    expect(filter("event.payload.git_tag.matches('^3')")).toBe(false)
+    expect(filter("event.payload.git_tag.matches('^v(?P<major>\\\\d+)\\\\.')")).toBe(true)
+  })
+
+  it('fails to evaluate on a pattern RE2 does not accept, saying so', () => {
+    expect(() => filter("event.type.matches('(?=api)')")).toThrow(/matches: "\(\?=api\)" is not a valid RE2 regular expression \(invalid or unsupported Perl syntax/)
+  })
+
+  it('says "matches" in a type error, not an internal name', () => {
+    expect(() => compileExpression('(1).matches("x")', 'filter')).toThrow(/found no matching overload for 'int\.matches\(string\)'/)
+  })
+})

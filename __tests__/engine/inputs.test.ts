@@ -116,7 +116,8 @@ describe('checkInputSpec', () => {
 
   it.each<[string, Partial<InputSpec>, string[]]>([
     ['pattern on a number', { type: 'number', pattern: '^\\d+$' }, ['input "x": pattern applies to string inputs only (this one is number)']],
-    ['a pattern that does not compile', { pattern: '(' }, ['input "x": pattern ( is not a valid regular expression (Invalid regular expression: /(/: Unterminated group)']],
+    ['a pattern that does not compile', { pattern: '(' }, ['input "x": pattern ( is not a valid RE2 regular expression (missing closing ): `(`)']],
+    ['a pattern with lookahead, which RE2 lacks', { pattern: '^(?=a)' }, ['input "x": pattern ^(?=a) is not a valid RE2 regular expression (invalid or unsupported Perl syntax: `(?=`)']],
     ['min on a string', { min: 1 }, ['input "x": min applies to number inputs only (this one is string)']],
     ['max on a boolean', { type: 'boolean', max: 1 }, ['input "x": max applies to number inputs only (this one is boolean)']],
     ['min above max', { type: 'number', min: 5, max: 1 }, ['input "x": min 5 is greater than max 1']],

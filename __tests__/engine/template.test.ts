@@ -212,3 +212,13 @@ describe('checkTemplate', () => {
     expect(problems.map((p) => p.offset)).toEqual([3, 46])
   })
 })
+
+describe('own properties only', () => {
+  it('treats names every object inherits as unresolved references, in each root', () => {
+    for (const text of ['{{ .env.toString }}', '{{ .env.constructor }}', '{{ .inputs.toString }}', '{{ .steps.build.outputs.hasOwnProperty }}', '{{ .event.payload.valueOf }}']) {
+      expect(renderError(text)).toMatch(/which is not defined/)
+    }
+    expect(renderError('{{ .env.toString }}')).toBe('template error in step "deploy" run: "{{ .env.toString }}" references .env.toString, which is not defined')
+    expect(render('{{ .env.toString | default "none" }}')).toBe('none')
+  })
+})

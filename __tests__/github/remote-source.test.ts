@@ -9,7 +9,8 @@ import path from 'node:path'
 import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures__/git-server.js'
 import { SourceError, type Candidate } from '../../src/engine/repository-source.js'
 import { makeOwnerLister } from '../../src/github/list-repos.js'
-import { gitAuthConfig, parseRepositoriesInput, RemoteRepositorySource, type RemoteSourceOptions } from '../../src/github/remote-source.js'
+import { git, gitAuth } from '../../src/engine/git.js'
+import { parseRepositoriesInput, RemoteRepositorySource, type RemoteSourceOptions } from '../../src/github/remote-source.js'
 
 const TOKEN = 'ghs_remoteSourceToken42'
 const BASIC = Buffer.from(`x-access-token:${TOKEN}`).toString('base64')
@@ -28,9 +29,15 @@ function sh(args: string[], cwd: string, env: Record<string, string> = {}): Prom
   })
 }
 
-async function serve(opts: { token?: string; failFirst?: number; deny?: Record<string, 403 | 404> } = {}): Promise<GitServer> {
+async function serve(opts: { token?: string; failFirst?: number; deny?: Record<string, 403 | 404>; delayMs?: number } = {}): Promise<GitServer> {
   server = await startGitServer({ root, token: TOKEN, ...opts })
   return server
+}
+
+/** Git asks its credential helper when challenged: every request but the challenged ones carried the token, and some did. */
+function servedAuthorizedOnly(srv: GitServer): boolean {
+  const answered = srv.requests.filter((r) => r.status !== 401)
+  return answered.length > 0 && answered.every((r) => r.authorized && r.status === 200)
 }
 
 function source(srv: GitServer, opts: Partial<RemoteSourceOptions> = {}): { src: RemoteRepositorySource; warnings: string[]; sleeps: number[]; cacheRoot: string } {
@@ -190,8 +197,7 @@ describe('RemoteRepositorySource.readConfig', () => {
     const srv = await serve()
     const { src, warnings, cacheRoot } = source(srv)
     expect(await src.readConfig({ repository: 'acme/api', ref: '' }, signal)).toEqual({ text: 'version: 1\nname: api\n', file: 'tako.yml' })
-    expect(srv.requests.length).toBeGreaterThan(0)
-    expect(srv.requests.every((r) => r.authorized && r.status === 200)).toBe(true)
+    expect(servedAuthorizedOnly(srv)).toBe(true)
     expect(warnings).toEqual([])
     expect(existsSync(path.join(cacheRoot, 'acme', 'api.git', 'HEAD'))).toBe(true)
     // Shallow and blob-filtered: only the one commit, its trees and the tako.yml blob came down.
@@ -227,11 +233,11 @@ describe('RemoteRepositorySource.readConfig', () => {
     const error = await caught(src.readConfig({ repository: 'acme/api', ref: '' }, signal))
     expect(error.kind).toBe('auth')
     expect(error.message).toBe(
-      'cannot read acme/api: the token was refused (HTTP 401). GITHUB_TOKEN can only read its own repository; ' +
+      'cannot read acme/api: the token was refused (HTTP 401: authentication required). GITHUB_TOKEN can only read its own repository; ' +
         'give a PAT or a GitHub App token with contents:read on acme/api through the token input'
     )
-    expect(srv.requests).toHaveLength(1)
-    expect(srv.requests[0]).toMatchObject({ authorized: false, status: 401 })
+    // Git's credential helper answers the server's challenge, once: the wrong token is not retried.
+    expect(srv.requests.map((r) => [r.authorized, r.status])).toEqual([[false, 401], [false, 401]])
     expect(warnings).toEqual([])
     expect(sleeps).toEqual([])
   })
@@ -242,7 +248,7 @@ describe('RemoteRepositorySource.readConfig', () => {
     const error = await caught(src.readConfig({ repository: 'acme/api', ref: '' }, signal))
     expect(error.kind).toBe('auth')
     expect(error.message).toMatch(/^cannot read acme\/api: the token was refused \(HTTP 403: permission denied\)\. GITHUB_TOKEN can only read/)
-    expect(srv.requests).toHaveLength(1)
+    expect(srv.requests.map((r) => [r.authorized, r.status])).toEqual([[false, 401], [true, 403]])
     expect(sleeps).toEqual([])
   })
 
@@ -316,7 +322,7 @@ describe('RemoteRepositorySource.checkout', () => {
     expect((await sh(['log', '--format=%s'], dir)).stdout).toBe('initial commit')
     expect((await sh(['status', '--short', '--branch'], dir)).stdout).toBe('## main...origin/main')
     expect((await sh(['remote', 'get-url', 'origin'], dir)).stdout).toBe(`${srv.url}/acme/api`)
-    expect(srv.requests.every((r) => r.authorized)).toBe(true)
+    expect(servedAuthorizedOnly(srv)).toBe(true)
     await expectNoSecretsUnder(dir)
     await expectNoSecretsUnder(cacheRoot)
     expect(await readFile(path.join(dir, '.git', 'config'), 'utf8')).not.toMatch(/extraheader|AUTHORIZATION/i)
@@ -342,7 +348,7 @@ describe('RemoteRepositorySource.checkout', () => {
     expect(await readFile(path.join(commit, 'tako.yml'), 'utf8')).toBe('version: 1\nname: api-dev\n')
   })
 
-  it('gives a child a remote it can commit, tag and push to when handed the auth as environment', async () => {
+  it('gives a child a remote the engine can push to with the same auth', async () => {
     const srv = await serve()
     await createBareRepo(root, 'acme/pushable', { 'tako.yml': 'version: 1\n' })
     const { src } = source(srv)
@@ -351,14 +357,41 @@ describe('RemoteRepositorySource.checkout', () => {
     await sh(['add', 'new.txt'], dir)
     expect((await sh(['commit', '--quiet', '-m', 'child change'], dir)).code).toBe(0)
     await sh(['tag', 'v0.0.1'], dir)
-    const entries = Object.entries(gitAuthConfig(srv.url, TOKEN))
-    const env: Record<string, string> = { GIT_CONFIG_COUNT: String(entries.length) }
-    entries.forEach(([k, v], i) => Object.assign(env, { [`GIT_CONFIG_KEY_${i}`]: k, [`GIT_CONFIG_VALUE_${i}`]: v }))
-    const push = await sh(['push', '--quiet', 'origin', 'HEAD', 'v0.0.1'], dir, { ...env, GIT_TERMINAL_PROMPT: '0' })
+    const push = await git(['push', '--quiet', 'origin', 'HEAD', 'v0.0.1'], { cwd: dir, auth: gitAuth(srv.url, TOKEN) })
     expect(push.stderr).toBe('')
     expect(push.code).toBe(0)
+    expect((await git(['push', '--quiet', 'origin', 'HEAD:refs/heads/other'], { cwd: dir, auth: gitAuth(srv.url, 'ghs_wrong') })).code).not.toBe(0)
     expect((await sh(['log', '--format=%s', 'main'], path.join(root, 'acme/pushable.git'))).stdout).toBe('child change\ninitial commit')
     expect((await sh(['tag'], path.join(root, 'acme/pushable.git'))).stdout).toBe('v0.0.1')
+  })
+
+  it('authenticates git without the token in any git process environment or command line', async () => {
+    // Served slowly, so git and git-remote-http stay alive while every process of this user is read, as a step could.
+    const srv = await serve({ delayMs: 150 })
+    const { src } = source(srv)
+    const seen = new Set<string>()
+    const leaks: string[] = []
+    let done = false
+    const spy = (async () => {
+      while (!done) {
+        for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+          try {
+            const [environ, cmdline] = await Promise.all([readFile(`/proc/${pid}/environ`, 'latin1'), readFile(`/proc/${pid}/cmdline`, 'latin1')])
+            if (/git/.test(cmdline)) seen.add(cmdline.split('\0').slice(0, 2).join(' '))
+            for (const form of [TOKEN, BASIC, Buffer.from(TOKEN).toString('base64')]) if (environ.includes(form) || cmdline.includes(form)) leaks.push(`${pid}: ${cmdline}`)
+          } catch {
+            // Gone, or not ours.
+          }
+        }
+      }
+    })()
+    const dir = await checkout(src, { repository: 'acme/api', ref: '' })
+    done = true
+    await spy
+    expect(await readFile(path.join(dir, 'tako.yml'), 'utf8')).toBe('version: 1\nname: api\n')
+    expect(srv.requests.some((r) => r.authorized && r.status === 200)).toBe(true)
+    expect([...seen].some((c) => /remote-http/.test(c))).toBe(true)
+    expect(leaks).toEqual([])
   })
 
   it('fails with an auth SourceError when the token is refused', async () => {
@@ -404,11 +437,5 @@ describe('makeOwnerLister', () => {
     expect(await list('acme')).toEqual(['acme/api', 'acme/web'])
     expect(await list('solo')).toEqual(['solo/dotfiles'])
     expect(seen.every((s) => s.endsWith(`token ${TOKEN}`))).toBe(true)
-  })
-})
-describe('gitAuthConfig', () => {
-  it('authenticates with the base64 basic form in an extra header scoped to the server', () => {
-    expect(Object.values(gitAuthConfig('https://github.com', TOKEN))).toContain(`AUTHORIZATION: basic ${BASIC}`)
-    expect(Object.keys(gitAuthConfig('https://github.com/', TOKEN))).toContain('http.https://github.com/.extraheader')
   })
 })

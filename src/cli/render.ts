@@ -116,6 +116,8 @@ export function planText(plan: RunPlan): string {
   return lines.join('\n')
 }
 
+const LIVE_LINE_CHARS = 64 * 1024
+
 /** Streams live output: the root's as is, each child's lines prefixed with its id so parallel runs stay readable. */
 export class LiveOutput implements RunObserver {
   private readonly partial = new Map<string, string>()
@@ -127,15 +129,17 @@ export class LiveOutput implements RunObserver {
   }
 
   output(run: RunLabel, chunk: string): void {
-    const text = (this.partial.get(run.id) ?? '') + chunk
-    const cut = text.lastIndexOf('\n')
-    if (cut < 0) {
-      this.partial.set(run.id, text)
+    // Only the new chunk is searched and a long line is written on in pieces: output without newlines stays linear.
+    const cut = chunk.lastIndexOf('\n')
+    const held = this.partial.get(run.id) ?? ''
+    if (cut < 0 && held.length + chunk.length <= LIVE_LINE_CHARS) {
+      this.partial.set(run.id, held + chunk)
       return
     }
-    this.partial.set(run.id, text.slice(cut + 1))
+    const text = cut < 0 ? held + chunk : held + chunk.slice(0, cut)
+    this.partial.set(run.id, cut < 0 ? '' : chunk.slice(cut + 1))
     const prefix = this.prefix(run)
-    this.write(text.slice(0, cut).split('\n').map((l) => `${prefix}${l}\n`).join(''))
+    this.write(text.split('\n').map((l) => `${prefix}${l}\n`).join(''))
   }
 
   stepFinished(run: RunLabel, step: StepReport): void {

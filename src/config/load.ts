@@ -1,14 +1,15 @@
 // Loading tako.yml (SPEC 1): YAML with positions, the zod shape check, the semantic checks (names, references,
 // CEL, templates, built-in steps) and the normalized model; every problem located at file:line:col, all at once.
 
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml'
+import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml'
 import { z } from 'zod'
 import { checkTemplate } from '../engine/template.js'
 import { compileExpression } from '../engine/expressions.js'
 import { checkInputSpec } from '../engine/inputs.js'
 import { normalizeRange, toVersion } from '../engine/semver.js'
+import { regexGroups, regexProblem } from '../engine/regex.js'
+import { readRegularFile, RefusedFile } from '../engine/regular-file.js'
 import { parseDuration } from './duration.js'
 import { ConfigError } from './errors.js'
 import {
@@ -55,8 +56,16 @@ const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NA
 /** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input. */
 export function parseConfig(text: string, file: string): LoadResult {
   const issues: ConfigIssue[] = []
-  const config = new Loader(text, file, issues).load()
+  const loader = new Loader(text, file, issues)
+  const config = loader.load()
   issues.sort((a, b) => a.line - b.line || a.col - b.col)
+  if (loader.unlisted.errors + loader.unlisted.warnings > 0) {
+    const { errors, warnings } = loader.unlisted
+    const more = [errors ? `${errors} more error${errors === 1 ? '' : 's'}` : '', warnings ? `${warnings} more warning${warnings === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ')
+    // Shown after the last one listed, where it points.
+    const last = issues[issues.length - 1]
+    issues.push({ file, line: last.line, col: last.col, message: `and ${more} (only the first ${MAX_ISSUES} problems are listed)`, severity: errors ? 'error' : 'warning' })
+  }
   const failed = issues.some((i) => i.severity === 'error')
   return failed || config === undefined ? { issues } : { config, issues }
 }
@@ -72,11 +81,13 @@ export async function loadConfig(opts: {
   for (const candidate of candidates) {
     let text: string
     try {
-      text = await readFile(candidate, 'utf8')
+      // Not a FIFO, a device or a link out of the repository (to /proc/self/environ, say): refused unread.
+      text = (await readRegularFile(candidate, { maxBytes: MAX_BYTES, within: root, folderName: 'repository' })).toString('utf8')
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT' && candidates.length > 1) continue
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message
+      const why =
+        error instanceof RefusedFile ? `it ${error.message}` : code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message
       throw new ConfigError([{ file: candidate, line: 0, col: 0, message: `cannot read the tako file: ${why}`, severity: 'error' }])
     }
     const relative = path.relative(root, candidate)
@@ -91,7 +102,12 @@ export async function loadConfig(opts: {
 /** What a template may refer to where it stands. */
 type TemplateScope =
   | { kind: 'subscription' }
-  | { kind: 'workflow'; workflow: string; inputs: string[]; steps: Set<string>; before: Set<string>; run?: boolean }
+  | { kind: 'workflow'; workflow: string; inputs: string[]; steps: Set<string>; before: StepsBefore; run?: boolean }
+
+/** The ids of the steps that run before a point; a view, not a copy, so checking n steps stays linear. */
+interface StepsBefore {
+  has(id: string): boolean
+}
 
 type WorkflowScope = Extract<TemplateScope, { kind: 'workflow' }>
 
@@ -106,8 +122,17 @@ interface PlannedStep {
 const isPlainMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const list = (names: Iterable<string>): string => [...names].join(', ')
 
+/** Problems listed per file: a hostile or broken file (60,000 unknown keys, binary) gets a bounded message. */
+const MAX_ISSUES = 50
+/** A message quoting a long key or value is cut here. */
+const MAX_MESSAGE_CHARS = 300
+
 class Loader {
+  /** Problems found past MAX_ISSUES: counted, neither located nor described. */
+  readonly unlisted = { errors: 0, warnings: 0 }
   private readonly lines = new LineCounter()
+  /** Each YAML map's pairs by key, built on first lookup: locating n problems stays linear. */
+  private readonly pairsByKey = new WeakMap<object, Map<string, Pair>>()
   private doc!: Document
   private artifacts = new Set<string>()
   private produced: string[] = []
@@ -124,17 +149,17 @@ class Loader {
     if (this.text.length > MAX_BYTES) return this.fail(0, `the file is larger than ${MAX_BYTES / 1024} KiB`)
     const brackets = unclosedBracketOffset(this.text)
     if (brackets !== undefined) return this.fail(brackets, DEPTH_MESSAGE)
-    this.doc = parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' })
+    // The parser's own uniqueKeys compares each key with every earlier one (quadratic): duplicates are found below.
+    this.doc = parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error' })
     let syntaxBroken = false
     for (const error of this.doc.errors) {
-      if (error.code === 'DUPLICATE_KEY') this.issue('error', error.pos[0], `duplicate key ${JSON.stringify(this.keyAt(error.pos[0]))}`)
-      else {
-        syntaxBroken = true
-        const message = /call stack/i.test(error.message) ? DEPTH_MESSAGE : `invalid YAML: ${error.message}`
-        this.issue('error', error.pos[0], message)
-      }
+      syntaxBroken = true
+      if (this.listFull('error')) continue
+      const message = /call stack/i.test(error.message) ? DEPTH_MESSAGE : `invalid YAML: ${error.message}`
+      this.issue('error', error.pos[0], message)
     }
     for (const warning of this.doc.warnings) this.issue('warning', warning.pos[0], warning.message)
+    this.duplicateKeys()
     if (syntaxBroken) return undefined
     const deep = tooDeep(this.doc.contents)
     if (deep) return this.fail(deep.range?.[0] ?? 0, DEPTH_MESSAGE)
@@ -246,12 +271,13 @@ class Loader {
     }
     walk(planned)
 
-    const scope = { kind: 'workflow' as const, workflow: name, inputs: declared, steps: new Set(ids.keys()), before: new Set<string>() }
+    const before = new Set<string>()
+    const scope = { kind: 'workflow' as const, workflow: name, inputs: declared, steps: new Set(ids.keys()), before }
     const env = this.env(wf.env, [...at, 'env'], scope)
     const steps: (StepSpec | undefined)[] = []
     for (const step of planned) {
       steps.push(this.step(step, scope))
-      scope.before = new Set([...scope.before, step.id])
+      before.add(step.id)
     }
     const whole = workflowSchema.safeParse(raw)
     const complete = env && steps.every((step) => step !== undefined) && Object.keys(inputs).length === declared.length
@@ -270,12 +296,14 @@ class Loader {
   /** Checks one step (its handlers too, even when the step itself is malformed); the model when all is well. */
   private step(planned: PlannedStep, outer: WorkflowScope): StepSpec | undefined {
     const { path: at, id } = planned
-    const scope = { ...outer, before: new Set(outer.before) }
-    const handlerScope = { ...scope, before: new Set([...scope.before, id]) }
+    const scope = outer
+    // A handler sees the steps before this one, this one, and the handlers before it.
+    const handled = new Set([id])
+    const handlerScope = { ...scope, before: { has: (s: string) => handled.has(s) || outer.before.has(s) } }
     const on_failure: (StepSpec | undefined)[] = []
     for (const handler of planned.handlers) {
       on_failure.push(this.step(handler, handlerScope))
-      handlerScope.before.add(handler.id)
+      handled.add(handler.id)
     }
 
     const raw = planned.raw
@@ -374,16 +402,12 @@ class Loader {
       }
       return kind === 'file' ? { kind, path: value } : { kind, name: value }
     }
-    let groups: number
-    try {
-      new RegExp(source)
-      // An alternative that matches the empty string makes exec() report every group, matched or not.
-      groups = new RegExp(`(?:${source})|`).exec('')!.length - 1
-    } catch (error) {
-      const why = (error as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '')
-      this.error(at, `output "${name}": ${JSON.stringify(source)} is not a valid regular expression (${why})`)
+    const why = regexProblem(source)
+    if (why !== undefined) {
+      this.error(at, `output "${name}": ${JSON.stringify(source)} is not a valid RE2 regular expression (${why})`)
       return undefined
     }
+    const groups = regexGroups(source)
     if (groups === 1) return { kind: 'regex', pattern: source }
     if (groups === 0) {
       const hint = didYouMean(source, ['from_stdout', 'from_stderr'])
@@ -554,7 +578,10 @@ class Loader {
         return this.error(at.slice(0, -1), `missing required key "${String(key)}"`, 'key')
       case 'unrecognized_keys': {
         const allowed = allowedKeys(at, raw)
-        for (const unknown of issue.keys ?? []) this.error([...at, unknown], `unknown key "${unknown}"${didYouMean(unknown, allowed)}`, 'key')
+        for (const unknown of issue.keys ?? []) {
+          // Past the listed problems only counted: no suggestion computed for the 60,000th unknown key.
+          if (!this.listFull('error')) this.issue('error', this.offset([...at, unknown], 'key'), `unknown key "${unknown}"${didYouMean(unknown, allowed)}`)
+        }
         return
       }
       case 'invalid_type':
@@ -573,11 +600,19 @@ class Loader {
   // ---- positions
 
   private error(at: Path, message: string, where: 'key' | 'value' | number = 'value'): void {
-    this.issue('error', this.offset(at, where), message)
+    if (!this.listFull('error')) this.issue('error', this.offset(at, where), message)
   }
 
   private warn(at: Path, message: string, where: 'key' | 'value' | number = 'value'): void {
-    this.issue('warning', this.offset(at, where), message)
+    if (!this.listFull('warning')) this.issue('warning', this.offset(at, where), message)
+  }
+
+  /** True (and counted) when no more problems are listed. */
+  private listFull(severity: ConfigIssue['severity']): boolean {
+    if (this.issues.length < MAX_ISSUES) return false
+    if (severity === 'error') this.unlisted.errors++
+    else this.unlisted.warnings++
+    return true
   }
 
   private fail(offset: number, message: string): undefined {
@@ -586,8 +621,10 @@ class Loader {
   }
 
   private issue(severity: ConfigIssue['severity'], offset: number, message: string): void {
+    if (this.listFull(severity)) return
     const { line, col } = this.position(offset)
-    this.issues.push({ file: this.file, line, col, message, severity })
+    const text = message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}… (cut)` : message
+    this.issues.push({ file: this.file, line, col, message: text, severity })
   }
 
   /** 1-based line and column; counted by hand for problems found before the YAML parser has seen the text. */
@@ -621,7 +658,7 @@ class Loader {
       if (!isCollection(current)) return { nearest }
       nearest = current
       if (isMap(current)) {
-        const pair = current.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment))
+        const pair = this.pairs(current).get(String(segment))
         if (!pair) return { nearest }
         key = pair.key as Node
         current = pair.value
@@ -634,18 +671,32 @@ class Loader {
     return { key, value: (current ?? undefined) as Node | undefined, nearest }
   }
 
-  private keyAt(offset: number): string {
-    let found = ''
+  /** A key written twice in one map (`a` and `"a"` alike; `<<` merges may repeat), in one pass over the document. */
+  private duplicateKeys(): void {
     visit(this.doc, {
-      Pair: (_, pair) => {
-        if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
-          found = String(pair.key.value)
-          return visit.BREAK
+      Map: (_, map) => {
+        const seen = new Set<string>()
+        for (const pair of map.items) {
+          if (!isScalar(pair.key) || pair.key.value === '<<') continue
+          const key = String(pair.key.value)
+          if (!seen.has(key)) seen.add(key)
+          else if (!this.listFull('error')) this.issue('error', pair.key.range?.[0] ?? 0, `duplicate key ${JSON.stringify(key)}`)
         }
-        return undefined
       }
     })
-    return found || this.text.slice(offset).split(/[:\n]/)[0].trim()
+  }
+
+  private pairs(map: YAMLMap): Map<string, Pair> {
+    let byKey = this.pairsByKey.get(map)
+    if (!byKey) {
+      byKey = new Map()
+      for (const p of map.items) {
+        // The first pair of a key, as a lookup in the parsed value finds it.
+        if (isScalar(p.key) && !byKey.has(String(p.key.value))) byKey.set(String(p.key.value), p as Pair)
+      }
+      this.pairsByKey.set(map, byKey)
+    }
+    return byKey
   }
 
   /** A scalar as written: a number keeps its text (`1.10` stays "1.10" where the parsed number is 1.1). */

@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import type { Socket } from 'node:net'
-import { killGroup, trackGroup, untrackGroup } from './process-groups.js'
+import { inheritedEnv, killGroup, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface CloneRequest {
   /** The checkout to clone. */
@@ -91,7 +91,7 @@ class Lane {
     this.child = spawn('sh', ['-c', LANE_SCRIPT], {
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '' }
+      env: { ...inheritedEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '' }
     })
     this.child.stdout.on('data', (chunk: Buffer) => this.receive(chunk))
     this.child.stderr.on('data', () => {})

@@ -4,6 +4,7 @@ import { Environment, EvaluationError, type ASTNode, type ParseResult } from '@m
 import semver from 'semver'
 import { UserError } from './errors.js'
 import { normalizeRange, satisfiesRange, toVersion } from './semver.js'
+import { regexTest } from './regex.js'
 import type { RunContext, TakoEvent } from './types.js'
 
 export type ExpressionKind = 'if' | 'filter'
@@ -47,6 +48,14 @@ function createEnvironments(): Record<ExpressionKind, Environment> {
       i < 0n || i > BigInt(s.length) ? fail(`charAt: index ${i} out of range`) : s.charAt(Number(i))
     )
     .registerFunction('string.reverse(): string', (s: string) => [...s].reverse().join(''))
+    // CEL specifies RE2 for `matches`; the lib's own uses RegExp (see useRe2Matches).
+    .registerFunction(`string.${RE2_MATCHES}(string): bool`, (s: string, pattern: string) => {
+      try {
+        return regexTest(pattern, s)
+      } catch (error) {
+        return fail(`matches: ${JSON.stringify(pattern)} is not a valid RE2 regular expression (${(error as Error).message})`)
+      }
+    })
     .registerType('SemverNamespace', SemverNamespace)
     .registerConstant('semver', 'SemverNamespace', new SemverNamespace())
     .registerFunction('SemverNamespace.major(string): int', (_: unknown, s: string) =>
@@ -110,6 +119,7 @@ function compileUncached(source: string, kind: ExpressionKind): CompiledExpressi
   } catch (error) {
     throw invalid(describe(error, source))
   }
+  useRe2Matches(parsed.ast)
   const checked = parsed.check()
   if (!checked.valid) throw invalid(describe(checked.error, source))
   if (checked.type !== 'bool' && checked.type !== 'dyn') throw invalid(`it returns ${checked.type}, expected a bool`)
@@ -193,7 +203,7 @@ interface LocatedError {
 /** One line for a lib error: its summary, where it points, and for a missing key the whole path. */
 function describe(error: unknown, source: string): string {
   const e = error as LocatedError
-  let detail = e.summary ?? e.message
+  let detail = (e.summary ?? e.message).split(RE2_MATCHES).join('matches')
   if (e.code === 'no_such_key' && e.node?.op === '.' && Array.isArray(e.node.args)) {
     detail = `no such key "${e.node.args[1]}" in ${source.slice(e.node.start, e.node.end)}`
   }
@@ -204,6 +214,18 @@ function describe(error: unknown, source: string): string {
     detail += line > 1 ? ` (line ${line}, column ${column})` : ` (column ${column})`
   }
   return detail
+}
+
+/** The name `x.matches(re)` is given before type-checking, so it runs our RE2 function: the lib's own `matches`
+    (JavaScript RegExp, backtracking) cannot be replaced, only not called. */
+const RE2_MATCHES = 'matchesRe2'
+
+function useRe2Matches(node: ASTNode): void {
+  if (node.op === 'rcall' && node.args[0] === 'matches') (node.args as unknown[])[0] = RE2_MATCHES
+  const children: unknown[] = Array.isArray(node.args) ? node.args.flat() : [node.args]
+  for (const child of children) {
+    if (child !== null && typeof child === 'object' && 'op' in child) useRe2Matches(child as ASTNode)
+  }
 }
 
 /** A literal range in `semver.satisfies(v, "...")` is checked now rather than at every evaluation. */

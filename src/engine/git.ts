@@ -1,6 +1,7 @@
-// Runs git as a child process (async, bounded output) for checkouts and config reads.
+// Runs git as a child process (async, bounded output) for checkouts and config reads, and owns how git is given a
+// credential: the one place fetch, clone and push authenticate.
 
-import { killGroup, startInGroup, stringEnv, trackGroup, untrackGroup } from './process-groups.js'
+import { inheritedEnv, killGroup, startInGroup, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface GitResult {
   code: number
@@ -12,9 +13,52 @@ export interface GitOptions {
   cwd?: string
   env?: Record<string, string>
   signal?: AbortSignal
-  /** Extra settings for this command only, given through GIT_CONFIG_* variables so they never show in a process list. */
+  /** Extra settings for this command only, given through GIT_CONFIG_* variables so they never show in a process list.
+      Never a secret: a process's environment is readable by every process of its user (/proc/<pid>/environ). */
   config?: Record<string, string>
+  /** Authenticates this command to one server (see gitAuth). */
+  auth?: GitAuth
 }
+
+/** A token for the HTTP(S) server at `origin`, sent as the password of the basic-auth user `x-access-token`. */
+export interface GitAuth {
+  origin: string
+  token: string
+}
+
+/** The credential for `serverUrl`; with an empty token git only resets configured helpers and goes anonymous. */
+export function gitAuth(serverUrl: string, token: string): GitAuth {
+  return { origin: new URL(serverUrl).origin, token }
+}
+
+/**
+ * The credential reaches git through neither its environment nor its arguments (both readable by any process of the
+ * job's user, steps included): git's credential helper reads it from file descriptor 3, a socket the engine writes
+ * and closes at start, inherited by git, git-remote-http and the helper's shell. /proc/<pid>/fd/3 of a socket cannot
+ * be opened by another process. Each `get` consumes one line (sh's `read` takes no more than a line from a socket),
+ * so the socket holds enough copies for every HTTP transport one command starts (a partial clone's lazy fetches,
+ * a batch of cat-files); the helper answers only for the origin the token belongs to.
+ */
+function authConfig(auth: GitAuth | undefined): { config: Record<string, string>; fd3?: string } {
+  // An empty helper resets any configured one, so nothing is read from or stored in a keychain.
+  if (!auth) return { config: {} }
+  if (!auth.token) return { config: { 'credential.helper': '' } }
+  const url = new URL(auth.origin)
+  if (!/^https?:$/.test(url.protocol) || !/^[A-Za-z0-9.:[\]-]+$/.test(url.host)) throw new Error(`cannot authenticate git to ${auth.origin}: not an http(s) origin`)
+  if (/[\r\n]/.test(auth.token)) throw new Error('the token holds a line break')
+  const protocol = url.protocol.slice(0, -1)
+  const helper =
+    `!f() { test "$1" = get || exit 0; p=; h=; while IFS= read -r l && [ -n "$l" ]; do case "$l" in protocol=*) p=\${l#protocol=};; host=*) h=\${l#host=};; esac; done; ` +
+    `[ "$p" = ${protocol} ] && [ "$h" = '${url.host}' ] || exit 0; IFS= read -r t <&3 || exit 0; printf 'username=x-access-token\\npassword=%s\\n' "$t"; }; f`
+  const line = `${auth.token}\n`
+  return {
+    config: { 'credential.helper': '', 'credential.helper ': helper },
+    fd3: line.repeat(Math.max(1, Math.floor(CREDENTIAL_BYTES / line.length)))
+  }
+}
+
+/** Below a socket's buffer, so writing them never waits for a reader. */
+const CREDENTIAL_BYTES = 16 * 1024
 
 const MAX_STDERR = 64 * 1024
 
@@ -22,9 +66,10 @@ export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
   return collect('git', args, opts)
 }
 
-/** The settings in `config` as GIT_CONFIG_* variables, for git and for the shells that run it. */
-function configEnv(config: Record<string, string> = {}): Record<string, string> {
-  const settings = Object.entries(config)
+/** The settings as GIT_CONFIG_* variables, for git and for the shells that run it; keys may repeat (a trailing space
+    in a key only keeps it distinct in the map). */
+function configEnv(...configs: Array<Record<string, string> | undefined>): Record<string, string> {
+  const settings = configs.flatMap((c) => Object.entries(c ?? {})).map(([k, v]) => [k.trimEnd(), v] as const)
   const env: Record<string, string> = settings.length ? { GIT_CONFIG_COUNT: String(settings.length) } : {}
   settings.forEach(([key, value], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = key
@@ -38,11 +83,13 @@ async function collect(command: string, args: string[], opts: GitOptions): Promi
   opts.signal?.throwIfAborted()
   const out: Buffer[] = []
   let err = ''
+  const auth = authConfig(opts.auth)
   const child = await startInGroup({
     command,
     args,
     cwd: opts.cwd ?? process.cwd(),
-    env: { ...stringEnv(process.env), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv(opts.config) },
+    env: { ...inheritedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', ...opts.env, ...configEnv(auth.config, opts.config) },
+    fd3: auth.fd3,
     stdout: (d) => out.push(d),
     stderr: (d) => {
       if (err.length < MAX_STDERR) err += d.toString('utf8')

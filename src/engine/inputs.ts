@@ -1,6 +1,7 @@
 // Workflow inputs (SPEC 1.2): coercion of given values, defaults, validation, and the checks of a spec itself.
 
 import type { InputSpec, InputType, InputValue } from '../config/types.js'
+import { regexProblem, regexTest } from './regex.js'
 import { UserError } from './errors.js'
 
 export class InputError extends UserError {
@@ -45,7 +46,7 @@ function violation(spec: InputSpec, value: InputValue): string | undefined {
   if (spec.enum && !spec.enum.includes(value)) {
     return `${show(value)} is not one of ${spec.enum.map(String).join(', ')}`
   }
-  if (spec.pattern !== undefined && typeof value === 'string' && !new RegExp(spec.pattern).test(value)) {
+  if (spec.pattern !== undefined && typeof value === 'string' && !regexTest(spec.pattern, value)) {
     return `${show(value)} does not match the pattern ${spec.pattern}`
   }
   if (typeof value === 'number') {
@@ -104,11 +105,8 @@ export function checkInputSpec(name: string, spec: InputSpec): string[] {
   const say = (text: string): number => problems.push(`input "${name}": ${text}`)
   if (spec.pattern !== undefined) {
     if (spec.type !== 'string') say(`pattern applies to string inputs only (this one is ${spec.type})`)
-    try {
-      new RegExp(spec.pattern)
-    } catch (error) {
-      say(`pattern ${spec.pattern} is not a valid regular expression (${(error as Error).message})`)
-    }
+    const problem = regexProblem(spec.pattern)
+    if (problem) say(`pattern ${spec.pattern} is not a valid RE2 regular expression (${problem})`)
   }
   for (const bound of ['min', 'max'] as const) {
     if (spec[bound] === undefined) continue

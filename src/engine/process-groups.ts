@@ -1,7 +1,8 @@
 // Starts the processes the engine runs (step shells, git) each leading its own process group, and keeps the
 // registry of live groups a forced exit kills.
 
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable } from 'node:stream'
 
 export interface StartRequest {
   command: string
@@ -11,6 +12,8 @@ export interface StartRequest {
   env: Record<string, string>
   stdout: (chunk: Buffer) => void
   stderr: (chunk: Buffer) => void
+  /** Written to file descriptor 3 of the process (then closed): a channel for a credential outside any environment. */
+  fd3?: string
 }
 
 export interface ExitStatus {
@@ -33,6 +36,17 @@ export interface StartedProcess {
 export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v
+  return out
+}
+
+/** The action's inputs and the runner's tokens: the action's entry takes them out of process.env, and git (which the
+    engine starts with its own environment) never inherits them even while a cache call has them back. */
+const NEVER_INHERITED = /^(INPUT_.*|ACTIONS_(RUNTIME_TOKEN|RUNTIME_URL|ID_TOKEN_REQUEST_TOKEN|ID_TOKEN_REQUEST_URL|RESULTS_URL|CACHE_URL))$/
+
+/** This process's environment as the engine's own git processes get it. */
+export function inheritedEnv(): Record<string, string> {
+  const out = stringEnv(process.env)
+  for (const name of Object.keys(out)) if (NEVER_INHERITED.test(name)) delete out[name]
   return out
 }
 
@@ -66,13 +80,24 @@ export function killAllGroups(): void {
     as spawn's `error` does when it cannot start. */
 export function startInGroup(req: StartRequest): Promise<StartedProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(req.command, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(req.command, req.args, {
+      cwd: req.cwd,
+      env: req.env,
+      detached: true,
+      stdio: req.fd3 === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe']
+    }) as ChildProcessByStdio<null, Readable, Readable>
     const exited = new Promise<ExitStatus>((done) => child.once('exit', (code, signal) => done({ code, signal })))
     const closed = new Promise<void>((done) => child.once('close', () => done()))
     child.stdout.on('data', req.stdout)
     child.stderr.on('data', req.stderr)
     child.once('error', reject)
-    child.once('spawn', () =>
+    child.once('spawn', () => {
+      if (req.fd3 !== undefined) {
+        const channel = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void }
+        // A process that exits without reading it closes the other end: that is no error.
+        channel.on('error', () => {})
+        channel.end(req.fd3)
+      }
       resolve({
         pid: child.pid as number,
         exited,
@@ -82,6 +107,6 @@ export function startInGroup(req: StartRequest): Promise<StartedProcess> {
           child.stderr.destroy()
         }
       })
-    )
+    })
   })
 }

@@ -1,10 +1,12 @@
 // Executes `run:` steps: the templated script in a temp file under bash/sh, outputs collected afterwards.
 
 import { randomUUID } from 'node:crypto'
-import { readFile, unlink, writeFile } from 'node:fs/promises'
+import { unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { renderTemplate } from './template.js'
 import { runScript } from './process.js'
+import { readRegularFile, RefusedFile } from './regular-file.js'
+import { regexCapture } from './regex.js'
 import { abortReason, abortStatus } from './run-scope.js'
 import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
 import type { OutputSource } from '../config/types.js'
@@ -12,6 +14,8 @@ import type { OutputSource } from '../config/types.js'
 const LOG_TAIL_LINES = 30
 /** A log tail is for reading in a report: 30 lines, but never more than this. */
 const LOG_TAIL_BYTES = 16 * 1024
+/** An output file (`from_file:`, `$TAKO_OUTPUT`) larger than this fails its step rather than fill the engine's memory. */
+const MAX_OUTPUT_FILE_BYTES = 1024 * 1024
 
 export class ScriptExecutor implements StepExecutor {
   async execute(inv: StepInvocation): Promise<StepOutcome> {
@@ -44,7 +48,14 @@ export class ScriptExecutor implements StepExecutor {
         const how = result.exitCode === null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`
         return { status: 'failure', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" ${how}`, logTail }
       }
-      const fileOutputs = parseOutputFile(await readFile(outputFile, 'utf8'))
+      // The step may have replaced its $TAKO_OUTPUT with a FIFO or a link: read like any file it controls.
+      let fileOutputs: Record<string, string>
+      try {
+        fileOutputs = parseOutputFile((await readRegularFile(outputFile, { maxBytes: MAX_OUTPUT_FILE_BYTES })).toString('utf8'))
+      } catch (error) {
+        if (!(error instanceof RefusedFile)) throw error
+        return { status: 'failure', exitCode: 0, outputs: {}, error: `step "${step.id}": its $TAKO_OUTPUT file ${error.message}`, logTail }
+      }
       const outputs: Record<string, string> = { ...fileOutputs }
       const problems: string[] = []
       for (const [name, source] of Object.entries(step.outputs)) {
@@ -91,10 +102,10 @@ async function readOutput(
     case 'stderr':
       return from.stderr.trim()
     case 'file': {
-      const file = path.resolve(from.cwd, source.path)
       try {
-        return (await readFile(file, 'utf8')).replace(/\r?\n$/, '')
-      } catch {
+        return (await readRegularFile(source.path, { maxBytes: MAX_OUTPUT_FILE_BYTES, within: from.cwd, folderName: 'working directory' })).toString('utf8').replace(/\r?\n$/, '')
+      } catch (error) {
+        if (error instanceof RefusedFile) return { problem: `file "${source.path}" ${error.message}` }
         return { problem: `file "${source.path}" was not written` }
       }
     }
@@ -103,8 +114,8 @@ async function readOutput(
         ? from.fileOutputs[source.name]
         : { problem: `"${source.name}" was not written to $TAKO_OUTPUT` }
     case 'regex': {
-      const match = new RegExp(source.pattern, 'm').exec(from.stdout)
-      return match && match[1] !== undefined ? match[1] : { problem: `pattern /${source.pattern}/ did not match the step's output` }
+      const value = regexCapture(source.pattern, from.stdout, { multiline: true })
+      return value ?? { problem: `pattern /${source.pattern}/ did not match the step's output` }
     }
   }
 }

@@ -344,7 +344,8 @@ function lookup(ref: TemplateRef, ctx: RunContext): { value: unknown } | { missi
       return value === undefined ? { missing: '' } : { value }
     }
     case 'env':
-      return ctx.env[first] === undefined ? { missing: '' } : { value: ctx.env[first] }
+      // Own properties only: `.env.toString` is not the environment's, whatever an object inherits.
+      return !Object.hasOwn(ctx.env, first) || ctx.env[first] === undefined ? { missing: '' } : { value: ctx.env[first] }
     case 'run_id':
       return { value: ctx.run_id }
     case 'repository':

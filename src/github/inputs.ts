@@ -1,6 +1,6 @@
 // getInputs(): every action input read once and validated into one typed object (STYLE 3).
 
-import * as core from '@actions/core'
+import { actionInput } from './runner-secrets.js'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { Inputs } from './constants.js'
@@ -78,21 +78,21 @@ export class ActionInputError extends UserError {}
 
 export function getInputs(): ActionInputs {
   const raw = {
-    workflow: core.getInput(Inputs.Workflow),
-    inputs: core.getInput(Inputs.Inputs),
-    config: core.getInput(Inputs.Config),
-    repositories: core.getInput(Inputs.Repositories),
-    token: core.getInput(Inputs.Token),
-    maxConcurrency: core.getInput(Inputs.MaxConcurrency),
-    cache: core.getInput(Inputs.Cache) || 'true',
-    cacheKey: core.getInput(Inputs.CacheKey),
-    cacheRestoreKeys: core.getInput(Inputs.CacheRestoreKeys),
-    dryRun: core.getInput(Inputs.DryRun),
-    keepWorkspaces: core.getInput(Inputs.KeepWorkspaces),
-    mode: core.getInput(Inputs.Mode),
-    dispatchWorkflow: core.getInput(Inputs.DispatchWorkflow),
-    event: core.getInput(Inputs.Event),
-    parentRun: core.getInput(Inputs.ParentRun)
+    workflow: actionInput(Inputs.Workflow),
+    inputs: actionInput(Inputs.Inputs),
+    config: actionInput(Inputs.Config),
+    repositories: actionInput(Inputs.Repositories),
+    token: actionInput(Inputs.Token),
+    maxConcurrency: actionInput(Inputs.MaxConcurrency),
+    cache: actionInput(Inputs.Cache) || 'true',
+    cacheKey: actionInput(Inputs.CacheKey),
+    cacheRestoreKeys: actionInput(Inputs.CacheRestoreKeys),
+    dryRun: actionInput(Inputs.DryRun),
+    keepWorkspaces: actionInput(Inputs.KeepWorkspaces),
+    mode: actionInput(Inputs.Mode),
+    dispatchWorkflow: actionInput(Inputs.DispatchWorkflow),
+    event: actionInput(Inputs.Event),
+    parentRun: actionInput(Inputs.ParentRun)
   }
   const parsed = schema.safeParse(raw)
   if (!parsed.success) throw new ActionInputError(parsed.error.issues.map((i) => i.message).join('\n'))

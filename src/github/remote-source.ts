@@ -4,7 +4,7 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { git, readTakoFile, type GitResult } from '../engine/git.js'
+import { git, gitAuth, readTakoFile, type GitAuth, type GitResult } from '../engine/git.js'
 import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from '../engine/repository-source.js'
 import { messageOf } from '../engine/workflow-runner.js'
 import { withRetry } from './retry.js'
@@ -55,18 +55,6 @@ function parseEntry(text: string): Entry | string {
 }
 
 
-/** Settings that authenticate git to `serverUrl` with `token`; git() passes them as GIT_CONFIG_* variables, so they are
-    never written to a config file nor shown in a process list. */
-export function gitAuthConfig(serverUrl: string, token: string): Record<string, string> {
-  // An empty credential.helper resets any configured helper, so nothing is read from or stored in a keychain.
-  const config: Record<string, string> = { 'credential.helper': '' }
-  if (token) config[`http.${new URL(serverUrl).origin}/.extraheader`] = `AUTHORIZATION: basic ${basicCredentials(token)}`
-  return config
-}
-
-function basicCredentials(token: string): string {
-  return Buffer.from(`x-access-token:${token}`).toString('base64')
-}
 
 interface Fetched {
   mirror: string
@@ -82,7 +70,7 @@ interface Fetched {
 
 export class RemoteRepositorySource implements RepositorySource {
   private readonly origin: string
-  private readonly auth: Record<string, string>
+  private readonly auth: GitAuth
   private readonly fetches = new Map<string, Promise<Fetched>>()
   private readonly locks = new Map<string, Promise<unknown>>()
 
@@ -92,7 +80,7 @@ export class RemoteRepositorySource implements RepositorySource {
     } catch {
       throw new Error(`the server URL "${opts.serverUrl}" is not a URL`)
     }
-    this.auth = gitAuthConfig(this.origin, opts.token)
+    this.auth = gitAuth(this.origin, opts.token)
   }
 
   async list(declared: string[]): Promise<{ candidates: Candidate[]; problems: Problem[] }> {
@@ -132,7 +120,7 @@ export class RemoteRepositorySource implements RepositorySource {
     return this.exclusive(f.mirror, () =>
       this.retrying(candidate, signal, async () => {
         try {
-          return await readTakoFile(f.mirror, f.commit, { config: this.auth, signal })
+          return await readTakoFile(f.mirror, f.commit, { auth: this.auth, signal })
         } catch (error) {
           if (signal.aborted) throw error
           throw classify(messageOf(error), candidate)
@@ -159,7 +147,7 @@ export class RemoteRepositorySource implements RepositorySource {
     await local(['remote', 'set-url', 'origin', this.urlOf(candidate.repository)])
     if (branch && !f.branch) await local(['symbolic-ref', 'refs/remotes/origin/HEAD', dest])
     const args = branch ? ['checkout', '--quiet', '-B', branch, '--track', `origin/${branch}`] : ['checkout', '--quiet', '--detach', f.commit]
-    await this.network(candidate, signal, () => git(args, { cwd: dir, config: this.auth, signal }))
+    await this.network(candidate, signal, () => git(args, { cwd: dir, auth: this.auth, signal }))
   }
 
   private async expand(owner: string): Promise<string[]> {
@@ -192,7 +180,7 @@ export class RemoteRepositorySource implements RepositorySource {
       await this.local(candidate, ['config', 'uploadpack.allowFilter', 'true'], mirror, signal)
       const src = candidate.ref || 'HEAD'
       await this.network(candidate, signal, () =>
-        git(['fetch', '--quiet', '--no-tags', '--depth=1', '--filter=blob:none', 'origin', `+${src}:${ref}`], { cwd: mirror, config: this.auth, signal })
+        git(['fetch', '--quiet', '--no-tags', '--depth=1', '--filter=blob:none', 'origin', `+${src}:${ref}`], { cwd: mirror, auth: this.auth, signal })
       )
       const head = (await readFile(path.join(mirror, 'FETCH_HEAD'), 'utf8')).split('\n')[0] ?? ''
       const kind = /\t(branch|tag) '(.+)' of /.exec(head)
@@ -208,7 +196,7 @@ export class RemoteRepositorySource implements RepositorySource {
   private defaultBranch(candidate: Candidate, f: Fetched, signal: AbortSignal): Promise<string | undefined> {
     if (!f.defaultBranch) {
       const pending = this.network(candidate, signal, () =>
-        git(['ls-remote', '--symref', 'origin', 'HEAD'], { cwd: f.mirror, config: this.auth, signal })
+        git(['ls-remote', '--symref', 'origin', 'HEAD'], { cwd: f.mirror, auth: this.auth, signal })
       ).then((res) => /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(res.stdout.toString())?.[1])
       f.defaultBranch = pending
       pending.catch(() => {
