@@ -2,7 +2,7 @@
 // told how to deliver: the action's (token, github-actions[bot]) and the CLI's (the user's own git setup).
 
 import { createOctokit, statusOf, type Octokit } from './octokit.js'
-import { gitAuthConfig } from './remote-source.js'
+import { gitAuth } from '../engine/git.js'
 import {
   PullRequestApiError,
   type Delivery,
@@ -98,7 +98,7 @@ export function actionDelivery(opts: ActionDeliveryOptions): Delivery {
   const server = opts.serverUrl.replace(/\/+$/, '')
   return {
     remoteUrl: (repository) => `${server}/${repository}`,
-    gitAuth: () => gitAuthConfig(server, opts.token),
+    gitAuth: () => gitAuth(server, opts.token),
     api: (repository) => {
       const [owner, repo] = repository.split('/')
       octokit ??= createOctokit({ token: opts.token, baseUrl: opts.apiUrl, log: opts.log })
@@ -123,7 +123,7 @@ export function cliDelivery(opts: CliDeliveryOptions): Delivery {
   const octokits = new Map<string, Octokit>()
   return {
     remoteUrl: (_repository, origin) => origin,
-    gitAuth: () => ({}),
+    gitAuth: () => undefined,
     api: (_repository, url) => {
       const where = githubRepository(url)
       if (!opts.token || !where) return undefined

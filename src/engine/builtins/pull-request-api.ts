@@ -1,6 +1,8 @@
 // What tako/pull-request@v1 needs from outside the engine: where to push with which credentials, who commits, and a
 // pull-request API. The engine defines it; the action and the CLI implement it (src/github/pull-requests.ts).
 
+import type { GitAuth } from '../git.js'
+
 export interface Identity {
   name: string
   email: string
@@ -45,8 +47,9 @@ export class PullRequestApiError extends Error {
 export interface Delivery {
   /** Where a run of `repository` pushes, given its workspace's `origin` URL (undefined when it has none). */
   remoteUrl(repository: string, origin: string | undefined): string | undefined
-  /** Git settings that authenticate the engine's own fetch and push to `url`, for that command only. */
-  gitAuth(url: string): Record<string, string>
+  /** The credential of the engine's own fetch and push to `url` (git.ts hands it to that command only); undefined:
+      the user's own git credentials. */
+  gitAuth(url: string): GitAuth | undefined
   /** The pull-request API of the repository behind `url`, when one can be used; without it the branch is only pushed. */
   api(repository: string, url: string): PullRequestApi | undefined
   /** Author and committer of tako's commits; undefined: the user's own git identity. */
@@ -58,6 +61,6 @@ export interface Delivery {
 /** The CLI's default without a token: push with the user's own git credentials, open no pull request. */
 export const pushOnlyDelivery: Delivery = {
   remoteUrl: (_repository, origin) => origin,
-  gitAuth: () => ({}),
+  gitAuth: () => undefined,
   api: () => undefined
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { git, type GitOptions } from '../git.js'
+import { git, type GitAuth, type GitOptions } from '../git.js'
 import type { Identity } from './pull-request-api.js'
 
 export class GitStepError extends Error {}
@@ -84,7 +84,7 @@ export interface PushRequest {
   url: string
   branch: string
   head: string
-  auth: Record<string, string>
+  auth?: GitAuth
   signal: AbortSignal
 }
 
@@ -101,7 +101,7 @@ export async function pushBranch(req: PushRequest): Promise<boolean> {
     const shallow = path.resolve(req.workspace, await run(['rev-parse', '--git-path', 'shallow'], ws))
     const isShallow = (await run(['rev-parse', '--is-shallow-repository'], ws)) === 'true'
     if (isShallow) await copyFile(shallow, path.join(repo, 'shallow'))
-    const remote = { cwd: repo, signal: req.signal, config: { ...SAFE_REMOTE_CONFIG, ...req.auth } }
+    const remote = { cwd: repo, signal: req.signal, config: SAFE_REMOTE_CONFIG, auth: req.auth }
     const ref = `refs/heads/${req.branch}`
     const listed = await git(['ls-remote', '--heads', req.url, ref], remote)
     if (listed.code !== 0) throw new PushRejected(`cannot read ${ref} of ${displayUrl(req.url)}: ${listed.stderr.trim()}`)
