@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { LimitFunction } from 'p-limit'
+import { setLongTimeout } from './timers.js'
 import type { TakoConfig } from '../config/types.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { WorkspaceReaper } from './reaper.js'
@@ -31,14 +32,14 @@ export function abortReason(signal: AbortSignal): string {
 export function withDeadline(parent: AbortSignal, ms: number | undefined, what: string): { signal: AbortSignal; dispose(): void } {
   if (ms === undefined) return { signal: parent, dispose: () => {} }
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(new DeadlineReason(`${what} timed out after ${formatMs(ms)}`)), ms)
+  const timer = setLongTimeout(() => controller.abort(new DeadlineReason(`${what} timed out after ${formatMs(ms)}`)), ms)
   const onAbort = (): void => controller.abort(parent.reason)
   if (parent.aborted) onAbort()
   else parent.addEventListener('abort', onAbort, { once: true })
   return {
     signal: controller.signal,
     dispose: () => {
-      clearTimeout(timer)
+      timer.clear()
       parent.removeEventListener('abort', onAbort)
     }
   }
