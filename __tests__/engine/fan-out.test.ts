@@ -284,13 +284,14 @@ workflows:
     const base = tempDir()
     const repos = path.join(base, 'repos')
     makeRepos(repos, { 'acme/sub': { 'tako.yml': subscriber('acme/api', 'api_published', 'update', '- run: "true"\n') } })
-    // The root step blocks the child's scratch folder with a file of the same name.
+    // The root step blocks the child's scratch folder with a file of the same name (its script file lies in
+    // <run scratch>/root/, next to where the children's folders go).
     const block = makeRepo(path.join(base, 'api2'), {
       'tako.yml': `version: 1
 workflows:
   release:
     steps:
-      - run: mkdir -p "$(dirname "$TAKO_CACHE_DIR")/.tako-tmp" && touch "$(dirname "$TAKO_CACHE_DIR")/.tako-tmp/sub-update-1"
+      - run: touch "$(dirname "$(dirname "$0")")/sub-update-1"
       - uses: tako/fan-out@v1
         with: { event_type: api_published, wait_for_children: false }
       - run: sleep 1

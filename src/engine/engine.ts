@@ -1,6 +1,6 @@
 // The engine's front: load and check a run, wire runner + fan-out, execute or plan it, return the run report.
 
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pLimit from 'p-limit'
@@ -17,9 +17,10 @@ import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './fan-out.js
 import { ChildRunnerFactory } from './child-runner-factory.js'
 import { ChildWorkflowExecutor } from './child-workflow-executor.js'
 import { Discovery } from './discovery.js'
-import { CancelReason, TEMP_DIR, newRunId, type RunObserver, type RunScope, type TreeState } from './run-scope.js'
+import { CancelReason, newRunId, type RunObserver, type RunScope, type TreeState } from './run-scope.js'
 import type { RepositorySource } from './repository-source.js'
 import { WorkspaceReaper } from './reaper.js'
+import { createScratch, removeScratch } from './scratch.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
 
@@ -103,12 +104,15 @@ interface Wired {
 async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
   const runRoot = path.resolve(opts.runRoot)
   const cacheDir = path.resolve(opts.cacheDir ?? path.join(runRoot, 'cache'))
-  const rootTemp = path.join(runRoot, TEMP_DIR, 'root')
+  const runId = opts.runId ?? newRunId()
   await mkdir(cacheDir, { recursive: true })
+  const scratchDir = await createScratch(runRoot, runId)
+  const rootTemp = path.join(scratchDir, 'root')
   await mkdir(rootTemp, { recursive: true })
   const tree: TreeState = {
-    runId: opts.runId ?? newRunId(),
+    runId,
     runRoot,
+    scratchDir,
     cacheDir,
     stepSlots: pLimit(opts.maxConcurrency ?? 4),
     checkoutSlots: pLimit(Math.max(4, opts.maxConcurrency ?? 4)),
@@ -161,7 +165,7 @@ export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promi
     error = messageOf(e)
   } finally {
     await tree.reaper.drain()
-    await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
+    await removeScratch(tree.scratchDir)
   }
   return runReport(prepared, tree, startedAt, { status, steps, error })
 }
@@ -241,7 +245,7 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
       }
     }
   } finally {
-    await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
+    await removeScratch(tree.scratchDir)
   }
   return {
     runId: tree.runId,

@@ -8,9 +8,6 @@ import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { WorkspaceReaper } from './reaper.js'
 import type { StepReport, ChildReport, DiscoveryEntry } from './types.js'
 
-/** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
-export const TEMP_DIR = '.tako-tmp'
-
 /** Why an AbortSignal fired: a deadline (-> timed_out) or a cancellation (-> cancelled). */
 export class DeadlineReason {
   constructor(readonly message: string) {}
@@ -88,6 +85,8 @@ export interface RunLabel {
 export interface TreeState {
   runId: string
   runRoot: string
+  /** This engine run's own scratch folder (see scratch.ts); each run of the tree has a folder in it. */
+  scratchDir: string
   cacheDir: string
   /** Global limit of runs executing steps at once (SPEC 2.5). */
   stepSlots: LimitFunction
