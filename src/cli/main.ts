@@ -19,6 +19,7 @@ import { abortReason, CancelReason, newRunId } from '../engine/run-scope.js'
 import { RunProgress, type RunHeader } from '../engine/progress.js'
 import { killAllGroups } from '../engine/process.js'
 import { loadResume } from '../engine/resume.js'
+import { makeDirectory } from '../engine/directories.js'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -77,7 +78,8 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   await checkExecArgs(args)
   const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source })
   const reuse = args.resume ? await loadResume(args.resume) : undefined
-  const { runRoot, created } = await makeRunRoot(args.workspace)
+  const { runRoot, created } = await makeRunRoot(args.workspace, '--workspace')
+  if (args.cacheDir !== undefined) await makeDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`)
   const controller = new AbortController()
   const header: RunHeader = { runId: newRunId(), source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
   const progress = new RunProgress(new LiveOutput(log))
@@ -147,7 +149,10 @@ async function checkExecArgs(args: ExecArgs): Promise<void> {
   if (args.reposDir !== undefined) await expectDirectory(args.reposDir, `--repos ${args.reposDir}`, true)
   if (args.workspace !== undefined) await expectDirectory(args.workspace, `--workspace ${args.workspace}`, false)
   if (args.cacheDir !== undefined) await expectDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`, false)
-  if (args.report !== undefined) await expectDirectory(path.dirname(path.resolve(args.report)), `--report ${args.report}: its folder`, true)
+  if (args.report !== undefined) {
+    await expectDirectory(path.dirname(path.resolve(args.report)), `--report ${args.report}: its folder`, true)
+    if ((await stat(args.report).catch(() => undefined))?.isDirectory()) throw new UsageError(`--report ${args.report} is a directory; give a file name`)
+  }
 }
 
 async function expectDirectory(dir: string, what: string, mustExist: boolean): Promise<void> {

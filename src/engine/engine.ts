@@ -21,6 +21,7 @@ import { CancelReason, newRunId, type RunObserver, type RunScope, type TreeState
 import type { RepositorySource } from './repository-source.js'
 import { WorkspaceReaper } from './reaper.js'
 import { createScratch, removeScratch } from './scratch.js'
+import { makeDirectory } from './directories.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
 
@@ -86,11 +87,9 @@ export async function originRepository(root: string): Promise<string | undefined
   return m ? `${m[1]}/${m[2]}` : undefined
 }
 
-export async function makeRunRoot(given?: string): Promise<{ runRoot: string; created: boolean }> {
-  if (given) {
-    await mkdir(given, { recursive: true })
-    return { runRoot: path.resolve(given), created: false }
-  }
+/** The run root: `given` (created when missing; a UsageError naming `what` when it cannot be), else a new temp folder. */
+export async function makeRunRoot(given?: string, what = 'the run root'): Promise<{ runRoot: string; created: boolean }> {
+  if (given) return { runRoot: await makeDirectory(given, `${what} ${given}`), created: false }
   return { runRoot: await mkdtemp(path.join(os.tmpdir(), 'tako-')), created: true }
 }
 
@@ -105,7 +104,7 @@ async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
   const runRoot = path.resolve(opts.runRoot)
   const cacheDir = path.resolve(opts.cacheDir ?? path.join(runRoot, 'cache'))
   const runId = opts.runId ?? newRunId()
-  await mkdir(cacheDir, { recursive: true })
+  await makeDirectory(cacheDir, 'the cache folder')
   const scratchDir = await createScratch(runRoot, runId)
   const rootTemp = path.join(scratchDir, 'root')
   await mkdir(rootTemp, { recursive: true })

@@ -2,8 +2,9 @@
 // TAKO_OUTPUT files of one run and nothing else, so two runs sharing a --workspace never delete each other's.
 // The engine's process id in the name lets the next run on that root remove what a killed run left behind.
 
-import { mkdir, readdir, rm, rmdir } from 'node:fs/promises'
+import { readdir, rm, rmdir } from 'node:fs/promises'
 import path from 'node:path'
+import { makeDirectory } from './directories.js'
 
 /** Parent of every run's scratch folder in a run root. */
 export const TEMP_DIR = '.tako-tmp'
@@ -13,8 +14,7 @@ export async function createScratch(runRoot: string, runId: string, pid = proces
   const parent = path.join(runRoot, TEMP_DIR)
   await removeStale(parent)
   const dir = path.join(parent, `${pid}-${runId}`)
-  await mkdir(dir, { recursive: true })
-  return dir
+  return makeDirectory(dir, 'the run\'s scratch folder')
 }
 
 /** Removes this run's scratch folder, and the shared parent when no other run holds one. */
