@@ -3,7 +3,7 @@
 // are written exactly once, whatever ends the step: the run's report, a refused input or tako file, or a second signal.
 
 import * as core from '@actions/core'
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getInputs, type ActionInputs } from './github/inputs.js'
@@ -26,6 +26,7 @@ import { executeRun, planRun, prepareRun, type FanOutPlan, type PreparedRun, typ
 import { abortReason, CancelReason, newRunId } from './engine/run-scope.js'
 import { killAllGroups } from './engine/process.js'
 import type { RunReport } from './engine/types.js'
+import { writeJsonFileSync } from './engine/report-file.js'
 
 interface RunnerEnv {
   workspace: string
@@ -254,7 +255,7 @@ function publish(step: StepState, what: { report: RunReport; plan?: FanOutPlan[]
     const { report } = what
     mkdirSync(step.env.runnerTemp, { recursive: true })
     const reportPath = path.join(step.env.runnerTemp, `tako-report-${report.run_id}.json`)
-    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`)
+    writeJsonFileSync(reportPath, report)
     writeOutputs(actionOutputs(report, { reportPath, cacheHit: step.cacheHit }))
     writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan } : { maxBytes }))
   } else {
