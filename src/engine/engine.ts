@@ -90,7 +90,11 @@ export async function originRepository(root: string): Promise<string | undefined
 /** The run root: `given` (created when missing; a UsageError naming `what` when it cannot be), else a new temp folder. */
 export async function makeRunRoot(given?: string, what = 'the run root'): Promise<{ runRoot: string; created: boolean }> {
   if (given) return { runRoot: await makeDirectory(given, `${what} ${given}`), created: false }
-  return { runRoot: await mkdtemp(path.join(os.tmpdir(), 'tako-')), created: true }
+  try {
+    return { runRoot: await mkdtemp(path.join(os.tmpdir(), 'tako-')), created: true }
+  } catch (error) {
+    throw new UsageError(`cannot create a run root in the temp folder ${os.tmpdir()}: ${messageOf(error)}; set TMPDIR, or give ${what}`)
+  }
 }
 
 interface Wired {
