@@ -151,7 +151,7 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
     const timer = setTimeout(() => {
       timedOut = true
       child.kill('SIGKILL')
-    }, opts.timeoutMs ?? 60_000)
+    }, opts.timeoutMs ?? 240_000)
     child.on('error', (err) => {
       clearTimeout(timer)
       reject(err)

@@ -19,8 +19,9 @@ describe('setLongTimeout', () => {
 
   it('does not fire when cleared between slices', async () => {
     let fired = false
-    const timer = setLongTimeout(() => (fired = true), 60, 10)
-    await new Promise((r) => setTimeout(r, 25))
+    // Slices of 10 ms towards a minute: cleared after some slices have passed, long before the end.
+    const timer = setLongTimeout(() => (fired = true), 60_000, 10)
+    await new Promise((r) => setTimeout(r, 50))
     timer.clear()
     await new Promise((r) => setTimeout(r, 100))
     expect(fired).toBe(false)
