@@ -7,9 +7,9 @@ import { appendFileSync, mkdirSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getInputs, type ActionInputs } from './github/inputs.js'
-import { Inputs } from './github/constants.js'
+import { Inputs, State } from './github/constants.js'
 import { cacheKeys, SharedCache } from './github/cache.js'
-import { OutcomeStore } from './github/outcomes.js'
+import { OutcomeStore, type OutcomeScope } from './github/outcomes.js'
 import { GroupedLogs } from './github/log-groups.js'
 import { RunProgress, type RunHeader } from './engine/progress.js'
 import { RemoteRepositorySource } from './github/remote-source.js'
@@ -93,6 +93,8 @@ export async function run(): Promise<void> {
     warnings: 0,
     published: false
   }
+  // Marks this action's state, so the same bundle started for the post step knows it is the post step.
+  core.saveState(State.Main, 'true')
   const onSignal = (sig: NodeJS.Signals): void => interrupted(step, sig)
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
@@ -147,18 +149,19 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
     else core.info(restored.restoredKey ? `cache restored from ${restored.restoredKey}${restored.hit ? '' : ` (primary key ${keys.key} missed)`}` : `cache miss for ${keys.key}`)
   }
 
-  const outcomes = inputs.cache && !inputs.dryRun
-    ? new OutcomeStore({
-        runnerTemp: env.runnerTemp,
-        runId: env.runId,
-        attempt: env.runAttempt,
-        job: env.job,
-        configPath: path.relative(env.workspace, prepared.configPath),
-        workflow: inputs.workflow,
-        inputs: prepared.inputs,
-        attemptUrl: env.attemptUrl
-      })
-    : undefined
+  const outcomeScope: OutcomeScope = {
+    runnerTemp: env.runnerTemp,
+    runId: env.runId,
+    attempt: env.runAttempt,
+    job: env.job,
+    configPath: path.relative(env.workspace, prepared.configPath),
+    workflow: inputs.workflow,
+    inputs: prepared.inputs,
+    attemptUrl: env.attemptUrl
+  }
+  const outcomes = inputs.cache && !inputs.dryRun ? new OutcomeStore(outcomeScope) : undefined
+  // Until saved below, the post step saves it from the report, should this step be killed first.
+  if (outcomes) core.saveState(State.Outcomes, JSON.stringify({ scope: outcomeScope, reportPath: reportPathOf(env, step.runId) }))
   const earlier = outcomes ? await outcomes.restore() : {}
   if (earlier.warning) warn(step, earlier.warning)
   if (earlier.reuse?.size) core.info(`re-run: ${earlier.reuse.size} children that succeeded in an earlier attempt are reused, not run again`)
@@ -202,7 +205,10 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       workflowFile: inputs.dispatchWorkflow,
       parentRunUrl: env.attemptUrl,
       runId: step.runId,
-      warn: (m) => warn(step, m)
+      warn: (m) => warn(step, m),
+      // Recorded as they start and end, so the post step can cancel those this step could not.
+      onRunStarted: (r) => core.saveState(`${State.RunPrefix}${r.id}`, JSON.stringify(r)),
+      onRunEnded: (r) => core.saveState(`${State.RunPrefix}${r.id}`, '')
     })
   }
 
@@ -224,6 +230,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   if (outcomes) {
     const kept = await outcomes.save(report)
     if (kept.warning) warn(step, kept.warning)
+    core.saveState(State.Outcomes, '')
   }
   if (sharedCache && report.status !== 'cancelled') {
     const saved = await sharedCache.save(step.cacheHit)
@@ -236,6 +243,10 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
 function plannedReport(plan: RunPlan): RunReport {
   const errors = plan.fanOuts.filter((f) => f.error).map((f) => `fan-out step "${f.step}" cannot be planned: ${f.error}`)
   return errors.length > 0 ? { ...plan.report, status: 'failure', error: errors.join('\n') } : plan.report
+}
+
+function reportPathOf(env: RunnerEnv, runId: string): string {
+  return path.join(env.runnerTemp, `tako-report-${runId}.json`)
 }
 
 /** Redacted once, before anything is built from it, so every rendering stays within its bounds. */
@@ -254,7 +265,7 @@ function publish(step: StepState, what: { report: RunReport; plan?: FanOutPlan[]
   if ('report' in what) {
     const { report } = what
     mkdirSync(step.env.runnerTemp, { recursive: true })
-    const reportPath = path.join(step.env.runnerTemp, `tako-report-${report.run_id}.json`)
+    const reportPath = reportPathOf(step.env, report.run_id)
     writeJsonFileSync(reportPath, report)
     writeOutputs(actionOutputs(report, { reportPath, cacheHit: step.cacheHit }))
     writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan } : { maxBytes }))
