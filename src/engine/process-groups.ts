@@ -88,12 +88,6 @@ function startWatchdog(): ChildProcess {
   return dog
 }
 
-/** The watchdog's process id, started if it was not (for tests and diagnostics). */
-export function watchdogPid(): number | undefined {
-  tellWatchdog('')
-  return watchdog?.pid
-}
-
 /** Sends `signal` to every process of a group; a group that is already gone is no error. */
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
