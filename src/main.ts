@@ -26,7 +26,7 @@ import { executeRun, planRun, prepareRun, type FanOutPlan, type PreparedRun, typ
 import { abortReason, CancelReason, newRunId } from './engine/run-scope.js'
 import { killAllGroups } from './engine/process.js'
 import type { RunReport } from './engine/types.js'
-import { writeJsonFileSync } from './engine/report-file.js'
+import { writeJsonFile, writeJsonFileSync } from './engine/report-file.js'
 
 interface RunnerEnv {
   workspace: string
@@ -223,8 +223,15 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   } else {
     report = redactReport(await executeRun(prepared, options), step.secrets)
   }
+  // Streamed while a second signal can still write the cut-short report instead: a report too large for one
+  // string is written all the same, and a failed write leaves no empty file.
+  const reportPath = reportPathOf(env, report.run_id)
+  const written = await writeJsonFile(reportPath, report).then(
+    () => reportPath,
+    (error: unknown) => (warn(step, `could not write the run report to ${reportPath}: ${(error as Error).message}`), '')
+  )
   step.running = undefined
-  publish(step, { report, plan })
+  publish(step, { report, plan, reportPath: written })
   conclude(step, report)
 
   if (outcomes) {
@@ -249,24 +256,38 @@ function reportPathOf(env: RunnerEnv, runId: string): string {
   return path.join(env.runnerTemp, `tako-report-${runId}.json`)
 }
 
-/** Redacted once, before anything is built from it, so every rendering stays within its bounds. */
+/** Redacted once, before anything is built from it, so every rendering stays within its bounds. Value by value,
+    keys included: a string of the whole report may not fit in memory (see report-file.ts). */
 function redactReport(report: RunReport, secrets: string[]): RunReport {
-  return JSON.parse(redact(JSON.stringify(report), secrets)) as RunReport
+  if (!secrets.some((s) => s.trim() !== '')) return report
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return redact(value, secrets)
+    if (Array.isArray(value)) return value.map(walk)
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k, secrets), walk(v)]))
+    return value
+  }
+  return walk(report) as RunReport
 }
 
 /**
  * Writes the outputs and the job summary, of the run's report or of no run, the first time it is called; later calls
  * do nothing. Synchronous, so a signal handler can call it and exit right after.
  */
-function publish(step: StepState, what: { report: RunReport; plan?: FanOutPlan[] } | { status: 'failure' | 'cancelled'; error: string }): void {
+function publish(
+  step: StepState,
+  what: { report: RunReport; plan?: FanOutPlan[]; /** Already written there ('' when it could not be). */ reportPath?: string } | { status: 'failure' | 'cancelled'; error: string }
+): void {
   if (step.published) return
   step.published = true
   const maxBytes = SUMMARY_MAX_BYTES - Buffer.byteLength(step.note)
   if ('report' in what) {
     const { report } = what
-    mkdirSync(step.env.runnerTemp, { recursive: true })
-    const reportPath = reportPathOf(step.env, report.run_id)
-    writeJsonFileSync(reportPath, report)
+    let reportPath = what.reportPath
+    if (reportPath === undefined) {
+      mkdirSync(step.env.runnerTemp, { recursive: true })
+      reportPath = reportPathOf(step.env, report.run_id)
+      writeJsonFileSync(reportPath, report)
+    }
     writeOutputs(actionOutputs(report, { reportPath, cacheHit: step.cacheHit }))
     writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan } : { maxBytes }))
   } else {
