@@ -77,7 +77,8 @@ function tellWatchdog(line: string): void {
 }
 
 function startWatchdog(): ChildProcess {
-  const dog = spawn('sh', ['-c', WATCHDOG_SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] })
+  // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
+  const dog = spawn('sh', ['-c', WATCHDOG_SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
   // It must not keep the engine alive, nor fail it: a write to a watchdog that died is dropped.
   dog.on('error', () => {})
   dog.stdin?.on('error', () => {})
