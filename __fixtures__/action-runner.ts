@@ -23,6 +23,8 @@ export interface ActionResult {
   outputs: Record<string, string>
   /** GITHUB_OUTPUT as written, for leak checks. */
   outputsFile: string
+  /** Parsed from the GITHUB_STATE file: what the runner hands to the post step (last value of a name wins). */
+  state: Record<string, string>
   /** GITHUB_STEP_SUMMARY content. */
   summary: string
   annotations: ParsedAnnotation[]
@@ -64,6 +66,8 @@ export interface ActionRunOptions {
    * given, `then` after `gapMs` (a runner sends SIGINT, then SIGTERM).
    */
   interrupt?: { when: RegExp | (() => boolean); signal: NodeJS.Signals; then?: NodeJS.Signals; gapMs?: number }
+  /** Runs the post step: the main step's saved state, given as STATE_<name> variables as a runner does. */
+  state?: Record<string, string>
 }
 
 interface ActionYml {
@@ -121,7 +125,8 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
     GITHUB_SERVER_URL: opts.serverUrl,
     GITHUB_API_URL: `${opts.serverUrl}/api/v3`,
     ...fileCommands,
-    ...inputs
+    ...inputs,
+    ...Object.fromEntries(Object.entries(opts.state ?? {}).map(([name, value]) => [`STATE_${name}`, value]))
   }
 
   return new Promise((resolve, reject) => {
@@ -156,7 +161,7 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
     const timer = setTimeout(() => {
       timedOut = true
       child.kill('SIGKILL')
-    }, opts.timeoutMs ?? 60_000)
+    }, opts.timeoutMs ?? 240_000)
     child.on('error', (err) => {
       clearTimeout(timer)
       reject(err)
@@ -172,6 +177,7 @@ export function runAction(opts: ActionRunOptions): Promise<ActionResult> {
         stderr,
         outputs: { ...commandOutputs(stdout), ...parseOutputFile(outputsFile) },
         outputsFile,
+        state: parseOutputFile(readFileSync(fileCommands.GITHUB_STATE, 'utf8')),
         summary: readFileSync(fileCommands.GITHUB_STEP_SUMMARY, 'utf8'),
         annotations: parseAnnotations(stdout),
         masks: parseMasks(stdout),

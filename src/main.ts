@@ -3,14 +3,14 @@
 // are written exactly once, whatever ends the step: the run's report, a refused input or tako file, or a second signal.
 
 import * as core from '@actions/core'
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getInputs, type ActionInputs } from './github/inputs.js'
 import { actionInput, isSecretVariable, withRuntimeEnv, type TakenSecrets } from './github/runner-secrets.js'
-import { Inputs } from './github/constants.js'
+import { Inputs, State } from './github/constants.js'
 import { cacheKeys, SharedCache } from './github/cache.js'
-import { OutcomeStore } from './github/outcomes.js'
+import { OutcomeStore, type OutcomeScope } from './github/outcomes.js'
 import { GroupedLogs } from './github/log-groups.js'
 import { RunProgress, type RunHeader } from './engine/progress.js'
 import { RemoteRepositorySource } from './github/remote-source.js'
@@ -29,6 +29,7 @@ import { executeRun, planRun, prepareRun, type FanOutPlan, type PreparedRun, typ
 import { abortReason, CancelReason, newRunId } from './engine/run-scope.js'
 import { killAllGroups } from './engine/process.js'
 import type { RunReport } from './engine/types.js'
+import { writeJsonFile, writeJsonFileSync } from './engine/report-file.js'
 
 interface RunnerEnv {
   workspace: string
@@ -96,6 +97,8 @@ export async function run(secrets?: TakenSecrets): Promise<void> {
     warnings: 0,
     published: false
   }
+  // Marks this action's state, so the same bundle started for the post step knows it is the post step.
+  core.saveState(State.Main, 'true')
   const onSignal = (sig: NodeJS.Signals): void => interrupted(step, sig)
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
@@ -151,18 +154,19 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
     else core.info(restored.restoredKey ? `cache restored from ${restored.restoredKey}${restored.hit ? '' : ` (primary key ${keys.key} missed)`}` : `cache miss for ${keys.key}`)
   }
 
-  const outcomes = inputs.cache && !inputs.dryRun
-    ? new OutcomeStore({
-        runnerTemp: env.runnerTemp,
-        runId: env.runId,
-        attempt: env.runAttempt,
-        job: env.job,
-        configPath: path.relative(env.workspace, prepared.configPath),
-        workflow: inputs.workflow,
-        inputs: prepared.inputs,
-        attemptUrl: env.attemptUrl
-      })
-    : undefined
+  const outcomeScope: OutcomeScope = {
+    runnerTemp: env.runnerTemp,
+    runId: env.runId,
+    attempt: env.runAttempt,
+    job: env.job,
+    configPath: path.relative(env.workspace, prepared.configPath),
+    workflow: inputs.workflow,
+    inputs: prepared.inputs,
+    attemptUrl: env.attemptUrl
+  }
+  const outcomes = inputs.cache && !inputs.dryRun ? new OutcomeStore(outcomeScope) : undefined
+  // Until saved below, the post step saves it from the report, should this step be killed first.
+  if (outcomes) core.saveState(State.Outcomes, JSON.stringify({ scope: outcomeScope, reportPath: reportPathOf(env, step.runId) }))
   const earlier = outcomes ? await withRuntimeEnv(() => outcomes.restore()) : {}
   if (earlier.warning) warn(step, earlier.warning)
   if (earlier.reuse?.size) core.info(`re-run: ${earlier.reuse.size} children that succeeded in an earlier attempt are reused, not run again`)
@@ -206,7 +210,10 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       workflowFile: inputs.dispatchWorkflow,
       parentRunUrl: env.attemptUrl,
       runId: step.runId,
-      warn: (m) => warn(step, m)
+      warn: (m) => warn(step, m),
+      // Recorded as they start and end, so the post step can cancel those this step could not.
+      onRunStarted: (r) => core.saveState(`${State.RunPrefix}${r.id}`, JSON.stringify(r)),
+      onRunEnded: (r) => core.saveState(`${State.RunPrefix}${r.id}`, '')
     }),
     // tako/pull-request@v1: the engine pushes with the token and proposes through the API; steps never see either.
     delivery: actionDelivery({ serverUrl: env.serverUrl, apiUrl: env.apiUrl, token: inputs.token, runUrl: env.attemptUrl, log: (m) => core.info(redact(m, step.secrets)) })
@@ -223,13 +230,21 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   } else {
     report = redactReport(await executeRun(prepared, options), step.secrets)
   }
+  // Streamed while a second signal can still write the cut-short report instead: a report too large for one
+  // string is written all the same, and a failed write leaves no empty file.
+  const reportPath = reportPathOf(env, report.run_id)
+  const written = await writeJsonFile(reportPath, report).then(
+    () => reportPath,
+    (error: unknown) => (warn(step, `could not write the run report to ${reportPath}: ${(error as Error).message}`), '')
+  )
   step.running = undefined
-  publish(step, { report, plan })
+  publish(step, { report, plan, reportPath: written })
   conclude(step, report)
 
   if (outcomes) {
     const kept = await withRuntimeEnv(() => outcomes.save(report))
     if (kept.warning) warn(step, kept.warning)
+    core.saveState(State.Outcomes, '')
   }
   if (sharedCache && report.status !== 'cancelled') {
     const saved = await withRuntimeEnv(() => sharedCache.save(step.cacheHit))
@@ -244,24 +259,42 @@ function plannedReport(plan: RunPlan): RunReport {
   return errors.length > 0 ? { ...plan.report, status: 'failure', error: errors.join('\n') } : plan.report
 }
 
-/** Redacted once, before anything is built from it, so every rendering stays within its bounds. */
+function reportPathOf(env: RunnerEnv, runId: string): string {
+  return path.join(env.runnerTemp, `tako-report-${runId}.json`)
+}
+
+/** Redacted once, before anything is built from it, so every rendering stays within its bounds. Value by value,
+    keys included: a string of the whole report may not fit in memory (see report-file.ts). */
 function redactReport(report: RunReport, secrets: string[]): RunReport {
-  return JSON.parse(redact(JSON.stringify(report), secrets)) as RunReport
+  if (!secrets.some((s) => s.trim() !== '')) return report
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return redact(value, secrets)
+    if (Array.isArray(value)) return value.map(walk)
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k, secrets), walk(v)]))
+    return value
+  }
+  return walk(report) as RunReport
 }
 
 /**
  * Writes the outputs and the job summary, of the run's report or of no run, the first time it is called; later calls
  * do nothing. Synchronous, so a signal handler can call it and exit right after.
  */
-function publish(step: StepState, what: { report: RunReport; plan?: { fanOuts: FanOutPlan[]; pullRequests: PullRequestPreview[] } } | { status: 'failure' | 'cancelled'; error: string }): void {
+function publish(
+  step: StepState,
+  what: { report: RunReport; plan?: { fanOuts: FanOutPlan[]; pullRequests: PullRequestPreview[] }; /** Already written there ('' when it could not be). */ reportPath?: string } | { status: 'failure' | 'cancelled'; error: string }
+): void {
   if (step.published) return
   step.published = true
   const maxBytes = SUMMARY_MAX_BYTES - Buffer.byteLength(step.note)
   if ('report' in what) {
     const { report } = what
-    mkdirSync(step.env.runnerTemp, { recursive: true })
-    const reportPath = path.join(step.env.runnerTemp, `tako-report-${report.run_id}.json`)
-    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`)
+    let reportPath = what.reportPath
+    if (reportPath === undefined) {
+      mkdirSync(step.env.runnerTemp, { recursive: true })
+      reportPath = reportPathOf(step.env, report.run_id)
+      writeJsonFileSync(reportPath, report)
+    }
     writeOutputs(actionOutputs(report, { reportPath, cacheHit: step.cacheHit }))
     writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan?.fanOuts, pullRequests: what.plan?.pullRequests } : { maxBytes }))
   } else {

@@ -183,15 +183,13 @@ workflows:
       - id: slow
         timeout: 2s
         run: |
-          sleep 60 &
+          sleep 600 &
           echo $! >> ${pids}
           echo $$ >> ${pids}
-          sleep 60
+          sleep 600
 `)
-    const started = Date.now()
     const res = await runTako(['exec', 'w', '--root', root])
     expect(res.code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(20_000)
     expect(res.stdout).toMatch(/✗ slow .*timed_out/)
     const listed = readFileSync(pids, 'utf8').trim().split('\n').map(Number)
     expect(listed).toHaveLength(2)

@@ -111,6 +111,33 @@ describe('the shared cache', () => {
     }
   })
 
+  it('hits from another runner folder: an entry does not depend on where the runner is installed', async () => {
+    const server = await startCacheServer({ dir: tempDir('tako-e2e-cache-'), token: CACHE_TOKEN })
+    try {
+      // Two self-hosted runners on one machine: /…/actions-runner-N/_work/{_temp,api/api}.
+      const machine = tempDir('tako-e2e-machine-')
+      const runner = (n: number): { workspace: string; runnerTemp: string } => {
+        const work = path.join(machine, `actions-runner-${n}`, '_work')
+        mkdirSync(path.join(work, '_temp'), { recursive: true })
+        return { workspace: makeRepo(path.join(work, 'api', 'api'), { 'tako.yml': PUBLISHER }, `${serverUrl}/acme/api`), runnerTemp: path.join(work, '_temp') }
+      }
+      const on = (where: { workspace: string; runnerTemp: string }): Promise<ActionResult> =>
+        runAction({ ...where, inputs: { workflow: 'release', repositories: 'acme/worker' }, token: TOKEN, serverUrl, cacheEnv: cacheServiceEnv(server.url, CACHE_TOKEN) })
+      const first = await on(runner(1))
+      expect(first.timedOut).toBe(false)
+      expect(first.outputs['cache-hit']).toBe('false')
+      expect(first.stdout).toContain('cold')
+      const second = await on(runner(2))
+      expect(second.timedOut).toBe(false)
+      expect(second.code).toBe(0)
+      expect(second.outputs['cache-hit']).toBe('true')
+      expect(second.stdout).toMatch(new RegExp(`cached: built by ${first.outputs['run-id']}`))
+      expect(readFileSync(path.join(second.runnerTemp, 'tako-cache', 'x'), 'utf8')).toBe(`built by ${first.outputs['run-id']}\n`)
+    } finally {
+      await server.close()
+    }
+  })
+
   it('warns and still succeeds when the cache service fails', async () => {
     const server = await startCacheServer({ dir: tempDir('tako-e2e-cache-'), token: CACHE_TOKEN, failAll: true })
     try {

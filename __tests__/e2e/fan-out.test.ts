@@ -385,7 +385,8 @@ workflows:
     try {
       expect(res.code).toBe(0)
       expect(res.stdout).toContain('started two background jobs')
-      expect(res.lingerMs).toBeLessThan(5000)
+      // Not held up by the escaped daemon's open output: the run ended by itself, within the fixture's ceiling.
+      expect(res.timedOut).toBe(false)
       expect(alive(pid('in-group.pid'))).toBe(false)
     } finally {
       if (alive(escaped)) process.kill(escaped, 'SIGKILL')

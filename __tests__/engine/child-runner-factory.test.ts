@@ -15,6 +15,7 @@ function tree(runRoot: string): TreeState {
   return {
     runId: 'exec-20260101-000000-00000000',
     runRoot,
+    scratchDir: path.join(runRoot, '.tako-tmp', '1-run'),
     cacheDir: path.join(runRoot, 'cache'),
     stepSlots: pLimit(4),
     checkoutSlots: pLimit(4),

@@ -151,11 +151,10 @@ describe('evaluation errors', () => {
     const nest = (depth: number): string => (depth === 0 ? 'x0' : `${ten}.map(x${depth}, ${nest(depth - 1)})`)
     const source = `size(${nest(8).replace('x0', '1')}) > 0`
     const compiled = compileExpression(source, 'filter')
-    const started = Date.now()
+    // 10^8 steps unbounded: an evaluation that ran them would hang, which the test's ceiling catches.
     expect(errorOf(() => compiled.evaluate(filterVariables(event)))).toBe(
       `filter expression "${source}" failed: it exceeded the evaluation cost limit (${COST_LIMIT} steps)`
     )
-    expect(Date.now() - started).toBeLessThan(5000)
     // The same expression stays refused on every evaluation, and a small one still runs.
     expect(() => compiled.evaluate(filterVariables(event))).toThrow(ExpressionError)
     expect(filter(`size(${nest(3).replace('x0', '1')}) == 10`)).toBe(true)

@@ -187,13 +187,11 @@ workflows:
     const repos = path.join(base, 'repos')
     const pids = path.join(base, 'pids')
     makeRepos(repos, {
-      'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'wait', `- id: nap\n  run: |\n    sleep 120 &\n    echo $! >> ${pids}\n    sleep 120\n`) }
+      'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'wait', `- id: nap\n  run: |\n    sleep 600 &\n    echo $! >> ${pids}\n    sleep 600\n`) }
     })
     const root = publisher(path.join(base, 'api'), 'event_type: api_published\ntimeout: 3s')
-    const started = Date.now()
     const { code, report } = await exec(root, ['--repos', repos])
     expect(code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(20_000)
     expect(report.children[0]).toMatchObject({ repository: 'acme/slow', status: 'timed_out' })
     expect(report.children[0].error).toMatchObject({ kind: 'timed_out', step: 'nap' })
     for (const pid of readFileSync(pids, 'utf8').trim().split('\n').map(Number)) expect(alive(pid)).toBe(false)
@@ -268,13 +266,11 @@ workflows:
     const repos = path.join(base, 'repos')
     makeRepos(repos, {
       'acme/fails': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: exit 2\n') },
-      'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 60\n') }
+      'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 600\n') }
     })
     const root = publisher(path.join(base, 'api'), 'event_type: api_published\nfail_fast: true')
-    const started = Date.now()
     const { code, report } = await exec(root, ['--repos', repos])
     expect(code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(30_000)
     const slow = report.children.find((c) => c.repository === 'acme/slow')
     expect(slow?.status).toBe('cancelled')
     expect(slow?.error?.message).toContain('fail_fast: acme/fails › w failed')
@@ -284,13 +280,14 @@ workflows:
     const base = tempDir()
     const repos = path.join(base, 'repos')
     makeRepos(repos, { 'acme/sub': { 'tako.yml': subscriber('acme/api', 'api_published', 'update', '- run: "true"\n') } })
-    // The root step blocks the child's scratch folder with a file of the same name.
+    // The root step blocks the child's scratch folder with a file of the same name (its script file lies in
+    // <run scratch>/root/, next to where the children's folders go).
     const block = makeRepo(path.join(base, 'api2'), {
       'tako.yml': `version: 1
 workflows:
   release:
     steps:
-      - run: mkdir -p "$(dirname "$TAKO_CACHE_DIR")/.tako-tmp" && touch "$(dirname "$TAKO_CACHE_DIR")/.tako-tmp/sub-update-1"
+      - run: touch "$(dirname "$(dirname "$0")")/sub-update-1"
       - uses: tako/fan-out@v1
         with: { event_type: api_published, wait_for_children: false }
       - run: sleep 1
@@ -321,14 +318,12 @@ workflows:
   ])('a `timeout:` on the fan-out step bounds its children, also when the step %s', async (_how, withMap, stepStatus) => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
-    makeRepos(repos, { 'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 30\n') } })
+    makeRepos(repos, { 'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: nap\n  run: sleep 600\n') } })
     const root = makeRepo(path.join(base, 'api'), {
       'tako.yml': `version: 1\nworkflows:\n  release:\n    steps:\n      - id: fan\n        timeout: 2s\n        uses: tako/fan-out@v1\n        with: ${withMap}\n      - run: echo next\n`
     })
-    const started = Date.now()
     const { code, report } = await exec(root, ['--repos', repos])
     expect(code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(20_000)
     expect(report.children[0]).toMatchObject({ repository: 'acme/slow', status: 'timed_out' })
     expect(report.steps[0].status).toBe(stepStatus)
   })

@@ -110,7 +110,7 @@ describe('runScript', () => {
     // The script only finishes once the test has seen its first line and created `go`.
     const seen: Array<[string, string]> = []
     const result = await run('echo first\nwhile [ ! -f go ]; do sleep 0.05; done\necho second >&2', {
-      timeoutMs: 10_000,
+      timeoutMs: 120_000,
       onOutput: (chunk, stream) => {
         seen.push([stream, chunk])
         if (chunk.includes('first')) void writeFile(path.join(work, 'go'), '')
@@ -169,32 +169,28 @@ describe('runScript', () => {
   })
 
   it('ends the whole group when the step ends: background processes are not left behind', async () => {
-    const started = Date.now()
-    // `sleep 60 &` keeps stdout open, the other two write elsewhere; one is a grandchild of another shell.
+    // `sleep 600 &` keeps stdout open (were it waited for, the test's ceiling would catch the hang), the other two write elsewhere; one is a grandchild of another shell.
     const result = await run(
       [
         'echo $$ > pids',
-        'sleep 60 &',
+        'sleep 600 &',
         'echo $! >> pids',
-        'sleep 61 > /dev/null 2>&1 &',
+        'sleep 601 > /dev/null 2>&1 &',
         'echo $! >> pids',
-        "bash -c 'sleep 62 > /dev/null & echo $!' >> pids",
+        "bash -c 'sleep 602 > /dev/null & echo $!' >> pids",
         'echo done'
       ].join('\n')
     )
     expect(result.exitCode).toBe(0)
     expect(result.stdout.text()).toBe('done\n')
-    expect(Date.now() - started).toBeLessThan(5_000)
     const pids = pidsIn('pids')
     expect(pids).toHaveLength(4)
     for (const pid of pids) expect(isGone(pid)).toBe(true)
   })
 
   it('times out: SIGTERM to the group, and the result says so', async () => {
-    const started = Date.now()
-    const result = await run('echo $$ > pids\nsleep 30 &\necho $! >> pids\nsleep 30', { timeoutMs: 300 })
+    const result = await run('echo $$ > pids\nsleep 600 &\necho $! >> pids\nsleep 600', { timeoutMs: 300 })
     expect(result).toMatchObject({ timedOut: true, cancelled: false, exitCode: null, signal: 'SIGTERM' })
-    expect(Date.now() - started).toBeLessThan(5_000)
     for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)
   })
 
@@ -204,18 +200,17 @@ describe('runScript', () => {
       [
         "trap 'echo caught TERM' TERM",
         'echo $$ > pids',
-        "(trap '' TERM; touch ready; sleep 30) &",
+        "(trap '' TERM; touch ready; sleep 600) &",
         'echo $! >> pids',
         'until [ -f ready ]; do sleep 0.01; done',
         'while true; do sleep 0.05 || true; done'
       ].join('\n'),
       { timeoutMs: 1_000, killGraceMs: 500 }
     )
-    const elapsed = Date.now() - started
     expect(result).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGKILL' })
     expect(result.stdout.text()).toContain('caught TERM')
-    expect(elapsed).toBeGreaterThanOrEqual(1_500)
-    expect(elapsed).toBeLessThan(5_000)
+    // Timeout plus grace, at least: timers fire late on a busy machine, never early.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500)
     for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)
   })
 
@@ -233,21 +228,17 @@ describe('runScript', () => {
   it('is cancelled through an AbortSignal', async () => {
     const controller = new AbortController()
     setTimeout(() => controller.abort(), 300)
-    const started = Date.now()
-    const result = await run('echo $$ > pids\nsleep 30 &\necho $! >> pids\nsleep 30', { signal: controller.signal })
+    const result = await run('echo $$ > pids\nsleep 600 &\necho $! >> pids\nsleep 600', { signal: controller.signal })
     expect(result).toMatchObject({ cancelled: true, timedOut: false, exitCode: null, signal: 'SIGTERM' })
-    expect(Date.now() - started).toBeLessThan(5_000)
     for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)
   })
 
   it('is cancelled by an abort that comes while the script is being started', async () => {
     const controller = new AbortController()
-    const started = Date.now()
-    const pending = run('sleep 30', { signal: controller.signal })
+    const pending = run('sleep 600', { signal: controller.signal })
     controller.abort()
     const result = await pending
     expect(result).toMatchObject({ cancelled: true, exitCode: null, signal: 'SIGTERM' })
-    expect(Date.now() - started).toBeLessThan(5_000)
   })
 
   it('does not start a script whose signal is already aborted', async () => {
@@ -257,10 +248,9 @@ describe('runScript', () => {
   })
 
   it('does not hang on a process that left the group and holds the output open', async () => {
-    const started = Date.now()
     const result = await run(
       [
-        'setsid sleep 30 &',
+        'setsid sleep 600 &',
         'echo $! > pids',
         // Until setsid has run, the process is still in the group and would simply be killed.
         'until [ "$(ps -o sid= -p $! | tr -d " ")" = "$!" ]; do sleep 0.01; done',
@@ -272,7 +262,6 @@ describe('runScript', () => {
       expect(isGone(escaped)).toBe(false)
       expect(result.exitCode).toBe(0)
       expect(result.stdout.text()).toBe('done\n')
-      expect(Date.now() - started).toBeLessThan(5_000)
     } finally {
       process.kill(escaped, 'SIGKILL')
     }
@@ -296,9 +285,8 @@ describe('terminateGroup', () => {
     expect(isGone(leader)).toBe(true)
     expect(isGone(background)).toBe(true)
 
-    const started = Date.now()
-    await terminateGroup(leader, 10_000)
-    expect(Date.now() - started).toBeLessThan(500)
+    // A grace far past the test's ceiling: waiting it out instead of returning would fail the test.
+    await terminateGroup(leader, 600_000)
   })
 
   it('counts a killed member its parent has not reaped yet as gone, without waiting out the grace period', async () => {
@@ -308,9 +296,8 @@ describe('terminateGroup', () => {
       const member = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d)))))
       // Until the exec, bash itself would reap the member.
       while (!readFileSync(`/proc/${parent.pid}/cmdline`, 'utf8').startsWith('sleep')) await delay(10)
-      const started = Date.now()
-      await terminateGroup(member, 10_000)
-      expect(Date.now() - started).toBeLessThan(2_000)
+      // A grace far past the test's ceiling: counting the zombie as alive would wait it out and fail the test.
+      await terminateGroup(member, 600_000)
       expect(readFileSync(`/proc/${member}/stat`, 'utf8')).toMatch(/\) Z /)
     } finally {
       parent.kill('SIGKILL')

@@ -1,7 +1,7 @@
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
 
-import { writeFileSync } from 'node:fs'
-import { readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { readdir, rm, stat } from 'node:fs/promises'
+import { pipeline } from 'node:stream/promises'
 import path from 'node:path'
 import { HELP, parseArgs, type CliArgs, type ExecArgs } from './args.js'
 import { LiveOutput, planText, summaryText } from './render.js'
@@ -20,6 +20,8 @@ import { RunProgress, type RunHeader } from '../engine/progress.js'
 import { killAllGroups } from '../engine/process.js'
 import { loadResume } from '../engine/resume.js'
 import { cliDelivery } from '../github/pull-requests.js'
+import { makeDirectory } from '../engine/directories.js'
+import { reportJson, writeJsonFile, writeJsonFileSync } from '../engine/report-file.js'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -78,7 +80,8 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   await checkExecArgs(args)
   const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source })
   const reuse = args.resume ? await loadResume(args.resume) : undefined
-  const { runRoot, created } = await makeRunRoot(args.workspace)
+  const { runRoot, created } = await makeRunRoot(args.workspace, '--workspace')
+  if (args.cacheDir !== undefined) await makeDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`)
   const controller = new AbortController()
   const header: RunHeader = { runId: newRunId(), source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
   const progress = new RunProgress(new LiveOutput(log))
@@ -118,13 +121,13 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     for (const w of prepared.warnings) err(`${formatIssue(w)}\n`)
     if (args.dryRun) {
       const plan = await planRun(prepared, options)
-      if (args.json) out(`${JSON.stringify(plan.report, null, 2)}\n`)
+      if (args.json) await printJson(plan.report)
       else out(`${planText(plan)}\n`)
       return (await writeReport(args.report, plan.report, log, err)) ? EXIT.ok : EXIT.usage
     }
     const report = await executeRun(prepared, options)
     log(`${summaryText(report)}\n`)
-    if (args.json) out(`${JSON.stringify(report, null, 2)}\n`)
+    if (args.json) await printJson(report)
     const code = report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed
     return (await writeReport(args.report, report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
   } finally {
@@ -150,7 +153,10 @@ async function checkExecArgs(args: ExecArgs): Promise<void> {
   if (args.workspace !== undefined) await expectDirectory(args.workspace, `--workspace ${args.workspace}`, false)
   if (args.cacheDir !== undefined) await expectDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`, false)
   if (args.apiUrl !== undefined && !/^https?:\/\/[^/]+/.test(args.apiUrl)) throw new UsageError(`--api-url must be an http(s) URL such as https://github.example.com/api/v3, got "${args.apiUrl}"`)
-  if (args.report !== undefined) await expectDirectory(path.dirname(path.resolve(args.report)), `--report ${args.report}: its folder`, true)
+  if (args.report !== undefined) {
+    await expectDirectory(path.dirname(path.resolve(args.report)), `--report ${args.report}: its folder`, true)
+    if ((await stat(args.report).catch(() => undefined))?.isDirectory()) throw new UsageError(`--report ${args.report} is a directory; give a file name`)
+  }
 }
 
 async function expectDirectory(dir: string, what: string, mustExist: boolean): Promise<void> {
@@ -163,7 +169,7 @@ async function expectDirectory(dir: string, what: string, mustExist: boolean): P
 /** On a forced exit there is no event loop left to wait on: the report is written synchronously, or said to fail. */
 function writeCutShortReport(file: string, report: RunReport, log: (t: string) => void, err: (t: string) => void): void {
   try {
-    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+    writeJsonFileSync(file, report)
     log(`report: ${path.resolve(file)} (cut short)\n`)
   } catch (error) {
     err(`tako: cannot write the report to ${file}: ${(error as Error).message}\n`)
@@ -173,13 +179,19 @@ function writeCutShortReport(file: string, report: RunReport, log: (t: string) =
 async function writeReport(file: string | undefined, report: RunReport, log: (t: string) => void, err: (t: string) => void): Promise<boolean> {
   if (!file) return true
   try {
-    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`)
+    await writeJsonFile(file, report)
     log(`report: ${path.resolve(file)}\n`)
     return true
   } catch (error) {
     err(`tako: cannot write the report to ${file}: ${(error as Error).message}\n`)
     return false
   }
+}
+
+/** --json: the report streamed to stdout, which a report too large for one string survives. */
+async function printJson(report: RunReport): Promise<void> {
+  await pipeline(reportJson(report), process.stdout, { end: false })
+  process.stdout.write('\n')
 }
 
 /** A run root tako made itself goes away unless it holds kept workspaces. */

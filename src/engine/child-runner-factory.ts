@@ -2,13 +2,13 @@
 
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { TEMP_DIR, type TreeState } from './run-scope.js'
+import type { TreeState } from './run-scope.js'
 
 export interface ChildRun {
   id: string
   /** <run root>/children/<id>: the child's checkout. */
   workspace: string
-  /** <run root>/.tako-tmp/<id>: the child's scratch folder, outside its checkout. */
+  /** <scratch>/<id>: the child's scratch folder, in the engine run's own scratch space, outside its checkout. */
   tempDir: string
 }
 
@@ -44,7 +44,7 @@ export class ChildRunnerFactory {
   /** Creates the child's folders, under `preferred` (an id reserved earlier) unless that folder already exists. */
   async create(repository: string, workflow: string, preferred?: string): Promise<ChildRun> {
     const childrenDir = path.join(this.tree.runRoot, 'children')
-    const tmpDir = path.join(this.tree.runRoot, TEMP_DIR)
+    const tmpDir = this.tree.scratchDir
     this.parents ??= Promise.all([mkdir(childrenDir, { recursive: true }), mkdir(tmpDir, { recursive: true })])
     await this.parents
     for (let next = preferred; ; next = undefined) {

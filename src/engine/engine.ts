@@ -1,6 +1,6 @@
 // The engine's front: load and check a run, wire runner + fan-out, execute or plan it, return the run report.
 
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pLimit from 'p-limit'
@@ -21,9 +21,11 @@ import { currentBranch } from './builtins/pull-request-git.js'
 import { ChildRunnerFactory } from './child-runner-factory.js'
 import { ChildWorkflowExecutor } from './child-workflow-executor.js'
 import { Discovery } from './discovery.js'
-import { CancelReason, TEMP_DIR, newRunId, type RunObserver, type RunScope, type TreeState } from './run-scope.js'
+import { CancelReason, newRunId, type RunObserver, type RunScope, type TreeState } from './run-scope.js'
 import type { RepositorySource } from './repository-source.js'
 import { WorkspaceReaper } from './reaper.js'
+import { createScratch, removeScratch } from './scratch.js'
+import { makeDirectory } from './directories.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { StepExecutor } from './step-executor.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
@@ -92,12 +94,14 @@ export async function originRepository(root: string): Promise<string | undefined
   return m ? `${m[1]}/${m[2]}` : undefined
 }
 
-export async function makeRunRoot(given?: string): Promise<{ runRoot: string; created: boolean }> {
-  if (given) {
-    await mkdir(given, { recursive: true })
-    return { runRoot: path.resolve(given), created: false }
+/** The run root: `given` (created when missing; a UsageError naming `what` when it cannot be), else a new temp folder. */
+export async function makeRunRoot(given?: string, what = 'the run root'): Promise<{ runRoot: string; created: boolean }> {
+  if (given) return { runRoot: await makeDirectory(given, `${what} ${given}`), created: false }
+  try {
+    return { runRoot: await mkdtemp(path.join(os.tmpdir(), 'tako-')), created: true }
+  } catch (error) {
+    throw new UsageError(`cannot create a run root in the temp folder ${os.tmpdir()}: ${messageOf(error)}; set TMPDIR, or give ${what}`)
   }
-  return { runRoot: await mkdtemp(path.join(os.tmpdir(), 'tako-')), created: true }
 }
 
 interface Wired {
@@ -110,12 +114,15 @@ interface Wired {
 async function wire(prepared: PreparedRun, opts: RunOptions): Promise<Wired> {
   const runRoot = path.resolve(opts.runRoot)
   const cacheDir = path.resolve(opts.cacheDir ?? path.join(runRoot, 'cache'))
-  const rootTemp = path.join(runRoot, TEMP_DIR, 'root')
-  await mkdir(cacheDir, { recursive: true })
+  const runId = opts.runId ?? newRunId()
+  await makeDirectory(cacheDir, 'the cache folder')
+  const scratchDir = await createScratch(runRoot, runId)
+  const rootTemp = path.join(scratchDir, 'root')
   await mkdir(rootTemp, { recursive: true })
   const tree: TreeState = {
-    runId: opts.runId ?? newRunId(),
+    runId,
     runRoot,
+    scratchDir,
     cacheDir,
     stepSlots: pLimit(opts.maxConcurrency ?? 4),
     checkoutSlots: pLimit(Math.max(4, opts.maxConcurrency ?? 4)),
@@ -168,7 +175,7 @@ export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promi
     error = messageOf(e)
   } finally {
     await tree.reaper.drain()
-    await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
+    await removeScratch(tree.scratchDir)
   }
   return runReport(prepared, tree, startedAt, { status, steps, error })
 }
@@ -259,7 +266,7 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
       }
     }
   } finally {
-    await rm(path.join(tree.runRoot, TEMP_DIR), { recursive: true, force: true })
+    await removeScratch(tree.scratchDir)
   }
   return {
     runId: tree.runId,

@@ -129,7 +129,7 @@ export async function readTakoFiles(items: Array<{ dir: string; rev: string }>, 
     buf = buf.subarray(nl < 0 ? buf.length : nl + 1)
     return text
   }
-  return items.map(({ dir }) => {
+  const found = items.map(({ dir }): { text: string; file: string } | null | Error => {
     let found: { text: string; file: string } | null = null
     for (let answer = 0; ; answer++) {
       if (buf.length === 0) return new Error(`git cat-file gave no answer for ${dir}: ${res.stderr.trim()}`)
@@ -142,6 +142,44 @@ export async function readTakoFiles(items: Array<{ dir: string; rev: string }>, 
       buf = buf.subarray(Number(blob[2]) + 1)
       if (blob[1] === 'blob' && !found) found = { text: body.toString('utf8'), file: answer === 0 ? 'tako.yml' : 'tako.yaml' }
     }
+  })
+  await explainMissing(items, found, opts)
+  return found
+}
+
+/** For repositories where cat-file found neither file: is that so, or is the repository corrupt (a missing
+    blob, commit or pack: cat-file says "missing" for those too), or is the revision unknown? One line each:
+    `none`, `corrupt <git's words>`, `norev <git's words>`, or `again <file> at <rev>` for a blob readable on a
+    second look (a partial clone whose first lazy fetch of it failed). */
+const EXPLAIN_SCRIPT = `while [ $# -gt 0 ]; do
+  if listing=$(git -C "$1" ls-tree "$2" -- tako.yml tako.yaml 2>/dev/null); then
+    entry=$(printf '%s\\n' "$listing" | grep -m1 ' blob ')
+    sha=$(printf '%s' "$entry" | cut -f1 | cut -d' ' -f3)
+    if [ -z "$sha" ]; then echo none
+    elif git -C "$1" cat-file -e "$sha" 2>/dev/null; then printf 'again %s at %s\\n' "$(printf '%s' "$entry" | cut -f2)" "$2"
+    else printf 'corrupt %s at %s is blob %s, which cannot be read: %s\\n' "$(printf '%s' "$entry" | cut -f2)" "$2" "$sha" "$(git -C "$1" cat-file blob "$sha" 2>&1 >/dev/null | head -n1)"
+    fi
+  elif git -C "$1" rev-parse --verify -q "$2" >/dev/null; then
+    printf 'corrupt %s\\n' "$(git -C "$1" log -1 --format=%H "$2" 2>&1 >/dev/null | head -n1)"
+  else
+    printf 'norev %s\\n' "$(git -C "$1" rev-parse --verify "$2" 2>&1 >/dev/null | head -n1)"
+  fi
+  shift 2
+done`
+
+/** Turns the "no tako file" answers that hide a corrupt repository or an unknown revision into Errors. */
+async function explainMissing(items: Array<{ dir: string; rev: string }>, found: Array<{ text: string; file: string } | null | Error>, opts: GitOptions): Promise<void> {
+  const missing = found.map((f, i) => (f === null ? i : -1)).filter((i) => i >= 0)
+  if (missing.length === 0) return
+  const res = await collect('sh', ['-c', EXPLAIN_SCRIPT, 'sh', ...missing.flatMap((i) => [items[i].dir, items[i].rev])], opts)
+  const lines = res.stdout.toString('utf8').split('\n')
+  missing.forEach((i, k) => {
+    const [verdict, ...words] = (lines[k] ?? '').split(' ')
+    const said = words.join(' ').trim()
+    if (verdict === 'corrupt') found[i] = new Error(`the repository at ${items[i].dir} is corrupt (git: ${said})`)
+    else if (verdict === 'again') found[i] = new Error(`${said} could not be read at first and could a moment later (a failed fetch of a partial clone?); read it again`)
+    // An empty repository has no HEAD yet: that is a repository without tako.yml, not an error.
+    else if (verdict === 'norev' && items[i].rev !== 'HEAD') found[i] = new Error(`has no branch, tag or commit "${items[i].rev}" (git: ${said})`)
   })
 }
 

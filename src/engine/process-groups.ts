@@ -1,7 +1,7 @@
 // Starts the processes the engine runs (step shells, git) each leading its own process group, and keeps the
-// registry of live groups a forced exit kills.
+// registry of live groups a forced exit kills, mirrored to a watchdog that kills them if the engine dies.
 
-import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
 
 export interface StartRequest {
@@ -55,10 +55,52 @@ const liveGroups = new Set<number>()
 
 export function trackGroup(pgid: number): void {
   liveGroups.add(pgid)
+  tellWatchdog(`+${pgid}\n`)
 }
 
 export function untrackGroup(pgid: number): void {
   liveGroups.delete(pgid)
+  tellWatchdog(`-${pgid}\n`)
+}
+
+/** The dead-man switch: a shell in its own process group that learns every live group on its stdin. Only the
+    engine holds the write end of that pipe, so the kernel closes it when the engine exits for any reason, SIGKILL
+    included; the shell then reads EOF and kills every group still registered (SIGTERM, SIGKILL a second later).
+    No library does this, and a shell needs nothing the engine does not already require. A process that left
+    its group (setsid, a double-forked daemon) is out of its reach, as it is out of the engine's. */
+const WATCHDOG_SCRIPT = `trap '' INT TERM HUP
+groups=' '
+while IFS= read -r line; do
+  case $line in
+    +*) groups="$groups\${line#+} " ;;
+    -*) kept=' '; for g in $groups; do [ "$g" = "\${line#-}" ] || kept="$kept$g "; done; groups=$kept ;;
+  esac
+done
+[ "$groups" = ' ' ] && exit 0
+for g in $groups; do kill -TERM "-$g" 2>/dev/null; done
+sleep 1
+for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
+exit 0`
+
+let watchdog: ChildProcess | undefined
+
+function tellWatchdog(line: string): void {
+  if (process.platform === 'win32') return
+  if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null) watchdog = startWatchdog()
+  watchdog.stdin?.write(line)
+}
+
+function startWatchdog(): ChildProcess {
+  // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
+  const dog = spawn('sh', ['-c', WATCHDOG_SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
+  // It must not keep the engine alive, nor fail it: a write to a watchdog that died is dropped.
+  dog.on('error', () => {})
+  dog.stdin?.on('error', () => {})
+  dog.unref()
+  ;(dog.stdin as unknown as { unref?: () => void } | null)?.unref?.()
+  // Every group alive now, so a restarted watchdog knows them too.
+  for (const pgid of liveGroups) dog.stdin?.write(`+${pgid}\n`)
+  return dog
 }
 
 /** Sends `signal` to every process of a group; a group that is already gone is no error. */

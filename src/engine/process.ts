@@ -14,6 +14,7 @@ import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as delay } from 'node:timers/promises'
 import { DEFAULT_MAX_CAPTURE_BYTES, OutputBuffer } from './output-buffer.js'
 import { startInGroup, trackGroup, untrackGroup, type StartedProcess } from './process-groups.js'
+import { setLongTimeout } from './timers.js'
 
 export { killAllGroups } from './process-groups.js'
 
@@ -108,7 +109,7 @@ async function execute(file: string, opts: RunScriptOptions, result: ScriptResul
   const timer =
     opts.timeoutMs === undefined
       ? undefined
-      : setTimeout(() => {
+      : setLongTimeout(() => {
           result.timedOut = true
           void terminate()
         }, opts.timeoutMs)
@@ -121,7 +122,7 @@ async function execute(file: string, opts: RunScriptOptions, result: ScriptResul
   if (opts.signal?.aborted) onAbort()
 
   const { code, signal } = await child.exited
-  clearTimeout(timer)
+  timer?.clear()
   opts.signal?.removeEventListener('abort', onAbort)
   result.exitCode = code
   result.signal = signal

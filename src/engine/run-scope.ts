@@ -2,13 +2,11 @@
 
 import { randomBytes } from 'node:crypto'
 import type { LimitFunction } from 'p-limit'
+import { setLongTimeout } from './timers.js'
 import type { TakoConfig } from '../config/types.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { WorkspaceReaper } from './reaper.js'
 import type { StepReport, ChildReport, DiscoveryEntry, PullRequestRecord } from './types.js'
-
-/** Scratch folder of a run root (script files, TAKO_OUTPUT files); removed when the run ends. */
-export const TEMP_DIR = '.tako-tmp'
 
 /** Why an AbortSignal fired: a deadline (-> timed_out) or a cancellation (-> cancelled). */
 export class DeadlineReason {
@@ -31,14 +29,14 @@ export function abortReason(signal: AbortSignal): string {
 export function withDeadline(parent: AbortSignal, ms: number | undefined, what: string): { signal: AbortSignal; dispose(): void } {
   if (ms === undefined) return { signal: parent, dispose: () => {} }
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(new DeadlineReason(`${what} timed out after ${formatMs(ms)}`)), ms)
+  const timer = setLongTimeout(() => controller.abort(new DeadlineReason(`${what} timed out after ${formatMs(ms)}`)), ms)
   const onAbort = (): void => controller.abort(parent.reason)
   if (parent.aborted) onAbort()
   else parent.addEventListener('abort', onAbort, { once: true })
   return {
     signal: controller.signal,
     dispose: () => {
-      clearTimeout(timer)
+      timer.clear()
       parent.removeEventListener('abort', onAbort)
     }
   }
@@ -87,6 +85,8 @@ export interface RunLabel {
 export interface TreeState {
   runId: string
   runRoot: string
+  /** This engine run's own scratch folder (see scratch.ts); each run of the tree has a folder in it. */
+  scratchDir: string
   cacheDir: string
   /** Global limit of runs executing steps at once (SPEC 2.5). */
   stepSlots: LimitFunction

@@ -11,6 +11,7 @@ import { abortReason, abortStatus, withDeadline, type RunScope } from './run-sco
 import type { StepExecutor, StepOutcome } from './step-executor.js'
 import type { ChildErrorKind, RunContext, StepReport, StepStatus, TakoEvent } from './types.js'
 import { stringEnv } from './process-groups.js'
+import { payloadEnv } from './payload.js'
 
 export interface WorkflowRunRequest {
   config: TakoConfig
@@ -30,6 +31,9 @@ export interface WorkflowResult {
   /** The step that failed the workflow, with its log tail. */
   failure?: { step: string; exitCode: number | null; message: string; logTail?: string; kind?: ChildErrorKind }
 }
+
+/** The payload variables of each run with an event, written once when the run starts. */
+const eventEnvs = new WeakMap<WorkflowRunRequest, Record<string, string>>()
 
 export class WorkflowRunner {
   /** `executors.run` runs scripts; other keys are `uses:` values such as tako/fan-out@v1 (see builtins/index.ts). */
@@ -52,6 +56,7 @@ export class WorkflowRunner {
       let result: WorkflowResult = { status: 'success', steps: reports }
       try {
         applyWorkflowEnv(workflow, context)
+        if (req.event) eventEnvs.set(req, await payloadEnv(req.event.payload, scope.tempDir))
       } catch (error) {
         return { status: 'failure', steps: reports, failure: { step: '', exitCode: null, message: messageOf(error) } }
       }
@@ -177,7 +182,7 @@ function takoEnv(step: StepSpec, req: WorkflowRunRequest, context: RunContext): 
     env.TAKO_EVENT_TYPE = req.event.type
     env.TAKO_EVENT_SOURCE = req.event.source
     env.TAKO_EVENT_ARTIFACT = req.event.artifact
-    env.TAKO_EVENT_PAYLOAD = JSON.stringify(req.event.payload)
+    Object.assign(env, eventEnvs.get(req))
     if (req.event.schema_version) env.TAKO_EVENT_SCHEMA_VERSION = req.event.schema_version
   }
   return env

@@ -1,7 +1,32 @@
-// The shared cache folder restored before the run and saved after it through @actions/cache (SPEC 6).
+// The shared cache folder restored before the run and saved after it through @actions/cache (SPEC 6), and the
+// way every cache call of the action names its folder: relative to a stable root, never by its absolute path.
 
 import * as cache from '@actions/cache'
 import { createHash } from 'node:crypto'
+import path from 'node:path'
+
+/**
+ * Runs a cache call on `folder` named relative to its parent. @actions/cache hashes the literal path list into
+ * the entry's version and stores paths relative to GITHUB_WORKSPACE (else the working directory), so an
+ * absolute path under the runner's install folder (`/home/runner/actions-runner-2/_work/_temp/...`) makes every
+ * runner folder of a self-hosted machine miss the others' entries. With the working directory and
+ * GITHUB_WORKSPACE set to the parent (RUNNER_TEMP) for the call, the library sees `tako-cache` wherever the
+ * runner lives. Only called while no step runs: the working directory is process-wide.
+ */
+export async function inStableRoot<T>(folder: string, call: (relative: string) => Promise<T>): Promise<T> {
+  const root = path.dirname(path.resolve(folder))
+  const cwd = process.cwd()
+  const workspace = process.env.GITHUB_WORKSPACE
+  process.chdir(root)
+  process.env.GITHUB_WORKSPACE = root
+  try {
+    return await call(path.basename(folder))
+  } finally {
+    process.chdir(cwd)
+    if (workspace === undefined) delete process.env.GITHUB_WORKSPACE
+    else process.env.GITHUB_WORKSPACE = workspace
+  }
+}
 
 export interface CacheKeys {
   key: string
@@ -34,7 +59,7 @@ export class SharedCache {
 
   async restore(): Promise<CacheOutcome> {
     try {
-      const restoredKey = await cache.restoreCache([this.dir], this.keys.key, this.keys.restoreKeys)
+      const restoredKey = await inStableRoot(this.dir, (dir) => cache.restoreCache([dir], this.keys.key, this.keys.restoreKeys))
       return { hit: restoredKey === this.keys.key, restoredKey }
     } catch (error) {
       return { hit: false, warning: `cache restore failed, continuing without it: ${(error as Error).message}` }
@@ -45,7 +70,7 @@ export class SharedCache {
   async save(hit: boolean): Promise<{ saved: boolean; warning?: string }> {
     if (hit) return { saved: false }
     try {
-      const id = await cache.saveCache([this.dir], this.keys.key)
+      const id = await inStableRoot(this.dir, (dir) => cache.saveCache([dir], this.keys.key))
       // The library reports most refusals (service errors, a key another job is saving) as -1, not as errors.
       return id === -1 ? { saved: false, warning: `cache not saved under ${this.keys.key}: the cache service refused it (see the debug log)` } : { saved: true }
     } catch (error) {

@@ -30,3 +30,13 @@ export const Outputs = {
   ReportPath: 'report-path',
   CacheHit: 'cache-hit'
 } as const
+
+/** Names in the action's state (core.saveState), which the runner hands to the post step as STATE_<name>. */
+export const State = {
+  /** Set by the main step: the same bundle, started again with it, is the post step. */
+  Main: 'tako_main',
+  /** Prefix of one entry per dispatched run still running (its JSON; emptied once it ended). */
+  RunPrefix: 'tako_run_',
+  /** The re-run store still to save (scope and report path as JSON; emptied once saved). */
+  Outcomes: 'tako_outcomes'
+} as const

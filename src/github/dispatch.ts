@@ -39,6 +39,10 @@ export interface WorkflowDispatcherOptions {
   /** Run id of this tree: with the child id it makes the `tako-id` that names the remote run. */
   runId: string
   warn(message: string): void
+  /** A run was created in a subscriber (the action records it, so its post step can cancel it if this step dies). */
+  onRunStarted?(run: DispatchedRun): void
+  /** That run completed, or was cancelled: nothing is left to cancel. */
+  onRunEnded?(run: DispatchedRun): void
   clock?: Clock
   poll?: Partial<PollSettings>
 }
@@ -49,8 +53,9 @@ export const CHILD_WORKFLOW_INPUTS = ['workflow', 'inputs', 'event', 'parent-run
 const LOG_TAIL_LINES = 30
 const LOG_WINDOW_BYTES = 256 * 1024
 const REQUEST_TIMEOUT_MS = 30_000
-/** A cancellation goes out at once and gives up after this: the run is being stopped, nothing waits for it. */
-const CANCEL_TIMEOUT_MS = 10_000
+/** A cancellation goes out at once and gives up after this: the run is being stopped, nothing waits for it. Well
+    under the 7.5 s between a runner's SIGINT and SIGTERM when a job is cancelled; all go out in parallel. */
+export const CANCEL_TIMEOUT_MS = 4_000
 /** Consecutive failed looks at a run (network errors, 5xx) before giving up on it. */
 const MAX_POLL_FAILURES = 5
 const MAX_RATE_LIMIT_WAITS = 10
@@ -97,6 +102,30 @@ interface StartedRun {
   url: string
 }
 
+/** A run started in a subscriber repository, as recorded for the post step. */
+export interface DispatchedRun {
+  repository: string
+  id: number
+  url: string
+}
+
+/** Sends the cancellation of every run at once, each bounded by CANCEL_TIMEOUT_MS; says how each went. */
+export async function cancelRuns(opts: { apiUrl: string; token: string }, runs: DispatchedRun[]): Promise<Array<{ run: DispatchedRun; stopped: boolean; note: string }>> {
+  const api = new GitHubApi(opts.apiUrl, opts.token, systemClock)
+  return Promise.all(runs.map(async (run) => ({ run, ...(await cancelRun(api, run)) })))
+}
+
+async function cancelRun(api: GitHubApi, run: DispatchedRun): Promise<{ stopped: boolean; note: string }> {
+  try {
+    const res = await api.request('POST', `/repos/${run.repository}/actions/runs/${run.id}/cancel`, { signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), urgent: true })
+    if (res.status === 202 || res.status === 200) return { stopped: true, note: 'the run was cancelled on GitHub' }
+    if (res.status === 409) return { stopped: true, note: 'the run had already completed on GitHub' }
+    return { stopped: false, note: `could not cancel the run on GitHub (${apiError(res).message}); it may still be running` }
+  } catch (error) {
+    return { stopped: false, note: `could not cancel the run on GitHub (${errorText(error)}); it may still be running` }
+  }
+}
+
 export class WorkflowDispatcher implements ChildDispatcher {
   private readonly api: GitHubApi
   private readonly clock: Clock
@@ -130,9 +159,11 @@ export class WorkflowDispatcher implements ChildDispatcher {
         }
       }
     }
+    const recorded = { repository: req.candidate.repository, id: run.id, url: run.url }
+    this.opts.onRunStarted?.(recorded)
     this.active++
     try {
-      return await this.await(req, run)
+      return await this.await(req, run, () => this.opts.onRunEnded?.(recorded))
     } finally {
       this.active--
     }
@@ -228,14 +259,14 @@ export class WorkflowDispatcher implements ChildDispatcher {
     }
   }
 
-  private async await(req: DispatchRequest, run: StartedRun): Promise<DispatchOutcome> {
+  private async await(req: DispatchRequest, run: StartedRun, ended: () => void): Promise<DispatchOutcome> {
     const path = `/repos/${req.candidate.repository}/actions/runs/${run.id}`
     let etag: string | undefined
     let last: WorkflowRun | undefined
     let wait = this.poll.initialMs
     let failures = 0
     for (;;) {
-      if (req.signal.aborted) return this.cancel(req, run)
+      if (req.signal.aborted) return this.cancel(req, run, ended)
       try {
         const res = await this.api.request('GET', path, { etag, signal: req.signal })
         if (res.status === 200) {
@@ -246,7 +277,10 @@ export class WorkflowDispatcher implements ChildDispatcher {
           throw apiError(res)
         }
         failures = 0
-        if (last?.status === 'completed') return this.conclude(req, run, last)
+        if (last?.status === 'completed') {
+          ended()
+          return this.conclude(req, run, last)
+        }
       } catch (error) {
         if (req.signal.aborted) continue
         if (!isTransient(error) || ++failures >= MAX_POLL_FAILURES) {
@@ -263,19 +297,9 @@ export class WorkflowDispatcher implements ChildDispatcher {
   }
 
   /** Stops the remote run before reporting, so nothing keeps running past a deadline or a cancellation. */
-  private async cancel(req: DispatchRequest, run: StartedRun): Promise<DispatchOutcome> {
-    let note: string
-    try {
-      const res = await this.api.request('POST', `/repos/${req.candidate.repository}/actions/runs/${run.id}/cancel`, {
-        signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
-        urgent: true
-      })
-      if (res.status === 202 || res.status === 200) note = 'the run was cancelled on GitHub'
-      else if (res.status === 409) note = 'the run had already completed on GitHub'
-      else note = `could not cancel the run on GitHub (${apiError(res).message}); it may still be running`
-    } catch (error) {
-      note = `could not cancel the run on GitHub (${errorText(error)}); it may still be running`
-    }
+  private async cancel(req: DispatchRequest, run: StartedRun, ended: () => void): Promise<DispatchOutcome> {
+    const { stopped, note } = await cancelRun(this.api, { repository: req.candidate.repository, id: run.id, url: run.url })
+    if (stopped) ended()
     return { ...aborted(req.signal, note), url: run.url }
   }
 

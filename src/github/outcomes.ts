@@ -8,6 +8,7 @@ import path from 'node:path'
 import { reusableChildren } from '../engine/resume.js'
 import type { InputValue } from '../config/types.js'
 import type { ChildReport, RunReport } from '../engine/types.js'
+import { inStableRoot } from './cache.js'
 
 const FILE = 'outcomes.json'
 
@@ -41,7 +42,7 @@ export class OutcomeStore {
     if (this.scope.attempt <= 1 || !this.scope.runId) return {}
     try {
       await mkdir(this.dir, { recursive: true })
-      const hit = await cache.restoreCache([this.dir], `${this.prefix}${this.scope.attempt - 1}`, [this.prefix])
+      const hit = await inStableRoot(this.dir, (dir) => cache.restoreCache([dir], `${this.prefix}${this.scope.attempt - 1}`, [this.prefix]))
       if (!hit) return {}
       const children = JSON.parse(await readFile(path.join(this.dir, FILE), 'utf8')) as ChildReport[]
       return { reuse: reusableChildren([{ children } as RunReport]) }
@@ -61,7 +62,7 @@ export class OutcomeStore {
       await mkdir(this.dir, { recursive: true })
       await writeFile(path.join(this.dir, FILE), JSON.stringify(kept))
       // The library reports most refusals (service errors, a key being saved elsewhere) as -1, not as errors.
-      if ((await cache.saveCache([this.dir], key)) === -1) {
+      if ((await inStableRoot(this.dir, (dir) => cache.saveCache([dir], key))) === -1) {
         return { warning: `this attempt's outcomes were not kept for a re-run (the cache service refused ${key}, see the debug log): a re-run runs every child again` }
       }
       return {}

@@ -5,6 +5,7 @@ import pLimit from 'p-limit'
 import { setMaxListeners } from 'node:events'
 import { parseDuration } from '../../config/duration.js'
 import { renderDeep } from '../template.js'
+import { checkPayloadSize } from '../payload.js'
 import { z } from 'zod'
 import { EVENT_TYPE_PATTERN } from '../../config/schema.js'
 import { expect, parseWith, type WithSchema } from './with.js'
@@ -73,6 +74,7 @@ export class FanOutExecutor implements StepExecutor {
 
   async execute(inv: StepInvocation): Promise<StepOutcome> {
     const settings = parseFanOutWith(renderDeep(inv.step.with ?? {}, inv.context, `step "${inv.step.id}" with`) as Record<string, unknown>)
+    checkPayloadSize(settings.payload, `fan-out "${inv.step.id}"`)
     const event = makeEvent(settings, inv.scope)
     const planned = await this.plan(event, inv.scope, inv.signal)
     const running = this.runChildren(planned, event, settings, inv)

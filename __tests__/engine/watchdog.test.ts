@@ -1,0 +1,45 @@
+// The dead-man switch's watchdog (process-groups.ts): started with the first step, holding no secret of the engine.
+// That it kills every step when the engine dies is shown through the CLI bundle (__tests__/cli/faults.test.ts).
+
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { readdirSync, readFileSync } from 'node:fs'
+import { runScript } from '../../src/engine/process.js'
+import { cleanupTempDirs, tempDir } from '../../__fixtures__/repos.js'
+
+afterAll(cleanupTempDirs)
+
+function watchdogs(): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sh\0-c\0trap ')
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
+
+describe('the watchdog', () => {
+  it('runs once per engine, in its own process group, with PATH as its whole environment', async () => {
+    process.env.TAKO_TEST_SECRET = 'ghs_watchdogMustNotHoldThis'
+    try {
+      const dir = tempDir()
+      for (let i = 0; i < 2; i++) {
+        const result = await runScript({ script: 'true', shell: 'sh', cwd: dir, env: { PATH: process.env.PATH ?? '' }, tempDir: dir })
+        expect(result.exitCode).toBe(0)
+      }
+      const [pid, ...more] = watchdogs()
+      expect(more).toEqual([])
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
+      expect(environ).toEqual([`PATH=${process.env.PATH}`])
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])).toBe(pid)
+    } finally {
+      delete process.env.TAKO_TEST_SECRET
+    }
+  })
+})
