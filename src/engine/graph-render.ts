@@ -79,7 +79,7 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
   const paths = allPaths(graph, starts)
   if (paths.length > 0) {
     out.push('', 'Paths:')
-    for (const p of paths) out.push(`  ${p.nodes.map(name).join(' → ')}${p.cycle ? ' → … (cycle)' : ''}${p.conditional ? '   (through a filter or condition)' : ''}`)
+    for (const p of paths) out.push(`  ${p.nodes.map(name).join(' → ')}${p.cycle ? '   (cycle)' : ''}${p.conditional ? '   (through a filter or condition)' : ''}`)
   }
   const idle = graph.nodes.filter((n) => !expanded.has(n.id))
   if (idle.length > 0 && !opts.from) out.push('', `Not connected: ${idle.map((n) => name(n.id)).join(', ')}`)
