@@ -20,11 +20,13 @@ import { RunProgress, type RunHeader } from '../engine/progress.js'
 import { killAllGroups } from '../engine/process.js'
 import { loadResume } from '../engine/resume.js'
 import { graphCommand } from './graph.js'
+import { runCommand } from './run.js'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
 const OWN_COMMANDS: Record<string, (argv: string[], io: { out: (t: string) => void; err: (t: string) => void }) => Promise<number>> = {
-  graph: graphCommand
+  graph: graphCommand,
+  run: runCommand
 }
 
 export async function runCli(argv: string[]): Promise<number> {
