@@ -21,12 +21,14 @@ import { killAllGroups } from '../engine/process.js'
 import { loadResume } from '../engine/resume.js'
 import { graphCommand } from './graph.js'
 import { runCommand } from './run.js'
+import { completionCommand } from './completion.js'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
 const OWN_COMMANDS: Record<string, (argv: string[], io: { out: (t: string) => void; err: (t: string) => void }) => Promise<number>> = {
   graph: graphCommand,
-  run: runCommand
+  run: runCommand,
+  completion: completionCommand
 }
 
 export async function runCli(argv: string[]): Promise<number> {
