@@ -1,0 +1,50 @@
+// `tako completion`: the bash script sourced in a real bash completes commands, options and workflow names.
+
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { CLI, runTako } from '../../__fixtures__/cli.js'
+import { cleanupTempDirs, makeRepo, tempDir } from '../../__fixtures__/repos.js'
+
+afterAll(cleanupTempDirs)
+
+/** `tako` on PATH (the scripts ask it for workflow names), the script sourced, the words given, COMPREPLY printed. */
+function complete(script: string, words: string[], cwd: string): string[] {
+  const bin = path.join(tempDir(), 'bin')
+  mkdirSync(bin)
+  writeFileSync(path.join(bin, 'tako'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`)
+  chmodSync(path.join(bin, 'tako'), 0o755)
+  const file = path.join(tempDir(), 'tako.bash')
+  writeFileSync(file, script)
+  const driver = `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _tako; printf '%s\\n' "\${COMPREPLY[@]}"`
+  const out = execFileSync('bash', ['--noprofile', '--norc', '-c', driver, 'bash', file, ...words], { cwd, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+  return out.split('\n').filter((l) => l !== '')
+}
+
+describe('tako completion bash', () => {
+  it('sourced in bash, completes tako ex to tako exec, options, formats and workflow names', async () => {
+    const res = await runTako(['completion', 'bash'])
+    expect(res.code).toBe(0)
+    const root = makeRepo(path.join(tempDir(), 'repo'), { 'tako.yml': 'version: 1\nworkflows:\n  release: { steps: [echo] }\n  rebuild: { steps: [echo] }\n  test: { steps: [echo] }\n' })
+    const elsewhere = tempDir()
+    expect(complete(res.stdout, ['tako', 'ex'], elsewhere)).toEqual(['exec'])
+    expect(complete(res.stdout, ['tako', 'run', '--keep'], elsewhere)).toEqual(['--keep-going'])
+    expect(complete(res.stdout, ['tako', 'graph', '--format', 'm'], elsewhere)).toEqual(['mermaid'])
+    expect(complete(res.stdout, ['tako', 'exec', 're'], root)).toEqual(['release', 'rebuild'])
+    expect(complete(res.stdout, ['tako', 'exec', '--root', root, 't'], elsewhere)).toEqual(['test'])
+    expect(complete(res.stdout, ['tako', 'exec', 'x'], elsewhere)).toEqual([])
+  })
+
+  it('zsh and fish scripts name every command; an unknown shell exits 2', async () => {
+    const zsh = await runTako(['completion', 'zsh'])
+    expect(zsh.stdout).toMatch(/^#compdef tako\n/)
+    expect(zsh.stdout).toContain('compadd -- exec validate graph run completion schema help --help --version')
+    const fish = await runTako(['completion', 'fish'])
+    expect(fish.stdout).toContain("complete -c tako -n __fish_use_subcommand -a run -d 'one command in each repository, publishers first'")
+    expect(fish.stdout).toContain("complete -c tako -n '__fish_seen_subcommand_from run' -l keep-going")
+    const bad = await runTako(['completion', 'tcsh'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toBe('tako: tako completion: unknown shell "tcsh" (shells: bash, zsh, fish)\n')
+  })
+})
