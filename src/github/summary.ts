@@ -124,9 +124,9 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], pl
 
   if (diagram) {
     // Mermaid text never holds a backtick (mermaidText encodes it), so a plain fence cannot be closed early.
-    if (!limits.diagram) out.push('_The diagram of the tree is left out to keep this summary under its size limit; the tables list every run._', '')
-    else if ('mermaid' in diagram) out.push('```mermaid', diagram.mermaid, '```', '')
-    else out.push(`_${diagram.omitted}_`, '')
+    if ('omitted' in diagram) out.push(`_${inline(diagram.omitted)}_`, '')
+    else if (!limits.diagram) out.push('_The diagram of the tree is left out to keep this summary under its size limit; the tables list every run._', '')
+    else out.push('```mermaid', diagram.mermaid, '```', '')
   }
 
   if (report.steps.length > 0) {
