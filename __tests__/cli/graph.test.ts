@@ -62,6 +62,27 @@ describe('tako graph on the demo repositories', () => {
   })
 })
 
+describe('tako graph --report', () => {
+  it('draws the actual tree of a run report as the job summary does', async () => {
+    const dir = exampleRepos(tempDir())
+    const file = path.join(tempDir(), 'report.json')
+    const run = await runTako(['exec', 'release', '--root', path.join(dir, 'acme/api-definitions'), '--source', 'acme/api-definitions', '--repos', dir, '-i', 'version=v1.4.0', '-i', 'services_affected=user-service', '--report', file])
+    expect(run.code).toBe(0)
+    const res = await runTako(['graph', '--report', file])
+    expect(res.code).toBe(0)
+    expect(res.stdout).toMatch(/^flowchart TD\n {2}root\["acme\/api-definitions<br\/>release"\]\n/)
+    expect(res.stdout).toMatch(/ {2}(c\d)\["acme\/user-service<br\/>update-client<br\/>success"\][\s\S]* {2}\1 -->\|"client_updated"\| c\d/)
+    expect(res.stdout).toContain('["acme/web-app<br/>redeploy<br/>success"]')
+    await expect(parseMermaid(res.stdout)).resolves.toBeTruthy()
+  })
+
+  it('exits 2 on a folder with nothing to draw, saying where to look', async () => {
+    const res = await runTako(['graph'], { cwd: tempDir() })
+    expect(res.code).toBe(2)
+    expect(res.stderr).toMatch(/^tako: no workflow found to draw: give --root DIR \(a checkout with a tako\.yml\) or --repos DIR .*\n {2}local\/[^:]+: no tako\.yml or tako\.yaml found here\n$/)
+  })
+})
+
 describe('tako graph on a cycle', () => {
   it('reports A → B → A with its chain, as a warning (exit 0)', async () => {
     const dir = makeRepos(tempDir(), {

@@ -62,6 +62,7 @@ export async function graphCommand(argv: string[], io: Io): Promise<number> {
     if (dir !== undefined) await expectDirectory(dir, what)
   }
   const graph = buildGraph(await loadGraphRepositories({ root, reposDir, repos }))
+  if (graph.nodes.length === 0) throw new UsageError(noGraph(graph))
   const from = o.values.get('--from')?.[0]
   let shown: Graph = graph
   let starts: string[] | undefined
@@ -79,6 +80,12 @@ export async function graphCommand(argv: string[], io: Io): Promise<number> {
   // The tree lists its warnings itself; the other formats are for tools, so people read them on stderr.
   if (chosen === 'mermaid' || chosen === 'dot') for (const w of shown.warnings) io.err(`tako: warning: ${w}\n`)
   return 0
+}
+
+/** Nothing to draw is a mistake in where tako was pointed, not an empty picture. */
+export function noGraph(graph: Graph): string {
+  const why = graph.repositories.map((r) => `\n  ${r.repository}: ${r.problem ?? 'no workflows'}`).join('')
+  return `no workflow found to draw: give --root DIR (a checkout with a tako.yml) or --repos DIR (DIR/<owner>/<repo> checkouts)${why}`
 }
 
 async function drawReport(file: string, io: Io): Promise<number> {

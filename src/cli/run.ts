@@ -10,6 +10,7 @@ import { killAllGroups } from '../engine/process.js'
 import { stringEnv } from '../engine/process-groups.js'
 import { formatMs } from '../engine/run-scope.js'
 import { listOption, parseOptions, repoMap } from './command-options.js'
+import { noGraph } from './graph.js'
 
 export const RUN_HELP = `tako run — one command in each repository of the graph, publishers before their subscribers
 
@@ -63,6 +64,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const json = o.flags.has('--json')
   const log = json ? io.err : io.out
   const graph = buildGraph(await loadGraphRepositories({ root, reposDir, repos }))
+  if (graph.nodes.length === 0) throw new UsageError(noGraph(graph))
   let plan: ReturnType<typeof planRepositoryRun>
   try {
     plan = planRepositoryRun(graph, { from: o.values.get('--from')?.[0], only: listOption(o.values.get('--only')), ignore: listOption(o.values.get('--ignore')) })

@@ -52,7 +52,11 @@ async function readRoot(dir: string): Promise<GraphRepository> {
     const { config } = await loadConfig({ root: dir })
     return { repository, path: dir, config }
   } catch (error) {
-    if (error instanceof ConfigError) return { repository, path: dir, problem: problemOf(error.issues.map(formatIssue)) }
+    if (error instanceof ConfigError) {
+      // A file that is missing or unreadable (no position) is not an invalid one.
+      const unreadable = error.issues.length === 1 && error.issues[0].line === 0
+      return { repository, path: dir, problem: unreadable ? error.issues[0].message : problemOf(error.issues.map(formatIssue)) }
+    }
     throw error
   }
 }
