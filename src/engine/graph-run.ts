@@ -158,7 +158,8 @@ async function runOne(task: RepositoryTask, script: string, scratch: string, opt
   }
 }
 
-/** POSIX single quoting: the argument reaches the program exactly as given. */
+/** POSIX single quoting: the argument reaches the program exactly as given. runScript runs a script file, so argv has
+    to become one line; the rule is two replacements, not worth a bundled dependency. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`
 }

@@ -1,7 +1,9 @@
 // The static graph of who triggers whom (SPEC 5 `tako graph`): nodes are (repository, workflow); an edge runs from a
 // workflow's `tako/fan-out@v1` step to each subscription that would receive that event. Pure: built from parsed
 // configs, nothing runs. Also owns what is computed on it: cycles with their chains, `--from` reachability and the
-// repository order `tako run` follows.
+// repository order `tako run` follows. Hand-written over plain maps: graph libraries (graphlib, graphology) give strongly
+// connected components and a topological sort that refuses cycles, where tako needs each cycle's chain for the warning
+// and an order that breaks cycles deterministically.
 
 import type { StepSpec, TakoConfig } from '../config/types.js'
 import { satisfiesRange } from './semver.js'
