@@ -1,7 +1,7 @@
 // `tako completion`: the bash script sourced in a real bash completes commands, options and workflow names.
 
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CLI, runTako } from '../../__fixtures__/cli.js'
@@ -9,18 +9,32 @@ import { cleanupTempDirs, makeRepo, tempDir } from '../../__fixtures__/repos.js'
 
 afterAll(cleanupTempDirs)
 
-/** `tako` on PATH (the scripts ask it for workflow names), the script sourced, the words given, COMPREPLY printed. */
-function complete(script: string, words: string[], cwd: string): string[] {
+/** A folder holding a `tako` that runs the bundle: the scripts ask it for workflow names. */
+function takoOnPath(): string {
   const bin = path.join(tempDir(), 'bin')
   mkdirSync(bin)
   writeFileSync(path.join(bin, 'tako'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`)
   chmodSync(path.join(bin, 'tako'), 0o755)
-  const file = path.join(tempDir(), 'tako.bash')
+  return `${bin}:${process.env.PATH}`
+}
+
+function shellScript(script: string, name: string): string {
+  const file = path.join(tempDir(), name)
   writeFileSync(file, script)
+  return file
+}
+
+/** The bash script sourced, the words given, COMPREPLY printed. */
+function complete(script: string, words: string[], cwd: string): string[] {
   const driver = `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _tako; printf '%s\\n' "\${COMPREPLY[@]}"`
-  const out = execFileSync('bash', ['--noprofile', '--norc', '-c', driver, 'bash', file, ...words], { cwd, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+  const out = execFileSync('bash', ['--noprofile', '--norc', '-c', driver, 'bash', shellScript(script, 'tako.bash'), ...words], { cwd, encoding: 'utf8', env: { ...process.env, PATH: takoOnPath() } })
   return out.split('\n').filter((l) => l !== '')
 }
+
+const has = (shell: string): boolean => spawnSync(shell, ['-c', 'exit 0']).status === 0
+/** zsh and fish are not on every machine (bash is): their tests show as skipped where they are missing. */
+const withZsh = has('zsh') ? it : it.skip
+const withFish = has('fish') ? it : it.skip
 
 describe('tako completion bash', () => {
   it('sourced in bash, completes tako ex to tako exec, options, formats and workflow names', async () => {
@@ -34,6 +48,27 @@ describe('tako completion bash', () => {
     expect(complete(res.stdout, ['tako', 'exec', 're'], root)).toEqual(['release', 'rebuild'])
     expect(complete(res.stdout, ['tako', 'exec', '--root', root, 't'], elsewhere)).toEqual(['test'])
     expect(complete(res.stdout, ['tako', 'exec', 'x'], elsewhere)).toEqual([])
+  })
+
+  withFish('fish, through its own completion engine (complete -C), completes commands, formats and workflow names', async () => {
+    const file = shellScript((await runTako(['completion', 'fish'])).stdout, 'tako.fish')
+    const root = makeRepo(path.join(tempDir(), 'repo'), { 'tako.yml': 'version: 1\nworkflows:\n  release: { steps: [echo] }\n' })
+    const fish = (line: string): string[] =>
+      execFileSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', file, line], { encoding: 'utf8', env: { ...process.env, PATH: takoOnPath() } }).split('\n').filter((l) => l !== '').map((l) => l.split('\t')[0])
+    expect(fish('tako ex')).toEqual(['exec'])
+    expect(fish('tako graph --format ')).toEqual(['dot', 'json', 'mermaid', 'tree'])
+    expect(fish(`tako exec --root ${root} `)).toEqual(['release'])
+  })
+
+  withZsh('zsh runs its function in a real zsh (compadd stubbed to print the candidates it is given)', async () => {
+    const file = shellScript((await runTako(['completion', 'zsh'])).stdout, 'tako.zsh')
+    const root = makeRepo(path.join(tempDir(), 'repo'), { 'tako.yml': 'version: 1\nworkflows:\n  release: { steps: [echo] }\n' })
+    const zsh = (...words: string[]): string[] =>
+      execFileSync('zsh', ['-fc', 'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }; source $1; shift; words=("$@"); CURRENT=$#; _tako', 'zsh', file, ...words], { encoding: 'utf8', env: { ...process.env, PATH: takoOnPath() } }).split('\n').filter((l) => l !== '')
+    expect(zsh('tako', 'ex')).toContain('exec')
+    expect(zsh('tako', 'run', '--k')).toContain('--keep-going')
+    expect(zsh('tako', 'graph', '--format', '')).toEqual(['tree', 'mermaid', 'dot', 'json'])
+    expect(zsh('tako', 'exec', '--root', root, '')).toEqual(['release'])
   })
 
   it('zsh and fish scripts name every command; an unknown shell exits 2', async () => {

@@ -187,7 +187,8 @@ function fishScript(): string {
   for (const [name, c] of Object.entries(COMMANDS)) {
     for (const option of c.options) {
       const flag = option.startsWith('--') ? `-l ${option.slice(2)}` : `-s ${option.slice(1)}`
-      const value = DIRECTORY_OPTIONS.includes(option) ? ' -r -a "(__fish_complete_directories)"' : FILE_OPTIONS.includes(option) ? ' -r -F' : option === '--format' ? ` -r -a '${FORMATS.join(' ')}'` : FREE_OPTIONS.includes(option) ? ' -r' : ''
+      // -x: a value is required and is not a file name; -r -F: a file name.
+      const value = DIRECTORY_OPTIONS.includes(option) ? ' -x -a "(__fish_complete_directories)"' : FILE_OPTIONS.includes(option) ? ' -r -F' : option === '--format' ? ` -x -a '${FORMATS.join(' ')}'` : FREE_OPTIONS.includes(option) ? ' -x' : ''
       lines.push(`complete -c tako -n '__fish_seen_subcommand_from ${name}' ${flag}${value}`)
     }
   }
