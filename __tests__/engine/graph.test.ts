@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
 import path from 'node:path'
 import { parseConfig } from '../../src/config/load.js'
-import { buildGraph, reachableFrom, repositoryDependencies, repositoryOrder, startNodes, type Graph, type GraphRepository } from '../../src/engine/graph.js'
+import { buildGraph, findCycles, reachableFrom, repositoryDependencies, repositoryOrder, startNodes, type Graph, type GraphRepository } from '../../src/engine/graph.js'
 import { dotString, mermaidText, renderDot as dotOf, renderMermaid, renderTree } from '../../src/engine/graph-render.js'
 import { loadGraphRepositories } from '../../src/engine/graph-source.js'
 import { exampleRepos } from '../../__fixtures__/examples.js'
@@ -96,6 +96,30 @@ describe('cycles', () => {
     expect(renderTree(graph)).toMatch(/Warnings:\n {2}cycle: a:build → b:build → a:build/)
     expect(renderTree(graph, { starts: ['o/a:build'] })).toMatch(/\na:build\n└── b:build {3}\[a_built\]\n {4}└── a:build {3}\[b_built\] {3}↻ cycle\n\nPaths:\n {2}a:build → b:build → a:build {3}\(cycle\)/)
     expect(repositoryOrder(repositoryDependencies(graph))).toEqual({ order: ['o/a', 'o/b'], broken: ['o/a'] })
+  })
+})
+
+describe('order and size', () => {
+  it('breaks a cycle where it waits for nothing outside itself, never before a publisher of the cycle', () => {
+    // a waits for c; c and d wait for each other. "a" sorts first but must not run before c; once c ran, a and d are ready.
+    const deps = new Map([
+      ['o/a', new Set(['o/c'])],
+      ['o/c', new Set(['o/d'])],
+      ['o/d', new Set(['o/c'])]
+    ])
+    expect(repositoryOrder(deps)).toEqual({ order: ['o/c', 'o/a', 'o/d'], broken: ['o/c'] })
+  })
+
+  it('handles a chain of 20 000 workflows closing into a cycle without exhausting the stack, and cuts the tree deep down', () => {
+    const n = 20_000
+    const nodes = Array.from({ length: n }, (_, i) => ({ id: `o/r${i}:w`, repository: `o/r${i}`, workflow: 'w' }))
+    const edges = nodes.map((node, i) => ({ from: node.id, to: nodes[(i + 1) % n].id, step: 's', event_type: 'e', artifact: 'default', filters: [], subscription: 1, templated: false }))
+    const graph: Graph = { nodes, edges, fan_outs: [], repositories: nodes.map((x) => ({ repository: x.repository, workflows: 1 })), cycles: [], warnings: [] }
+    expect(findCycles(nodes, edges).map((c) => c.length)).toEqual([n + 1])
+    const tree = renderTree(graph)
+    expect(tree).toContain('└── … deeper levels left out (see --format json)')
+    expect(tree.length).toBeLessThan(20_000)
+    expect(repositoryOrder(repositoryDependencies(graph)).order).toHaveLength(n)
   })
 })
 

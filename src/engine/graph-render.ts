@@ -57,6 +57,10 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
   const expanded = new Set<string>()
   const walk = (id: string, prefix: string, path: string[]): void => {
     expanded.add(id)
+    if (path.length > MAX_DEPTH && (byFrom.has(id) || unmatched.has(id))) {
+      out.push(`${prefix}└── … deeper levels left out (see --format json)`)
+      return
+    }
     const lines: Array<{ text: string; child?: string }> = [
       ...(byFrom.get(id) ?? []).map((e) => ({ text: `${name(e.to)}   [${edgeLabel(e)}]`, child: e.to })),
       ...(unmatched.get(id) ?? []).map((text) => ({ text: `(${text})` }))
@@ -70,9 +74,25 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
     })
   }
   const starts = roots(graph, opts.starts)
+  // Everything a printed root reaches counts as shown, also below the depth cut: a node is a root only when nothing
+  // printed reaches it (a cycle nobody outside it triggers).
+  const covered = new Set<string>()
+  const cover = (id: string): void => {
+    const queue = [id]
+    covered.add(id)
+    while (queue.length > 0) {
+      for (const e of byFrom.get(queue.pop() as string) ?? []) {
+        if (!covered.has(e.to)) {
+          covered.add(e.to)
+          queue.push(e.to)
+        }
+      }
+    }
+  }
   for (const id of [...starts, ...graph.nodes.map((n) => n.id)]) {
-    if (expanded.has(id)) continue
+    if (covered.has(id)) continue
     if (!starts.includes(id) && !byFrom.has(id) && !unmatched.has(id)) continue
+    cover(id)
     out.push(name(id))
     walk(id, '', [id])
   }
@@ -81,7 +101,7 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
     out.push('', 'Paths:')
     for (const p of paths) out.push(`  ${p.nodes.map(name).join(' → ')}${p.cycle ? '   (cycle)' : ''}${p.conditional ? '   (through a filter or condition)' : ''}`)
   }
-  const idle = graph.nodes.filter((n) => !expanded.has(n.id))
+  const idle = graph.nodes.filter((n) => !covered.has(n.id))
   if (idle.length > 0 && !opts.from) out.push('', `Not connected: ${idle.map((n) => name(n.id)).join(', ')}`)
   const problems = graph.repositories.filter((r) => r.problem)
   if (problems.length > 0) {
@@ -97,6 +117,8 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
 }
 
 const MAX_PATHS = 100
+/** Levels a text tree or path shows: deeper chains are real but unreadable, and JSON has them all. */
+const MAX_DEPTH = 50
 
 /** Every path from a root to a leaf (or back into a cycle). */
 function allPaths(graph: Graph, starts: string[]): Array<{ nodes: string[]; conditional: boolean; cycle: boolean }> {
@@ -106,8 +128,8 @@ function allPaths(graph: Graph, starts: string[]): Array<{ nodes: string[]; cond
   const walk = (nodes: string[], cond: boolean): void => {
     if (paths.length >= MAX_PATHS) return
     const next = byFrom.get(nodes[nodes.length - 1]) ?? []
-    if (next.length === 0) {
-      if (nodes.length > 1) paths.push({ nodes, conditional: cond, cycle: false })
+    if (next.length === 0 || nodes.length > MAX_DEPTH) {
+      if (nodes.length > 1) paths.push({ nodes: next.length === 0 ? nodes : [...nodes, '…'], conditional: cond, cycle: false })
       return
     }
     for (const e of next) {

@@ -160,28 +160,39 @@ function outgoing(edges: GraphEdge[]): Map<string, GraphEdge[]> {
   return out
 }
 
-/** Every cycle a depth-first search closes, as a chain that starts and ends on the same node; rotations deduplicated. */
+/** Every cycle a depth-first search closes, as a chain that starts and ends on the same node; rotations deduplicated.
+    Iterative: a chain of thousands of repositories must not exhaust the call stack. */
 export function findCycles(nodes: GraphNode[], edges: GraphEdge[]): string[][] {
   const out = outgoing(edges)
   const state = new Map<string, 'open' | 'done'>()
-  const stack: string[] = []
   const found = new Map<string, string[]>()
-  const visit = (id: string): void => {
-    state.set(id, 'open')
-    stack.push(id)
-    for (const e of out.get(id) ?? []) {
+  for (const n of nodes) {
+    if (state.has(n.id)) continue
+    const path: string[] = [n.id]
+    const next: number[] = [0]
+    state.set(n.id, 'open')
+    while (path.length > 0) {
+      const id = path[path.length - 1]
+      const e = (out.get(id) ?? [])[next[next.length - 1]++]
+      if (e === undefined) {
+        state.set(id, 'done')
+        path.pop()
+        next.pop()
+        continue
+      }
       const s = state.get(e.to)
       if (s === 'open') {
-        const loop = stack.slice(stack.indexOf(e.to))
+        const loop = path.slice(path.indexOf(e.to))
         const start = loop.indexOf([...loop].sort()[0])
         const canonical = [...loop.slice(start), ...loop.slice(0, start)]
         found.set(canonical.join('\n'), [...canonical, canonical[0]])
-      } else if (s === undefined) visit(e.to)
+      } else if (s === undefined) {
+        state.set(e.to, 'open')
+        path.push(e.to)
+        next.push(0)
+      }
     }
-    stack.pop()
-    state.set(id, 'done')
   }
-  for (const n of nodes) if (!state.has(n.id)) visit(n.id)
   return [...found.values()]
 }
 
@@ -244,22 +255,53 @@ export function repositoryDependencies(graph: Graph): Map<string, Set<string>> {
 }
 
 /**
- * Publishers before subscribers: a topological order of the repositories (ties by name). A cycle cannot be ordered:
- * it is broken at the first repository by name whose remaining publishers are all in cycles, and said in `broken`.
+ * Publishers before subscribers: a topological order of the repositories, in waves, by name within a wave. A cycle
+ * cannot be ordered: when nothing is ready, it is broken at the first repository by name of a cycle that waits for
+ * nothing outside itself, and said in `broken`.
  */
 export function repositoryOrder(deps: Map<string, Set<string>>): { order: string[]; broken: string[] } {
-  const remaining = new Map([...deps].map(([k, v]) => [k, new Set([...v].filter((d) => deps.has(d)))]))
+  const publishers = new Map([...deps].map(([k, v]) => [k, [...v].filter((d) => deps.has(d) && d !== k)]))
+  const dependents = new Map<string, string[]>([...deps.keys()].map((k) => [k, []]))
+  for (const [k, ps] of publishers) for (const p of ps) dependents.get(p)?.push(k)
+  const waiting = new Map([...publishers].map(([k, ps]) => [k, ps.length]))
+  const remaining = new Set(deps.keys())
   const order: string[] = []
   const broken: string[] = []
-  while (remaining.size > 0) {
-    const ready = [...remaining].filter(([, v]) => v.size === 0).map(([k]) => k).sort()
-    const next = ready.length > 0 ? ready : [[...remaining.keys()].sort()[0]]
-    if (ready.length === 0) broken.push(next[0])
-    for (const repo of next) {
-      remaining.delete(repo)
-      order.push(repo)
-      for (const v of remaining.values()) v.delete(repo)
+  const reach = (from: string, links: Map<string, string[]>): Set<string> => {
+    const seen = new Set<string>()
+    const stack = [from]
+    while (stack.length > 0) for (const n of links.get(stack.pop() as string) ?? []) if (remaining.has(n) && !seen.has(n)) (seen.add(n), stack.push(n))
+    return seen
+  }
+  // Walks upstream until every remaining repository it waits for also waits for it: then it sits in a source cycle.
+  const breakCycle = (): string => {
+    let at = [...remaining].sort()[0]
+    for (;;) {
+      const down = reach(at, dependents)
+      const upstream = [...reach(at, publishers)].filter((r) => !down.has(r)).sort()[0]
+      if (upstream === undefined) return at
+      at = upstream
     }
+  }
+  let wave = [...remaining].filter((r) => waiting.get(r) === 0).sort()
+  while (remaining.size > 0) {
+    if (wave.length === 0) {
+      const at = breakCycle()
+      broken.push(at)
+      wave = [at]
+    }
+    const next: string[] = []
+    for (const r of wave) {
+      remaining.delete(r)
+      order.push(r)
+      for (const d of dependents.get(r) ?? []) {
+        if (!remaining.has(d)) continue
+        const left = (waiting.get(d) ?? 0) - 1
+        waiting.set(d, left)
+        if (left === 0 && !wave.includes(d)) next.push(d)
+      }
+    }
+    wave = next.sort()
   }
   return { order, broken }
 }
