@@ -67,7 +67,7 @@ describe('tako run', () => {
     const res = await runTako(['run', '--repos', dir, '--dry-run', '--', 'sh', '-c', 'pwd >> $ORDER_FILE'], { env: { ORDER_FILE: order } })
     expect(res.code).toBe(0)
     expect(existsSync(order)).toBe(false)
-    expect(res.stdout).toMatch(/nothing runs\):\n {2}1\. o\/lib {2}\S+\n {2}2\. o\/app {2}\S+ {2}\(after o\/lib\)\n {2}3\. o\/web {2}\S+ {2}\(after o\/lib, o\/app\)$/m)
+    expect(res.stdout).toMatch(/nothing runs\):\n {2}1\. o\/lib {2}\S+\n {2}2\. o\/app {2}\S+ {2}\(after o\/lib\)\n {2}3\. o\/web {2}\S+ {2}\(after o\/app\)$/m)
     const from = await runTako(['run', '--repos', dir, '--from', 'o/app', '--ignore', 'lib', '--dry-run', '--json', '--', 'true'])
     expect(from.code).toBe(0)
     expect((JSON.parse(from.stdout) as { repositories: Array<{ path: string }> }).repositories.map((r) => r.path)).toEqual([app, web])

@@ -35,7 +35,7 @@ describe('planRepositoryRun', () => {
       ['o/tools', []],
       ['o/app', ['o/lib']],
       ['o/docs', ['o/lib']],
-      ['o/web', ['o/lib', 'o/app']]
+      ['o/web', ['o/app']]
     ])
   })
 

@@ -13,7 +13,7 @@ export class RunSelectionError extends Error {}
 export interface RepositoryTask {
   repository: string
   path: string
-  /** Selected repositories this one waits for, directly or through unselected ones. */
+  /** The nearest selected repositories this one waits for, directly or through left-out ones. */
   publishers: string[]
 }
 
@@ -52,21 +52,22 @@ export function planRepositoryRun(graph: Graph, opts: { from?: string; only?: st
     selected = new Set([...selected].filter((r) => only.has(r)))
   }
   for (const r of (opts.ignore ?? []).flatMap(matcher('--ignore'))) selected.delete(r)
-  // Ancestors through every repository, selected or not, but only those ordered earlier (a broken cycle's back edge is not waited on).
-  const ancestors = (repo: string): Set<string> => {
+  // The nearest selected publishers, looking through left-out ones; only those ordered earlier (a broken cycle's back
+  // edge is not waited on). Waiting for them is enough: they in turn waited for theirs.
+  const nearest = (repo: string): string[] => {
+    const found = new Set<string>()
     const seen = new Set<string>()
     const stack = [...(deps.get(repo) ?? [])]
     while (stack.length > 0) {
       const p = stack.pop() as string
       if (seen.has(p) || (position.get(p) ?? 0) >= (position.get(repo) ?? 0)) continue
       seen.add(p)
-      stack.push(...(deps.get(p) ?? []))
+      if (selected.has(p)) found.add(p)
+      else stack.push(...(deps.get(p) ?? []))
     }
-    return seen
+    return [...found].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0))
   }
-  const tasks = order
-    .filter((r) => selected.has(r))
-    .map((r) => ({ repository: r, path: paths.get(r) as string, publishers: [...ancestors(r)].filter((p) => selected.has(p)).sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)) }))
+  const tasks = order.filter((r) => selected.has(r)).map((r) => ({ repository: r, path: paths.get(r) as string, publishers: nearest(r) }))
   return { tasks, warnings }
 }
 
