@@ -141,7 +141,8 @@ describe('summaryMarkdown', () => {
     const tail = 'before\n```\n</details>\n<script>alert(1)</script>\n  ````` \n~~~\nafter\n'
     const md = summaryMarkdown(report({ status: 'failure', children: [failedChild('acme/db', 'migrate', { logTail: tail })] }))
     const all = lines(md)
-    const start = all.findIndex((l) => l.startsWith('```'))
+    // The first fence is the diagram's; the log's follows its failure heading.
+    const start = all.findIndex((l, i) => l.startsWith('```') && i > all.findIndex((h) => h.startsWith('<details>')))
     const { fence, body } = fencedBody(md, start)
     expect(fence).toBe('``````')
     expect(body).toEqual(['before', '```', '</details>', '<script>alert(1)</script>', '  ````` ', '~~~', 'after'])

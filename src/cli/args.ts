@@ -37,6 +37,9 @@ Usage:
   tako exec <workflow> [options]     run a workflow of the repository (and every subscriber it fans out to)
   tako validate [--root DIR] [--config FILE]
                                      check a tako.yml strictly and report every problem with file:line:col
+  tako graph [options]               who triggers whom, read from the tako files (see tako graph --help)
+  tako run [options] -- <command>    one command in each repository, publishers first (see tako run --help)
+  tako completion bash|zsh|fish      shell completion script
   tako --version | --help
 
 Options of exec:
@@ -69,7 +72,7 @@ export function parseArgs(argv: string[]): CliArgs {
   const [command, ...rest] = argv
   if (command === 'schema') return { command: 'schema' }
   if (command !== 'exec' && command !== 'validate') {
-    throw new UsageError(`unknown command "${command}" (commands: exec, validate; see tako --help)`)
+    throw new UsageError(`unknown command "${command}" (commands: exec, validate, graph, run, completion; see tako --help)`)
   }
   const allowedValues = command === 'exec' ? EXEC_VALUE_OPTIONS : ['--root', '--config']
   const allowedFlags = command === 'exec' ? EXEC_FLAGS : []

@@ -22,14 +22,26 @@ import { loadResume } from '../engine/resume.js'
 import { cliDelivery } from '../github/pull-requests.js'
 import { makeDirectory } from '../engine/directories.js'
 import { reportJson, writeJsonFile, writeJsonFileSync } from '../engine/report-file.js'
+import { graphCommand } from './graph.js'
+import { runCommand } from './run.js'
+import { completionCommand } from './completion.js'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
+
+const OWN_COMMANDS: Record<string, (argv: string[], io: { out: (t: string) => void; err: (t: string) => void }) => Promise<number>> = {
+  graph: graphCommand,
+  run: runCommand,
+  completion: completionCommand
+}
 
 export async function runCli(argv: string[]): Promise<number> {
   const out = (text: string): void => void process.stdout.write(text)
   const err = (text: string): void => void process.stderr.write(text)
   let args: CliArgs
   try {
+    // graph, run and completion parse their own options (and `run` keeps everything after `--` verbatim).
+    const own = OWN_COMMANDS[argv[0]]
+    if (own) return await own(argv.slice(1), { out, err })
     args = parseArgs(argv)
     switch (args.command) {
       case 'help':

@@ -94,7 +94,8 @@ export class LocalRepositorySource implements RepositorySource {
     return this.names.get(key) ?? key
   }
 
-  private pathOf(candidate: Candidate): string {
+  /** The local checkout of a candidate (for `tako run`, which works in place). */
+  pathOf(candidate: Candidate): string {
     const dir = this.paths.get(candidate.repository.toLowerCase())
     if (!dir) throw new SourceError(`${candidate.repository} is not a known local repository`, 'not_found')
     return dir

@@ -5,6 +5,7 @@ import type { FanOutPlan } from '../engine/engine.js'
 import type { PlannedChild } from '../engine/builtins/fan-out.js'
 import type { PullRequestPreview } from '../engine/builtins/pull-request.js'
 import { formatMs } from '../engine/run-scope.js'
+import { plannedDiagram, runDiagram, type Diagram } from '../engine/run-diagram.js'
 import type { ChildReport, PullRequestRecord, RunReport, StepReport } from '../engine/types.js'
 import { countChildren, ENDED, isFailedChild } from './outputs.js'
 
@@ -29,6 +30,8 @@ interface Limits {
   tailBytes: number
   /** Rows kept of each table or list. */
   rows: number
+  /** The Mermaid picture of the tree, dropped (with a sentence) before any row is. */
+  diagram: boolean
 }
 
 interface Failure {
@@ -60,22 +63,31 @@ export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; ti
   const title = opts.title ?? 'tako'
   const failures: Failure[] = report.children.filter(isFailedChild).map((child) => ({ child, tail: Buffer.from(cleanLog(child.error?.log_tail ?? ''), 'utf8') }))
   const planned = opts.plan?.flatMap((f) => f.children.map((c) => plannedRow(f, c)))
-  const render = (limits: Limits): string => renderSummary(report, title, failures, planned, limits, maxBytes, opts.pullRequests)
+  const diagram = treeDiagram(report, opts.plan)
+  const render = (limits: Limits): string => renderSummary(report, title, failures, planned, diagram, limits, maxBytes, opts.pullRequests)
   const fits = (limits: Limits): boolean => Buffer.byteLength(render(limits), 'utf8') < maxBytes
 
   const all = Infinity
-  if (fits({ tailBytes: all, rows: all })) return render({ tailBytes: all, rows: all })
+  if (fits({ tailBytes: all, rows: all, diagram: true })) return render({ tailBytes: all, rows: all, diagram: true })
   const longest = failures.reduce((max, f) => Math.max(max, f.tail.length), 0)
   const floor = Math.min(MIN_TAIL_BYTES, longest)
-  const tailBytes = largest(floor, longest, (t) => fits({ tailBytes: t, rows: all }))
-  if (tailBytes !== undefined) return render({ tailBytes, rows: all })
-  const totalRows = Math.max(report.steps.length, report.children.length, planned?.length ?? 0, report.discovery.length, report.warnings.length)
-  const rows = largest(0, totalRows, (r) => fits({ tailBytes: floor, rows: r }))
-  if (rows !== undefined) {
-    const wider = largest(floor, longest, (t) => fits({ tailBytes: t, rows })) ?? floor
-    return render({ tailBytes: wider, rows })
+  for (const withDiagram of [true, false]) {
+    const tailBytes = largest(floor, longest, (t) => fits({ tailBytes: t, rows: all, diagram: withDiagram }))
+    if (tailBytes !== undefined) return render({ tailBytes, rows: all, diagram: withDiagram })
   }
-  return hardCut(render({ tailBytes: 0, rows: 0 }), maxBytes)
+  const totalRows = Math.max(report.steps.length, report.children.length, planned?.length ?? 0, report.discovery.length, report.warnings.length)
+  const rows = largest(0, totalRows, (r) => fits({ tailBytes: floor, rows: r, diagram: false }))
+  if (rows !== undefined) {
+    const wider = largest(floor, longest, (t) => fits({ tailBytes: t, rows, diagram: false })) ?? floor
+    return render({ tailBytes: wider, rows, diagram: false })
+  }
+  return hardCut(render({ tailBytes: 0, rows: 0, diagram: false }), maxBytes)
+}
+
+/** The tree as a picture: the actual one after a run, the planned one for a dry run; none when there are no children. */
+function treeDiagram(report: RunReport, plan: FanOutPlan[] | undefined): Diagram | undefined {
+  if (plan) return plan.some((f) => f.children.length > 0) ? plannedDiagram(report, plan) : undefined
+  return report.children.length > 0 ? runDiagram(report) : undefined
 }
 
 /** The largest n in [lo, hi] with ok(n), assuming ok is monotone; undefined when even lo fails. */
@@ -89,7 +101,16 @@ function largest(lo: number, hi: number, ok: (n: number) => boolean): number | u
   return lo
 }
 
-function renderSummary(report: RunReport, title: string, failures: Failure[], planned: PlannedRow[] | undefined, limits: Limits, maxBytes: number, proposals: PullRequestPreview[] = []): string {
+function renderSummary(
+  report: RunReport,
+  title: string,
+  failures: Failure[],
+  planned: PlannedRow[] | undefined,
+  diagram: Diagram | undefined,
+  limits: Limits,
+  maxBytes: number,
+  proposals: PullRequestPreview[] = []
+): string {
   const cuts: Cuts = { tailsShortened: 0, tailBytesCut: 0, rowsDropped: 0 }
   const take: Take = <T>(list: T[]): { shown: T[]; note: string[] } => {
     if (list.length <= limits.rows) return { shown: list, note: [] }
@@ -110,6 +131,13 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], pl
     `| ${counts.triggered} | ${counts.succeeded} | ${counts.reused} | ${counts.failed} | ${counts.skipped} | ${formatMs(report.duration_ms)} |`,
     ''
   )
+
+  if (diagram) {
+    // Mermaid text never holds a backtick (mermaidText encodes it), so a plain fence cannot be closed early.
+    if ('omitted' in diagram) out.push(`_${inline(diagram.omitted)}_`, '')
+    else if (!limits.diagram) out.push('_The diagram of the tree is left out to keep this summary under its size limit; the tables list every run._', '')
+    else out.push('```mermaid', diagram.mermaid, '```', '')
+  }
 
   if (report.steps.length > 0) {
     const steps = take(flattenSteps(report.steps))
