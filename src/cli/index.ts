@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // Entry of the `tako` CLI bundle: only runs the CLI and exits with its code.
 import { runCli } from './main.js'
 
