@@ -32,7 +32,9 @@ const args = [
   '-i', 'services_affected=User-Service, auth-service',
   ...process.argv.slice(2)
 ]
-console.log(`$ tako ${args.slice(1).join(' ')}\n`)
+// Quoted as a POSIX shell reads it, so the line can be pasted back (with `tako` on the PATH).
+const quote = (arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`)
+console.log(`$ tako ${args.slice(1).map(quote).join(' ')}\n`)
 const result = spawnSync(process.execPath, args, { stdio: 'inherit' })
 console.log(`\nrepositories: ${repos}\nrun root:     ${path.join(tmp, 'run')}\nreport:       ${path.join(tmp, 'report.json')}`)
 process.exit(result.status ?? 1)

@@ -1,9 +1,9 @@
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
 
 import { writeFileSync } from 'node:fs'
-import { readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { HELP, parseArgs, type CliArgs, type ExecArgs } from './args.js'
+import { commandHelp, commandNamed, helpText, parseArgs, type CliArgs, type ExecArgs } from './args.js'
 import { LiveOutput, planText, summaryText } from './render.js'
 import { VERSION } from '../version.js'
 import { ConfigError, formatIssue } from '../config/errors.js'
@@ -12,7 +12,9 @@ import { takoJsonSchema } from '../config/json-schema.js'
 import { InputError } from '../engine/inputs.js'
 import { executeRun, makeRunRoot, planRun, prepareRun } from '../engine/engine.js'
 import { UsageError, UserError } from '../engine/errors.js'
-import type { RunReport } from '../engine/types.js'
+import type { RunReport, TakoEvent } from '../engine/types.js'
+import { parseEventJson } from '../engine/event-input.js'
+import { validateRepos } from './validate-repos.js'
 import { LocalRepositorySource } from '../engine/local-source.js'
 import { parseRepoRef } from '../engine/repository-source.js'
 import { abortReason, CancelReason, newRunId } from '../engine/run-scope.js'
@@ -29,9 +31,11 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     args = parseArgs(argv)
     switch (args.command) {
-      case 'help':
-        out(`${HELP}\n`)
+      case 'help': {
+        const spec = args.topic ? commandNamed(args.topic) : undefined
+        out(`${spec ? commandHelp(spec) : helpText()}\n`)
         return EXIT.ok
+      }
       case 'version':
         out(`tako ${VERSION}\n`)
         return EXIT.ok
@@ -39,7 +43,7 @@ export async function runCli(argv: string[]): Promise<number> {
         out(`${JSON.stringify(takoJsonSchema(), null, 2)}\n`)
         return EXIT.ok
       case 'validate':
-        return await validate(args.root, args.config, out, err)
+        return args.reposDir !== undefined ? await validateRepos(args.reposDir, out, err) : await validate(args.root, args.config, out, err)
       case 'exec':
         return await exec(args, args.json ? err : out, out, err)
     }
@@ -75,11 +79,13 @@ async function validate(root: string, configPath: string | undefined, out: (t: s
 
 async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) => void, err: (t: string) => void): Promise<number> {
   await checkExecArgs(args)
-  const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source })
+  const event = args.event !== undefined ? await readEvent(args.event) : undefined
+  const runId = newRunId()
+  const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source, event, subscription: args.subscription, runId })
   const reuse = args.resume ? await loadResume(args.resume) : undefined
   const { runRoot, created } = await makeRunRoot(args.workspace)
   const controller = new AbortController()
-  const header: RunHeader = { runId: newRunId(), source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
+  const header: RunHeader = { runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
   const progress = new RunProgress(new LiveOutput(log))
   let signals = 0
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -110,18 +116,22 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     observer: progress,
     runId: header.runId,
     signal: controller.signal,
-    reuse
+    reuse,
+    event,
+    strict: args.strict
   }
   try {
     for (const w of prepared.warnings) err(`${formatIssue(w)}\n`)
+    if (prepared.note) log(`${prepared.note}\n`)
     if (args.dryRun) {
       const plan = await planRun(prepared, options)
       if (args.json) out(`${JSON.stringify(plan.report, null, 2)}\n`)
-      else out(`${planText(plan)}\n`)
-      return (await writeReport(args.report, plan.report, log, err)) ? EXIT.ok : EXIT.usage
+      else out(`${planText(plan, prepared.warnings.length)}\n`)
+      const code = plan.report.status === 'success' ? EXIT.ok : EXIT.failed
+      return (await writeReport(args.report, plan.report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
     }
     const report = await executeRun(prepared, options)
-    log(`${summaryText(report)}\n`)
+    log(`${summaryText(report, prepared.warnings.length)}\n`)
     if (args.json) out(`${JSON.stringify(report, null, 2)}\n`)
     const code = report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed
     return (await writeReport(args.report, report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
@@ -132,6 +142,27 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     if (created) await removeUnlessKept(runRoot, args.keepWorkspaces)
   }
 }
+
+/** `--event`: JSON given inline (it starts with `{`), else the path of a file holding it. */
+async function readEvent(given: string): Promise<TakoEvent> {
+  const inline = given.trimStart().startsWith('{')
+  let text = given
+  if (!inline) {
+    const info = await stat(given).catch(() => undefined)
+    if (!info?.isFile()) throw new UsageError(`--event ${given}: neither JSON (it starts with "{") nor a file`)
+    if (info.size > MAX_EVENT_BYTES) throw new UsageError(`--event ${given}: the file is over ${MAX_EVENT_BYTES} bytes`)
+    text = await readFile(given, 'utf8')
+  }
+  try {
+    const event = parseEventJson(text)
+    if (!event) throw new Error('empty')
+    return event
+  } catch (error) {
+    throw new UsageError(`--event ${inline ? '' : `${given}: `}${(error as Error).message}`)
+  }
+}
+
+const MAX_EVENT_BYTES = 1024 * 1024
 
 /** Paths and names a run needs, checked before anything runs: a typo must not cost a whole run. */
 async function checkExecArgs(args: ExecArgs): Promise<void> {

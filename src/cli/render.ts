@@ -1,6 +1,6 @@
 // Text the CLI prints, built from engine data only: live lines, the closing summary, the dry-run plan.
 
-import type { RunPlan } from '../engine/engine.js'
+import type { FanOutPlan, RunPlan } from '../engine/engine.js'
 import { formatMs, type RunLabel, type RunObserver } from '../engine/run-scope.js'
 import type { ChildReport, DiscoveryEntry, RunReport, StepReport } from '../engine/types.js'
 
@@ -28,7 +28,7 @@ export function childLine(child: ChildReport): string {
 }
 
 /** The closing lines: one per root step, one per child, the failures' log tails, the verdict. */
-export function summaryText(report: RunReport): string {
+export function summaryText(report: RunReport, fileWarnings = 0): string {
   const lines: string[] = ['', `Steps of ${report.source} › ${report.workflow}:`]
   for (const step of report.steps) {
     lines.push(stepLine(step, '  '))
@@ -55,10 +55,16 @@ export function summaryText(report: RunReport): string {
     lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`)
     for (const l of (child.error?.log_tail ?? '').split('\n')) lines.push(`  | ${l}`)
   }
-  for (const w of report.warnings) lines.push(`warning: ${w}`)
+  // Warnings were printed as they came; the closing line counts them rather than printing each a second time.
   if (report.error) lines.push('', `error: ${report.error}`)
-  lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}`)
+  lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}${warningCount(report, fileWarnings)}`)
   return lines.join('\n')
+}
+
+/** `, 3 warnings` for the closing line: the tree's and the tako file's own. */
+function warningCount(report: RunReport, fileWarnings: number): string {
+  const n = report.warnings.length + fileWarnings
+  return n === 0 ? '' : `, ${n} warning${n === 1 ? '' : 's'}`
 }
 
 /** Children with their descendants right after them, depth from the root run. */
@@ -78,31 +84,53 @@ function treeOrder(children: ChildReport[]): Array<{ child: ChildReport; depth: 
   return out
 }
 
-export function planText(plan: RunPlan): string {
+export function planText(plan: RunPlan, fileWarnings = 0): string {
   const lines = [`Plan (dry run, nothing runs): ${plan.source} › ${plan.workflow}`, 'Inputs:']
   const inputs = Object.entries(plan.inputs)
   if (inputs.length === 0) lines.push('  (none)')
   for (const [k, v] of inputs) lines.push(`  ${k} = ${JSON.stringify(v)}`)
   lines.push('Steps:')
   plan.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${s.id} (${s.kind})${s.if ? ` if ${s.if}` : ''}`))
-  for (const f of plan.fanOuts) {
-    lines.push('', `Fan-out at step ${f.step}${f.event ? `: event ${f.event.type} from ${f.event.source}:${f.event.artifact}` : ''}`)
-    if (f.error) lines.push(`  cannot plan: ${f.error}`)
-    if (f.event) lines.push(`  payload: ${JSON.stringify(f.event.payload)}`)
-    if (f.unresolved.length) lines.push(`  payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`)
-    for (const d of plan.report.discovery) {
-      if (d.event_type !== f.event?.type) continue
-      const runs = f.children.filter((c) => c.candidate.repository === d.repository)
-      if (d.result === 'matched') {
-        for (const c of runs) {
-          lines.push(c.blocked
-            ? `  ✗ ${d.repository} › ${c.match.subscription.workflow}: would not run: ${c.blocked.error.message}`
-            : `  ✓ ${d.repository} › ${c.match.subscription.workflow}: would run (subscription ${c.match.index})`)
+  lines.push(...fanOutLines(plan.fanOuts, ''))
+  const { report } = plan
+  if (report.error) lines.push('', `error: ${report.error}`)
+  const verdict = report.status === 'success' ? '✓ plan: the run would start as shown' : '✗ plan: the run would fail'
+  lines.push('', `${verdict}${warningCount(report, fileWarnings)}`)
+  return lines.join('\n')
+}
+
+/** Each fan-out with its candidates' verdicts; a child that would run shows its inputs and its own fan-outs below it. */
+function fanOutLines(fanOuts: FanOutPlan[], indent: string): string[] {
+  const lines: string[] = []
+  for (const f of fanOuts) {
+    lines.push('', `${indent}Fan-out at step ${f.step}${f.event ? `: event ${f.event.type} from ${f.event.source}:${f.event.artifact}` : ''}`)
+    if (f.error) lines.push(`${indent}  ✗ cannot plan: ${f.error}`)
+    if (f.runtime) lines.push(`${indent}  ? decided at run time: ${f.runtime}`)
+    if (f.event) lines.push(`${indent}  payload: ${JSON.stringify(f.event.payload)}`)
+    if (f.unresolved.length) lines.push(`${indent}  ? payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`)
+    for (const d of f.discovery ?? []) {
+      if (d.result !== 'matched') {
+        lines.push(`${indent}  - ${d.repository}: ${d.result}: ${d.reason}`)
+        continue
+      }
+      for (const c of f.children.filter((c) => c.candidate.repository === d.repository)) {
+        const name = `${d.repository} › ${c.match.subscription.workflow}`
+        if (c.blocked) {
+          lines.push(`${indent}  ✗ ${name}: would not run: ${c.blocked.error.message}`)
+          continue
         }
-      } else lines.push(`  - ${d.repository}: ${d.result}: ${d.reason}`)
+        if (c.inputsProblem?.kind === 'error') {
+          lines.push(`${indent}  ✗ ${name}: would fail (subscription ${c.match.index}): ${c.inputsProblem.message}`)
+          continue
+        }
+        lines.push(`${indent}  ✓ ${name}: would run (subscription ${c.match.index})`)
+        if (c.inputsProblem) lines.push(`${indent}      ? ${c.inputsProblem.message}`)
+        for (const [k, v] of Object.entries(c.inputs ?? {})) lines.push(`${indent}      ${k} = ${JSON.stringify(v)}`)
+        lines.push(...fanOutLines(c.fanOuts ?? [], `${indent}    `))
+      }
     }
   }
-  return lines.join('\n')
+  return lines
 }
 
 /** Streams live output: the root's as is, each child's lines prefixed with its id so parallel runs stay readable. */

@@ -44,6 +44,12 @@ export interface PlannedChild {
   blocked?: { status: 'failure' | 'skipped'; error: ChildError }
 }
 
+/** The one rule for a fan-out's rendered `event_type` (SPEC 1.1: snake_case), for the run and the dry run alike. */
+export function checkEventType(value: unknown): string | undefined {
+  if (typeof value === 'string' && /^[a-z][a-z0-9_]*$/.test(value)) return undefined
+  return `fan-out: event_type must be snake_case (like api_published), got ${JSON.stringify(value ?? '')}`
+}
+
 /** Reads `with` after templating; values may arrive as strings from templates. */
 export function parseFanOutWith(raw: Record<string, unknown>): FanOutSettings {
   const bool = (key: string, fallback: boolean): boolean => {
@@ -53,8 +59,9 @@ export function parseFanOutWith(raw: Record<string, unknown>): FanOutSettings {
     if (v === 'true' || v === 'false') return v === 'true'
     throw new Error(`fan-out: "${key}" must be true or false, got ${JSON.stringify(v)}`)
   }
-  const eventType = String(raw.event_type ?? '')
-  if (!/^[a-z][a-z0-9_]*$/.test(eventType)) throw new Error(`fan-out: event_type must be snake_case, got ${JSON.stringify(raw.event_type)}`)
+  const typeProblem = checkEventType(raw.event_type)
+  if (typeProblem) throw new Error(typeProblem)
+  const eventType = String(raw.event_type)
   let concurrency: number | undefined
   if (raw.concurrency_limit !== undefined) {
     concurrency = Number(raw.concurrency_limit)
@@ -106,10 +113,8 @@ export class FanOutExecutor implements StepExecutor {
   /** Discovery plus the checks that keep a child from running; records discovery in the tree. */
   async plan(event: TakoEvent, scope: RunScope, signal: AbortSignal): Promise<PlannedChild[]> {
     const { candidates, warnings } = await this.deps.discovery.discover(event, scope.config.repos, signal)
-    for (const w of warnings) {
-      scope.tree.warnings.push(w)
-      scope.tree.observer.warning?.(w)
-    }
+    if (candidates.length === 0) warnings.push(this.deps.discovery.nothingFound(event))
+    for (const w of warnings) warn(scope.tree, w)
     const planned: PlannedChild[] = []
     const seen = new Set<string>()
     for (const found of candidates) {
@@ -178,6 +183,13 @@ export class FanOutExecutor implements StepExecutor {
     }
     return result
   }
+}
+
+/** Records a warning of the tree once: nested fan-outs meet the same unreadable candidates again. */
+export function warn(tree: RunScope['tree'], message: string): void {
+  if (tree.warnings.includes(message)) return
+  tree.warnings.push(message)
+  tree.observer.warning?.(message)
 }
 
 function makeEvent(settings: FanOutSettings, scope: RunScope): TakoEvent {

@@ -117,4 +117,8 @@ export interface RunReport {
   children: ChildReport[]
   warnings: string[]
   error?: string
+  /** A dry run's report: nothing ran. */
+  dry_run?: boolean
+  /** A dry run's plan of the whole tree (fan-outs, children, their inputs and nested fan-outs). */
+  plan?: unknown[]
 }

@@ -50,6 +50,7 @@ const schema = z.object({
   cacheRestoreKeys: z.string().transform((v) => v.split('\n').map((l) => l.trim()).filter(Boolean)),
   dryRun: bool(Inputs.DryRun),
   keepWorkspaces: bool(Inputs.KeepWorkspaces),
+  strict: bool(Inputs.Strict),
   mode: z.string().transform((v, ctx) => {
     const t = v.trim() || 'local'
     if (t === 'local' || t === 'dispatch') return t
@@ -89,6 +90,7 @@ export function getInputs(): ActionInputs {
     cacheRestoreKeys: core.getInput(Inputs.CacheRestoreKeys),
     dryRun: core.getInput(Inputs.DryRun),
     keepWorkspaces: core.getInput(Inputs.KeepWorkspaces),
+    strict: core.getInput(Inputs.Strict),
     mode: core.getInput(Inputs.Mode),
     dispatchWorkflow: core.getInput(Inputs.DispatchWorkflow),
     event: core.getInput(Inputs.Event),
