@@ -40,7 +40,8 @@ export function summaryText(report: RunReport, fileWarnings = 0): string {
   }
   // Candidates that simply do not listen to the event are many and alike: one line per event says it.
   const plainlyUnsubscribed = (d: DiscoveryEntry): boolean => d.result === 'no_subscription' && /^(not subscribed|has no subscriptions)/.test(d.reason)
-  const notRun = report.discovery.filter((d) => d.result !== 'matched' && !plainlyUnsubscribed(d))
+  // Candidates in error were each a warning, printed when it came: said once, counted in the closing line.
+  const notRun = report.discovery.filter((d) => d.result !== 'matched' && d.result !== 'error' && !plainlyUnsubscribed(d))
   const unsubscribed = new Map<string, string[]>()
   for (const d of report.discovery.filter(plainlyUnsubscribed)) {
     const key = d.event_type ?? ''

@@ -32,7 +32,7 @@ export class Discovery {
     event: TakoEvent,
     declared: string[],
     signal: AbortSignal
-  ): Promise<{ candidates: DiscoveredCandidate[]; warnings: string[] }> {
+  ): Promise<{ candidates: DiscoveredCandidate[]; warnings: string[]; listed: number }> {
     const warnings: string[] = []
     const listed = await this.source.list(declared)
     const results: DiscoveredCandidate[] = listed.problems.map((p) => ({
@@ -72,13 +72,13 @@ export class Discovery {
         return { candidate, matches: [], entry: { ...base, result: 'no_match' as const, reason: match.misses.join('; ') } }
       })
     )
-    return { candidates: [...results, ...verdicts], warnings }
+    return { candidates: [...results, ...verdicts], warnings, listed: listed.candidates.length }
   }
 
   /** The warning of a fan-out that found no candidate at all: where it looked and the layout it expects. */
   nothingFound(event: TakoEvent): string {
-    const where = this.source.describe?.() ?? 'the configured sources'
-    return `fan-out ${event.type} found no candidate repositories (looked in ${where}; expected DIR/<owner>/<repo>)`
+    const where = this.source.describe?.() ?? 'the repositories given to the run and the repos: key'
+    return `fan-out ${event.type} found no candidate repositories (looked in ${where})`
   }
 
   /** A source that reads many candidates in one go (local checkouts) gets every unread one at once. */

@@ -112,8 +112,9 @@ export class FanOutExecutor implements StepExecutor {
 
   /** Discovery plus the checks that keep a child from running; records discovery in the tree. */
   async plan(event: TakoEvent, scope: RunScope, signal: AbortSignal): Promise<PlannedChild[]> {
-    const { candidates, warnings } = await this.deps.discovery.discover(event, scope.config.repos, signal)
-    if (candidates.length === 0) warnings.push(this.deps.discovery.nothingFound(event))
+    const { candidates, warnings, listed } = await this.deps.discovery.discover(event, scope.config.repos, signal)
+    // Folders that could not be candidates were said already; what is left to say is that none could.
+    if (listed === 0) warnings.push(this.deps.discovery.nothingFound(event))
     for (const w of warnings) warn(scope.tree, w)
     const planned: PlannedChild[] = []
     const seen = new Set<string>()

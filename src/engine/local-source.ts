@@ -67,7 +67,7 @@ export class LocalRepositorySource implements RepositorySource {
       ...(this.opts.reposDir ? [`--repos ${relative(this.opts.reposDir)}`] : []),
       ...Object.keys(this.opts.repos ?? {}).map((name) => `--repo ${name}`)
     ]
-    return where.length ? where.join(', ') : 'nowhere: no --repos DIR or --repo given'
+    return where.length ? `${where.join(', ')}; expected DIR/<owner>/<repo> git checkouts` : 'nowhere: no --repos DIR or --repo given'
   }
 
   /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). */
