@@ -5,6 +5,7 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { commandHelp, commandNamed, helpText, parseArgs, type CliArgs, type ExecArgs } from './args.js'
 import { LiveOutput, planText, summaryText } from './render.js'
+import { colorsFor, StatusLine } from './status.js'
 import { VERSION } from '../version.js'
 import { ConfigError, formatIssue } from '../config/errors.js'
 import { loadConfig } from '../config/load.js'
@@ -86,7 +87,11 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   const { runRoot, created } = await makeRunRoot(args.workspace)
   const controller = new AbortController()
   const header: RunHeader = { runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
-  const progress = new RunProgress(new LiveOutput(log))
+  const stream = args.json ? process.stderr : process.stdout
+  const colors = colorsFor(stream)
+  const status = new StatusLine(stream, colors)
+  status.forwardTo(new LiveOutput((text) => status.print(text), colors))
+  const progress = new RunProgress(status)
   let signals = 0
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++
@@ -125,17 +130,20 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     if (prepared.note) log(`${prepared.note}\n`)
     if (args.dryRun) {
       const plan = await planRun(prepared, options)
+      status.close()
       if (args.json) out(`${JSON.stringify(plan.report, null, 2)}\n`)
       else out(`${planText(plan, prepared.warnings.length)}\n`)
       const code = plan.report.status === 'success' ? EXIT.ok : EXIT.failed
       return (await writeReport(args.report, plan.report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
     }
     const report = await executeRun(prepared, options)
-    log(`${summaryText(report, prepared.warnings.length)}\n`)
+    status.close()
+    log(`${summaryText(report, prepared.warnings.length, colors)}\n`)
     if (args.json) out(`${JSON.stringify(report, null, 2)}\n`)
     const code = report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed
     return (await writeReport(args.report, report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
   } finally {
+    status.close()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     repositorySource.close()

@@ -3,6 +3,7 @@
 import type { FanOutPlan, RunPlan } from '../engine/engine.js'
 import { formatMs, type RunLabel, type RunObserver } from '../engine/run-scope.js'
 import type { ChildReport, DiscoveryEntry, RunReport, StepReport } from '../engine/types.js'
+import type { Colors } from './status.js'
 
 const MARK: Record<string, string> = {
   success: '✓',
@@ -11,6 +12,12 @@ const MARK: Record<string, string> = {
   timed_out: '✗',
   cancelled: '✗',
   skipped: '-'
+}
+
+/** Colours the leading status mark of a line (✓ green, ✗ red, - dim); without colours, the line as is. */
+function paint(line: string, colors?: Colors): string {
+  if (!colors) return line
+  return line.replace(/^(\s*)([✓✗-])(?= )/, (_, space: string, mark: string) => space + (mark === '✓' ? colors.green(mark) : mark === '✗' ? colors.red(mark) : colors.dim(mark)))
 }
 
 export function stepLine(step: StepReport, indent = ''): string {
@@ -28,7 +35,7 @@ export function childLine(child: ChildReport): string {
 }
 
 /** The closing lines: one per root step, one per child, the failures' log tails, the verdict. */
-export function summaryText(report: RunReport, fileWarnings = 0): string {
+export function summaryText(report: RunReport, fileWarnings = 0, colors?: Colors): string {
   const lines: string[] = ['', `Steps of ${report.source} › ${report.workflow}:`]
   for (const step of report.steps) {
     lines.push(stepLine(step, '  '))
@@ -59,7 +66,7 @@ export function summaryText(report: RunReport, fileWarnings = 0): string {
   // Warnings were printed as they came; the closing line counts them rather than printing each a second time.
   if (report.error) lines.push('', `error: ${report.error}`)
   lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}${warningCount(report, fileWarnings)}`)
-  return lines.join('\n')
+  return lines.map((l) => paint(l, colors)).join('\n')
 }
 
 /** `, 3 warnings` for the closing line: the tree's and the tako file's own. */
@@ -138,7 +145,10 @@ function fanOutLines(fanOuts: FanOutPlan[], indent: string): string[] {
 export class LiveOutput implements RunObserver {
   private readonly partial = new Map<string, string>()
 
-  constructor(private readonly write: (text: string) => void) {}
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly colors?: Colors
+  ) {}
 
   stepStarted(run: RunLabel, step: { id: string; name: string }): void {
     this.write(`${this.prefix(run)}▶ ${step.id}${step.name && step.name !== step.id ? `: ${step.name}` : ''}\n`)
@@ -160,15 +170,15 @@ export class LiveOutput implements RunObserver {
     const rest = this.partial.get(run.id)
     if (rest) this.write(`${this.prefix(run)}${rest}\n`)
     this.partial.delete(run.id)
-    this.write(`${this.prefix(run)}${stepLine(step)}${step.error ? `: ${step.error}` : ''}\n`)
+    this.write(`${this.prefix(run)}${paint(stepLine(step), this.colors)}${step.error ? `: ${step.error}` : ''}\n`)
   }
 
   childFinished(child: ChildReport): void {
-    this.write(`[${child.id}] ${childLine(child)}\n`)
+    this.write(`[${child.id}] ${paint(childLine(child), this.colors)}\n`)
   }
 
   warning(message: string): void {
-    this.write(`warning: ${message}\n`)
+    this.write(`${this.colors ? this.colors.yellow('warning:') : 'warning:'} ${message}\n`)
   }
 
   private prefix(run: RunLabel): string {
