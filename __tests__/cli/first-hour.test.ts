@@ -286,3 +286,39 @@ workflows:
     expect(res.stdout).toContain('✗ plan: the run would fail')
   })
 })
+
+describe('small mends', () => {
+  it('says "cycle:" once in a child line, and a timeout with its limit', async () => {
+    const dir = tempDir()
+    const a = `version: 1
+workflows:
+  release:
+    steps:
+      - id: ping
+        uses: tako/fan-out@v1
+        with: { event_type: ping }
+        continue_on_error: true
+      - id: slow
+        timeout: 1s
+        run: sleep 30
+subscriptions:
+  - { artifact: acme/b, events: [pong], workflow: release }
+`
+    const b = `version: 1
+workflows:
+  pong:
+    steps:
+      - uses: tako/fan-out@v1
+        with: { event_type: pong }
+subscriptions:
+  - { artifact: acme/a, events: [ping], workflow: pong }
+`
+    makeRepo(path.join(dir, 'repos', 'acme', 'a'), { 'tako.yml': a })
+    makeRepo(path.join(dir, 'repos', 'acme', 'b'), { 'tako.yml': b })
+    const res = await runTako(['exec', 'release', '--root', 'repos/acme/a', '--source', 'acme/a', '--repos', 'repos'], { cwd: dir })
+    expect(res.code).toBe(1)
+    expect(count(res.stdout, 'cycle: acme/a:release → acme/b:pong → acme/a:release')).toBe(2)
+    expect(res.stdout).not.toContain('cycle: cycle:')
+    expect(res.stdout).toMatch(/step "slow" timed out after 1s/)
+  })
+})

@@ -28,7 +28,8 @@ export function stepLine(step: StepReport, indent = ''): string {
 export function childLine(child: ChildReport): string {
   const parts = [`${MARK[child.status] ?? '?'} ${child.repository} › ${child.workflow}`, `[${child.id}]`, child.status, formatMs(child.duration_ms)]
   if (child.error?.step) parts.push(`failed at step ${child.error.step}${child.error.exit_code != null ? ` (exit ${child.error.exit_code})` : ''}`)
-  else if (child.error && child.status !== 'success') parts.push(`${child.error.kind}: ${child.error.message}`)
+  // A message that already starts with its kind ("cycle: a → b → a") is not prefixed a second time.
+  else if (child.error && child.status !== 'success') parts.push(child.error.message.startsWith(`${child.error.kind}:`) ? child.error.message : `${child.error.kind}: ${child.error.message}`)
   if (child.status !== 'success' && child.status !== 'skipped' && child.workspace) parts.push(`workspace kept: ${child.workspace}`)
   if (child.parent_id) parts.push(`(from ${child.parent_id})`)
   return parts.join('  ')

@@ -629,6 +629,8 @@ class Loader {
     const label = at.length === 0 ? 'the file' : typeof key === 'number' ? `item ${key + 1} of "${String(at[at.length - 2])}"` : `"${key}"`
     const input = valueAt(raw, at)
     const custom = issue.message.startsWith('must ') ? `${label} ${issue.message}` : undefined
+    const misplaced = this.misplacedSteps(at, raw, input)
+    if (misplaced) return this.error(at.slice(0, 2), misplaced, 'key')
     switch (issue.code) {
       case 'missing':
         return this.error(at.slice(0, -1), `missing required key "${String(key)}"`, 'key')
@@ -648,6 +650,19 @@ class Loader {
       default:
         return this.error(at, custom ?? (/^(Invalid|Too) /.test(issue.message) ? `${label} is invalid: ${issue.message}` : issue.message))
     }
+  }
+
+  /**
+   * A `steps:` dedented to the level of workflow names is read as a workflow called "steps" and leaves its own
+   * workflow without steps: one message that says so, rather than "must be a map" and "missing key".
+   */
+  private misplacedSteps(at: Path, raw: unknown, input: unknown): string | undefined {
+    if (at[0] !== 'workflows' || !Array.isArray(valueAt(raw, ['workflows', 'steps']))) return undefined
+    const line = this.line(['workflows', 'steps'], 'key')
+    if (at.length === 2 && at[1] === 'steps') return `"steps" at line ${line} is at the level of workflow names, so it reads as a workflow called "steps": indent it under its workflow`
+    const name = String(at[1])
+    const stepless = (at.length === 3 && at[2] === 'steps') || (at.length === 2 && (input === null || input === undefined))
+    return stepless ? `workflow "${name}" has no "steps"; the "steps" at line ${line} looks misplaced: indent it under "${name}"` : undefined
   }
 
   // ---- positions
@@ -848,6 +863,12 @@ function valueAt(raw: unknown, at: Path): unknown {
 function scalarOffset(source: string, value: string, offset: number): number {
   if (source === value) return offset
   if (/^["']/.test(source) && source.slice(1, -1) === value) return offset + 1
+  // A one-line single-quoted scalar writes each ' as '': walk both to where the value's offset stands in the source.
+  if (source.startsWith("'") && !source.includes('\n')) {
+    let s = 1
+    for (let v = 0; v < offset && s < source.length; v++) s += source.startsWith("''", s) ? 2 : 1
+    return s
+  }
   const lineEnd = value.indexOf('\n', offset)
   const snippet = value.slice(offset, lineEnd === -1 ? undefined : lineEnd).slice(0, 40)
   if (!snippet) return 0

@@ -5,7 +5,7 @@ import { readFile, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { renderTemplate } from './template.js'
 import { runScript } from './process.js'
-import { abortReason, abortStatus } from './run-scope.js'
+import { abortReason, abortStatus, formatMs } from './run-scope.js'
 import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
 import type { OutputSource } from '../config/types.js'
 
@@ -35,7 +35,7 @@ export class ScriptExecutor implements StepExecutor {
       )
       const logTail = result.combined.tailLines(LOG_TAIL_LINES, LOG_TAIL_BYTES)
       if (result.timedOut) {
-        return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out`, logTail }
+        return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out after ${formatMs(step.timeoutMs ?? 0)} (its timeout)`, logTail }
       }
       if (result.cancelled) {
         return { status: abortStatus(inv.signal), exitCode: result.exitCode, outputs: {}, error: abortReason(inv.signal), logTail }
