@@ -4,7 +4,9 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { runTako, type CliResult } from '../../__fixtures__/cli.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { CLI, runTako, type CliResult } from '../../__fixtures__/cli.js'
 import { cleanupTempDirs, gitSync, makeRepo, tempDir } from '../../__fixtures__/repos.js'
 
 afterAll(cleanupTempDirs)
@@ -320,5 +322,23 @@ subscriptions:
     expect(count(res.stdout, 'cycle: acme/a:release → acme/b:pong → acme/a:release')).toBe(2)
     expect(res.stdout).not.toContain('cycle: cycle:')
     expect(res.stdout).toMatch(/step "slow" timed out after 1s/)
+  })
+})
+
+describe('on a terminal', () => {
+  it('redraws one status line while children run and colours the marks (a pseudo-terminal made by script)', async () => {
+    const dir = tempDir()
+    const root = makeRepo(path.join(dir, 'api'), { 'tako.yml': PUBLISHER })
+    makeRepo(path.join(dir, 'repos', 'acme', 'sub'), { 'tako.yml': SUBSCRIBER.replace('      - run: printf', '      - run: sleep 2\n      - run: printf') })
+    const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
+    const command = [process.execPath, CLI, 'exec', 'release', '--root', root, '--source', 'acme/api', '--repos', path.join(dir, 'repos')].map(quote).join(' ')
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tempDir('tako-cli-tmp-'), TERM: 'xterm' }
+    delete env.NO_COLOR
+    delete env.FORCE_COLOR
+    const { stdout } = await promisify(execFile)('script', ['-qfc', command, '/dev/null'], { env })
+    expect(stdout).toContain('0/1 done · 1 running · acme/sub › update running')
+    // Erased before the next line is printed, so the status line never stays in the scrollback.
+    expect(stdout).toMatch(/running \S+\x1b\[2K\x1b\[1G/)
+    expect(stdout).toContain('\x1b[32m✓\x1b[39m run ')
   })
 })

@@ -137,7 +137,8 @@ export class StatusLine implements RunObserver {
     const status = this.text()
     if (!status) return
     // One terminal row: a wrapped status line could not be cleared by the next redraw.
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1)
+    // A pseudo-terminal without a size says 0 columns: assume the classic 80.
+    const width = Math.max(20, (this.stream.columns || 80) - 1)
     const plain = status.replace(/\x1b\[[0-9;]*m/g, '')
     this.stream.write(this.colors.dim(plain.length > width ? `${plain.slice(0, width - 1)}…` : status))
     this.shown = true
