@@ -140,7 +140,8 @@ export function helpText(): string {
   return [
     'tako — dependency-aware workflows across repositories',
     '',
-    'Usage: tako <command> [options]',
+    'Usage:',
+    ...COMMANDS.map((c) => `  ${c.usage}`),
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),

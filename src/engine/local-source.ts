@@ -134,7 +134,7 @@ export class LocalRepositorySource implements RepositorySource {
         continue
       }
       for (const repo of await readdir(ownerDir, { withFileTypes: true })) {
-        if (!repo.isDirectory() || repo.name.startsWith('.')) continue
+        if (!repo.isDirectory()) continue
         const full = `${owner.name}/${repo.name}`
         const dir = path.join(ownerDir, repo.name)
         if (typeof parseRepoRef(full) === 'string') {
