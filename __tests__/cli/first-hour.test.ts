@@ -194,6 +194,22 @@ describe('tako validate --repos', () => {
   })
 })
 
+describe('tako validate --repos across repositories', () => {
+  it('warns on a subscription to an artifact or event type its publisher does not declare', async () => {
+    const dir = tempDir()
+    makeRepo(path.join(dir, 'repos', 'acme', 'api'), { 'tako.yml': `${PUBLISHER}events:\n  produces:\n    - { type: api_published }\n` })
+    const typo = SUBSCRIBER.replace('artifact: acme/api', 'artifact: acme/api:schemas').replace('events: [api_published]', 'events: [api_publihsed]')
+    makeRepo(path.join(dir, 'repos', 'acme', 'sub'), { 'tako.yml': typo })
+    const res = await runTako(['validate', '--repos', 'repos'], { cwd: dir })
+    expect(res.code).toBe(0)
+    expect(res.stderr).toBe(
+      'repos/acme/sub/tako.yml:3: warning: acme/api has no artifact "schemas" (artifacts: default)\n' +
+        'repos/acme/sub/tako.yml:3: warning: acme/api does not produce api_publihsed (it declares api_published)\n'
+    )
+    expect(res.stdout).toBe('✓ acme/api: 1 workflow, 0 subscriptions\n✓ acme/sub: 1 workflow, 1 subscription\n✓ 2 repositories valid, 2 warnings\n')
+  })
+})
+
 describe('script injection validate warns about', () => {
   const wrong = SUBSCRIBER.replace(`run: printf '%s|%s' "$TAKO_INPUT_TITLE" "$TAKO_EVENT_SOURCE" > got.txt`, 'run: echo "x {{ .event.payload.title | shell_quote }}"')
   const hostile = JSON.stringify({ type: 'api_published', source: 'acme/api', payload: { title: 'hi"; touch PWNED; echo "' } })
