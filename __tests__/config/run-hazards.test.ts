@@ -30,6 +30,11 @@ describe('namesInExpression', () => {
       { root: 'inputs', name: 'my-x', offset: 60 }
     ])
     expect(namesInExpression('event.payload.inputs.x == payload.steps')).toEqual([])
+    expect(namesInExpression("has(inputs.t) && semver.satisfies(inputs.v, '^1')")).toEqual([
+      { root: 'inputs', name: 't', offset: 11 },
+      { root: 'inputs', name: 'v', offset: 42 }
+    ])
+    expect(namesInExpression('inputs.x ===')).toEqual([])
   })
 })
 

@@ -1,7 +1,9 @@
 // Static reading of what a tako file hands to bash and to CEL, for validate's warnings: where a template stands in
-// a script's shell quoting, and which `inputs.x` / `steps.y` names an `if:` expression uses. Hand-written because
-// no kept library answers either question: shell parsers (e.g. for bash ASTs) do not accept `{{ }}` templates in
-// the middle of a word, and the CEL library does not expose its parsed identifiers.
+// a script's shell quoting (hand-written: the question is about `{{ }}` templates inside a script that is not yet
+// bash, which a bash parser cannot take), and which `inputs.x` / `steps.y` names an `if:` expression uses (read from
+// the CEL library's parse tree).
+
+import { parse, type ASTNode } from '@marcbachmann/cel-js'
 
 /**
  * Whether `offset` of a bash script stands inside a double-quoted string. Follows bash's quoting: `'…'` (no escapes),
@@ -45,21 +47,41 @@ export interface ExpressionName {
 }
 
 /**
- * `inputs.<name>` and `steps.<id>` (also `inputs["name"]`) used by a CEL expression, outside its string literals.
- * A dotted name stops at `-`: in CEL `inputs.dry-run` is `inputs.dry - run`, so `inputs.dry` is what it reads.
+ * `inputs.<name>` and `steps.<id>` (also `inputs["name"]`) an expression reads, from the CEL library's own parse tree
+ * (string literals and `event.payload.inputs` are not names). In CEL `inputs.dry-run` is `inputs.dry - run`, so
+ * `inputs.dry` is what it reads. An expression that does not parse gives none: its compile error is reported anyway.
  */
 export function namesInExpression(source: string): ExpressionName[] {
-  // String literals blanked (same length), so a name inside one is not read and offsets stay those of the source.
-  const code = source.replace(/(["'])(?:\\.|(?!\1)[^\\])*\1/g, (s) => s[0] + ' '.repeat(s.length - 2) + s[0])
+  let ast: ASTNode
+  try {
+    ast = parse(source).ast
+  } catch {
+    return []
+  }
   const found: ExpressionName[] = []
-  const dotted = /(?<![A-Za-z0-9_.])(inputs|steps)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)/g
-  for (let m = dotted.exec(code); m; m = dotted.exec(code)) {
-    found.push({ root: m[1] as 'inputs' | 'steps', name: m[2], offset: m.index + m[0].length - m[2].length })
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit)
+    if (!node || typeof node !== 'object' || !('op' in node)) return
+    const n = node as ASTNode
+    const [target, key] = Array.isArray(n.args) ? n.args : []
+    const root = isRoot(target)
+    if (root && (n.op === '.' || n.op === '.?') && typeof key === 'string') {
+      found.push({ root, name: key, offset: n.range.end - key.length })
+    } else if (root && (n.op === '[]' || n.op === '[?]') && isStringValue(key)) {
+      found.push({ root, name: key.args, offset: key.range.start + 1 })
+    }
+    if (n.op !== 'value' && n.op !== 'id') visit(n.args)
   }
-  const indexed = /(?<![A-Za-z0-9_.])(inputs|steps)\s*\[\s*(["'])([^"'\\]*)\2\s*\]/g
-  for (let m = indexed.exec(source); m; m = indexed.exec(source)) {
-    if (code.slice(m.index, m.index + m[1].length) !== m[1]) continue
-    found.push({ root: m[1] as 'inputs' | 'steps', name: m[3], offset: m.index + m[0].indexOf(m[2]) + 1 })
-  }
+  visit(ast)
   return found.sort((a, b) => a.offset - b.offset)
+}
+
+function isRoot(node: unknown): 'inputs' | 'steps' | undefined {
+  const n = node as ASTNode | undefined
+  return n?.op === 'id' && (n.args === 'inputs' || n.args === 'steps') ? n.args : undefined
+}
+
+function isStringValue(node: unknown): node is ASTNode & { op: 'value'; args: string } {
+  const n = node as ASTNode | undefined
+  return n?.op === 'value' && typeof n.args === 'string'
 }
