@@ -32,7 +32,7 @@ describe('namesInExpression', () => {
     expect(namesInExpression('event.payload.inputs.x == payload.steps')).toEqual([])
     expect(namesInExpression("has(inputs.t) && semver.satisfies(inputs.v, '^1')")).toEqual([
       { root: 'inputs', name: 't', offset: 11 },
-      { root: 'inputs', name: 'v', offset: 42 }
+      { root: 'inputs', name: 'v', offset: 41 }
     ])
     expect(namesInExpression('inputs.x ===')).toEqual([])
   })
