@@ -48,7 +48,9 @@ const args = [
   '-i', 'services_affected=User-Service, auth-service',
   ...process.argv.slice(2)
 ]
-console.log(`$ tako ${args.slice(1).join(' ')}\n`)
+// Quoted as a POSIX shell reads it, so the line can be pasted back (with `tako` on the PATH).
+const quote = (arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`)
+console.log(`$ tako ${args.slice(1).map(quote).join(' ')}\n`)
 const result = spawnSync(process.execPath, args, { stdio: 'inherit', env })
 
 console.log('\nBranches pushed to the origins (local bare repositories):')

@@ -25,7 +25,7 @@ import { actionOutputs, noRunOutputs, redact, secretForms } from './github/outpu
 import { ConfigError, formatIssue } from './config/errors.js'
 import type { ConfigIssue } from './config/types.js'
 import { UserError } from './engine/errors.js'
-import { executeRun, planRun, prepareRun, type FanOutPlan, type PreparedRun, type RunOptions, type RunPlan } from './engine/engine.js'
+import { executeRun, planRun, prepareRun, type FanOutPlan, type PreparedRun, type RunOptions } from './engine/engine.js'
 import { abortReason, CancelReason, newRunId } from './engine/run-scope.js'
 import { killAllGroups } from './engine/process.js'
 import type { RunReport } from './engine/types.js'
@@ -202,6 +202,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
     runId: step.runId,
     reuse: earlier.reuse,
     event: inputs.event,
+    strict: inputs.strict,
     mode: inputs.mode,
     // Always there: a subscriber's `runs_on: dispatch` asks for it even when the mode is local.
     dispatcher: new WorkflowDispatcher({
@@ -225,7 +226,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   let plan: { fanOuts: FanOutPlan[]; pullRequests: PullRequestPreview[] } | undefined
   if (inputs.dryRun) {
     const planned = await planRun(prepared, options)
-    report = redactReport(plannedReport(planned), step.secrets)
+    report = redactReport(planned.report, step.secrets)
     plan = JSON.parse(redact(JSON.stringify({ fanOuts: planned.fanOuts, pullRequests: planned.pullRequests }), step.secrets)) as typeof plan
   } else {
     report = redactReport(await executeRun(prepared, options), step.secrets)
@@ -251,12 +252,6 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
     if (saved.warning) warn(step, saved.warning)
     else if (saved.saved) core.info(`cache saved as ${keys.key}`)
   }
-}
-
-/** A dry run fails when a fan-out cannot be planned (its `with` is invalid): the real run would fail there. */
-function plannedReport(plan: RunPlan): RunReport {
-  const errors = plan.fanOuts.filter((f) => f.error).map((f) => `fan-out step "${f.step}" cannot be planned: ${f.error}`)
-  return errors.length > 0 ? { ...plan.report, status: 'failure', error: errors.join('\n') } : plan.report
 }
 
 function reportPathOf(env: RunnerEnv, runId: string): string {

@@ -110,7 +110,7 @@ workflows:
     const root = repoWith(INPUTS_YML)
     const res = await runTako(['exec', 'relase', '--root', root])
     expect(res.code).toBe(2)
-    expect(res.stderr).toContain('no workflow "relase" (available: release, other)')
+    expect(res.stderr).toContain('no workflow "relase" (did you mean "release"?) (available: release, other)')
   })
 
   it('runs an `if: inputs.verbose` step only when the input is true', async () => {

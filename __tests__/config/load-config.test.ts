@@ -35,7 +35,8 @@ describe('loadConfig', () => {
     const found = await loadConfig({ root: both })
     expect(found.path).toBe(path.join(both, 'tako.yml'))
     expect(Object.keys(found.config.workflows)).toEqual(['build'])
-    expect(found.config.file).toBe('tako.yml')
+    // Outside the current folder the file is named in full; under it, relative to it (as a user types it).
+    expect(found.config.file).toBe(path.join(both, 'tako.yml'))
 
     const yaml = repo({ 'tako.yaml': VALID })
     expect((await loadConfig({ root: yaml })).path).toBe(path.join(yaml, 'tako.yaml'))
@@ -44,9 +45,10 @@ describe('loadConfig', () => {
   it('takes an explicit path relative to the root and names it that way in messages', async () => {
     const root = repo({ 'ci/tako.yml': 'version: 1\nworkflow: {}\n' })
     const error = await failure(loadConfig({ root, configPath: 'ci/tako.yml' }))
-    expect(error.message).toBe(`${path.join('ci', 'tako.yml')}:2:1: unknown key "workflow" (did you mean "workflows"?)`)
+    // Named from the current folder, as the user would type it: here the root is outside it, so in full.
+    expect(error.message).toBe(`${path.join(root, 'ci', 'tako.yml')}:2:1: unknown key "workflow" (did you mean "workflows"?)`)
     expect(error.issues).toEqual([
-      { file: path.join('ci', 'tako.yml'), line: 2, col: 1, message: 'unknown key "workflow" (did you mean "workflows"?)', severity: 'error' }
+      { file: path.join(root, 'ci', 'tako.yml'), line: 2, col: 1, message: 'unknown key "workflow" (did you mean "workflows"?)', severity: 'error' }
     ])
   })
 
@@ -64,10 +66,11 @@ describe('loadConfig', () => {
     const root = repo({
       'tako.yml': 'version: 1\nworkflows:\n  w:\n    timeout: soon\n    steps:\n      - run: echo {{ .event.payload.x }}\n        shell: zsh\n'
     })
+    const file = path.join(root, 'tako.yml')
     expect((await failure(loadConfig({ root }))).message.split('\n')).toEqual([
-      'tako.yml:4:14: "timeout" must be a duration like 90s, 10m or 2h, got "soon"',
-      'tako.yml:6:19: warning: .event.payload.x is interpolated into run without | shell_quote; read it from $TAKO_EVENT_PAYLOAD or quote it',
-      'tako.yml:7:16: "shell" must be one of bash, sh, got "zsh"'
+      `${file}:4:14: "timeout" must be a duration like 90s, 10m or 2h, got "soon"`,
+      `${file}:6:19: warning: .event.payload.x is interpolated into run without | shell_quote; read it from $TAKO_EVENT_PAYLOAD or quote it`,
+      `${file}:7:16: "shell" must be one of bash, sh, got "zsh"`
     ])
   })
 

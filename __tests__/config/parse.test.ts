@@ -477,7 +477,7 @@ workflows:
       api_version: { type: string, required: true }
     steps:
       - name: Update
-        run: echo "{{ .Inputs.api_version }}"
+        run: echo {{ .Inputs.api_version | shell_quote }}
 events:
   subscriptions:
     - artifact: acme/api-definitions:schemas
@@ -589,7 +589,7 @@ workflows:
             notes: from_file:NOTES.md
             all: from_stdout
         on_failure:
-          - git tag -d "{{ .inputs.version }}"
+          - git tag -d {{ .inputs.version | shell_quote }}
           - id: notify
             run: echo "{{ .steps.tag.outputs.tag | default 'none' }}"
       - id: fan-out
@@ -657,7 +657,7 @@ subscriptions:
               on_failure: [
                 {
                   id: 'tag-on-failure-1',
-                  run: 'git tag -d "{{ .inputs.version }}"',
+                  run: 'git tag -d {{ .inputs.version | shell_quote }}',
                   shell: 'bash',
                   env: {},
                   continue_on_error: false,

@@ -287,6 +287,17 @@ workflows:
     expect(res.annotations.filter((a) => a.level === 'error').map((a) => a.message)).toEqual([expect.stringContaining('cannot be planned')])
   })
 
+  it('with strict, a fan-out that found no candidates fails the run; without, it warns once and succeeds', async () => {
+    const relaxed = await action({ repositories: '' })
+    expect(relaxed.code).toBe(0)
+    const said = 'fan-out api_published found no candidate repositories'
+    expect(relaxed.annotations.filter((a) => a.level === 'warning' && a.message.includes(said))).toHaveLength(1)
+    const strict = await action({ repositories: '', strict: 'true' })
+    expect(strict.code).toBe(1)
+    expect(strict.outputs.status).toBe('failure')
+    expect(strict.summary).toContain('strict: 1 warning fail the run')
+  })
+
   it('finds tako.yaml when there is no tako.yml and no config input', async () => {
     const ws = makeRepo(path.join(tempDir('tako-e2e-yaml-'), 'api'), {
       'tako.yaml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - run: echo "from tako.yaml"\n'

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { parse } from 'yaml'
 import { UsageError } from '../engine/errors.js'
 import { parseOptions } from './command-options.js'
+import { COMMANDS as TABLE } from './args.js'
 
 export const COMPLETION_HELP = `tako completion — shell completion for tako
 
@@ -18,23 +19,15 @@ Usage:
   tako completion workflows [--root DIR] [--config FILE]
                           the workflow names the scripts offer after "tako exec", one per line`
 
-/** Commands and their options; kept next to the scripts that use them. */
-export const COMMANDS: Record<string, { about: string; options: string[] }> = {
-  exec: {
-    about: 'run a workflow and every subscriber it fans out to',
-    options: ['--root', '--config', '--source', '--input', '-i', '--repos', '--repo', '--workspace', '--cache-dir', '--max-concurrency', '--dry-run', '--report', '--keep-workspaces', '--resume', '--json', '--help']
-  },
-  validate: { about: 'check a tako.yml strictly', options: ['--root', '--config', '--help'] },
-  graph: { about: 'who triggers whom, without running anything', options: ['--root', '--repos', '--repo', '--from', '--format', '--report', '--help'] },
-  run: { about: 'one command in each repository, publishers first', options: ['--root', '--repos', '--repo', '--from', '--only', '--ignore', '--max-concurrency', '--dry-run', '--keep-going', '--json', '--help'] },
-  completion: { about: 'shell completion script', options: ['--help'] },
-  schema: { about: 'the JSON schema of tako.yml', options: [] },
-  help: { about: 'usage', options: [] }
-}
+/** Commands and their options, from the CLI's one table (args.ts), so a new option completes without an edit here. */
+export const COMMANDS: Record<string, { about: string; options: string[] }> = Object.fromEntries([
+  ...TABLE.map((c) => [c.name, { about: c.summary, options: [...c.options.flatMap((o) => (o.alias ? [o.name, o.alias] : [o.name])), '--help'] }]),
+  ['help', { about: 'usage', options: [] }]
+])
 
 const DIRECTORY_OPTIONS = ['--root', '--repos', '--workspace', '--cache-dir']
-const FILE_OPTIONS = ['--config', '--report', '--resume']
-const FREE_OPTIONS = ['--input', '-i', '--source', '--repo', '--from', '--only', '--ignore', '--max-concurrency']
+const FILE_OPTIONS = ['--config', '--report', '--resume', '--event']
+const FREE_OPTIONS = ['--input', '-i', '--source', '--repo', '--from', '--only', '--ignore', '--max-concurrency', '--subscription', '--api-url']
 const FORMATS = ['tree', 'mermaid', 'dot', 'json']
 const SHELLS = ['bash', 'zsh', 'fish']
 

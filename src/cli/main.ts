@@ -1,10 +1,11 @@
 // The `tako` CLI over the engine: commands, exit codes (0/1/2/130), signals, report file.
 
-import { readdir, rm, stat } from 'node:fs/promises'
+import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import path from 'node:path'
-import { HELP, parseArgs, type CliArgs, type ExecArgs } from './args.js'
+import { commandHelp, commandNamed, helpText, parseArgs, type CliArgs, type ExecArgs } from './args.js'
 import { LiveOutput, planText, summaryText } from './render.js'
+import { colorsFor, StatusLine } from './status.js'
 import { VERSION } from '../version.js'
 import { ConfigError, formatIssue } from '../config/errors.js'
 import { loadConfig } from '../config/load.js'
@@ -12,7 +13,9 @@ import { takoJsonSchema } from '../config/json-schema.js'
 import { InputError } from '../engine/inputs.js'
 import { executeRun, makeRunRoot, planRun, prepareRun } from '../engine/engine.js'
 import { UsageError, UserError } from '../engine/errors.js'
-import type { RunReport } from '../engine/types.js'
+import type { RunReport, TakoEvent } from '../engine/types.js'
+import { parseEventJson } from '../engine/event-input.js'
+import { validateRepos } from './validate-repos.js'
 import { LocalRepositorySource } from '../engine/local-source.js'
 import { parseRepoRef } from '../engine/repository-source.js'
 import { abortReason, CancelReason, newRunId } from '../engine/run-scope.js'
@@ -39,14 +42,15 @@ export async function runCli(argv: string[]): Promise<number> {
   const err = (text: string): void => void process.stderr.write(text)
   let args: CliArgs
   try {
-    // graph, run and completion parse their own options (and `run` keeps everything after `--` verbatim).
-    const own = OWN_COMMANDS[argv[0]]
-    if (own) return await own(argv.slice(1), { out, err })
     args = parseArgs(argv)
     switch (args.command) {
-      case 'help':
-        out(`${HELP}\n`)
+      case 'own':
+        return await OWN_COMMANDS[args.name](args.argv, { out, err })
+      case 'help': {
+        const spec = args.topic ? commandNamed(args.topic) : undefined
+        out(`${spec ? commandHelp(spec) : helpText()}\n`)
         return EXIT.ok
+      }
       case 'version':
         out(`tako ${VERSION}\n`)
         return EXIT.ok
@@ -54,7 +58,7 @@ export async function runCli(argv: string[]): Promise<number> {
         out(`${JSON.stringify(takoJsonSchema(), null, 2)}\n`)
         return EXIT.ok
       case 'validate':
-        return await validate(args.root, args.config, out, err)
+        return args.reposDir !== undefined ? await validateRepos(args.reposDir, out, err) : await validate(args.root, args.config, out, err)
       case 'exec':
         return await exec(args, args.json ? err : out, out, err)
     }
@@ -90,13 +94,19 @@ async function validate(root: string, configPath: string | undefined, out: (t: s
 
 async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) => void, err: (t: string) => void): Promise<number> {
   await checkExecArgs(args)
-  const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source })
+  const event = args.event !== undefined ? await readEvent(args.event) : undefined
+  const runId = newRunId()
+  const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source, event, subscription: args.subscription, runId })
   const reuse = args.resume ? await loadResume(args.resume) : undefined
   const { runRoot, created } = await makeRunRoot(args.workspace, '--workspace')
   if (args.cacheDir !== undefined) await makeDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`)
   const controller = new AbortController()
-  const header: RunHeader = { runId: newRunId(), source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
-  const progress = new RunProgress(new LiveOutput(log))
+  const header: RunHeader = { runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }
+  const stream = args.json ? process.stderr : process.stdout
+  const colors = colorsFor(stream)
+  const status = new StatusLine(stream, colors)
+  status.forwardTo(new LiveOutput((text) => status.print(text), colors))
+  const progress = new RunProgress(status)
   let signals = 0
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++
@@ -127,28 +137,56 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     runId: header.runId,
     signal: controller.signal,
     reuse,
-    delivery: cliDelivery({ token: process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined, apiUrl: args.apiUrl, log: (m: string) => err(`tako: ${m}\n`) })
+    delivery: cliDelivery({ token: process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined, apiUrl: args.apiUrl, log: (m: string) => err(`tako: ${m}\n`) }),
+    event,
+    strict: args.strict
   }
   try {
     for (const w of prepared.warnings) err(`${formatIssue(w)}\n`)
+    if (prepared.note) log(`${prepared.note}\n`)
     if (args.dryRun) {
       const plan = await planRun(prepared, options)
+      status.close()
       if (args.json) await printJson(plan.report)
-      else out(`${planText(plan)}\n`)
-      return (await writeReport(args.report, plan.report, log, err)) ? EXIT.ok : EXIT.usage
+      else out(`${planText(plan, prepared.warnings.length)}\n`)
+      const code = plan.report.status === 'success' ? EXIT.ok : EXIT.failed
+      return (await writeReport(args.report, plan.report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
     }
     const report = await executeRun(prepared, options)
-    log(`${summaryText(report)}\n`)
+    status.close()
+    log(`${summaryText(report, prepared.warnings.length, colors)}\n`)
     if (args.json) await printJson(report)
     const code = report.status === 'success' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed
     return (await writeReport(args.report, report, log, err)) || code !== EXIT.ok ? code : EXIT.usage
   } finally {
+    status.close()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     repositorySource.close()
     if (created) await removeUnlessKept(runRoot, args.keepWorkspaces)
   }
 }
+
+/** `--event`: JSON given inline (it starts with `{`), else the path of a file holding it. */
+async function readEvent(given: string): Promise<TakoEvent> {
+  const inline = given.trimStart().startsWith('{')
+  let text = given
+  if (!inline) {
+    const info = await stat(given).catch(() => undefined)
+    if (!info?.isFile()) throw new UsageError(`--event ${given}: neither JSON (it starts with "{") nor a file`)
+    if (info.size > MAX_EVENT_BYTES) throw new UsageError(`--event ${given}: the file is over ${MAX_EVENT_BYTES} bytes`)
+    text = await readFile(given, 'utf8')
+  }
+  try {
+    const event = parseEventJson(text)
+    if (!event) throw new Error('empty')
+    return event
+  } catch (error) {
+    throw new UsageError(`--event ${inline ? '' : `${given}: `}${(error as Error).message}`)
+  }
+}
+
+const MAX_EVENT_BYTES = 1024 * 1024
 
 /** Paths and names a run needs, checked before anything runs: a typo must not cost a whole run. */
 async function checkExecArgs(args: ExecArgs): Promise<void> {

@@ -1,8 +1,9 @@
 // Text the CLI prints, built from engine data only: live lines, the closing summary, the dry-run plan.
 
-import type { RunPlan } from '../engine/engine.js'
+import type { FanOutPlan, RunPlan } from '../engine/engine.js'
 import { formatMs, type RunLabel, type RunObserver } from '../engine/run-scope.js'
 import type { ChildReport, DiscoveryEntry, RunReport, StepReport } from '../engine/types.js'
+import type { Colors } from './status.js'
 
 const MARK: Record<string, string> = {
   success: '✓',
@@ -13,6 +14,12 @@ const MARK: Record<string, string> = {
   skipped: '-'
 }
 
+/** Colours the leading status mark of a line (✓ green, ✗ red, - dim); without colours, the line as is. */
+function paint(line: string, colors?: Colors): string {
+  if (!colors) return line
+  return line.replace(/^(\s*)([✓✗-])(?= )/, (_, space: string, mark: string) => space + (mark === '✓' ? colors.green(mark) : mark === '✗' ? colors.red(mark) : colors.dim(mark)))
+}
+
 export function stepLine(step: StepReport, indent = ''): string {
   const extra = step.status === 'success' || step.status === 'skipped' ? (step.status === 'skipped' ? ' skipped' : '') : ` ${step.status}${step.exit_code != null ? ` (exit ${step.exit_code})` : ''}`
   return `${indent}${MARK[step.status] ?? '?'} ${step.id} ${formatMs(step.duration_ms)}${extra}`
@@ -21,14 +28,15 @@ export function stepLine(step: StepReport, indent = ''): string {
 export function childLine(child: ChildReport): string {
   const parts = [`${MARK[child.status] ?? '?'} ${child.repository} › ${child.workflow}`, `[${child.id}]`, child.status, formatMs(child.duration_ms)]
   if (child.error?.step) parts.push(`failed at step ${child.error.step}${child.error.exit_code != null ? ` (exit ${child.error.exit_code})` : ''}`)
-  else if (child.error && child.status !== 'success') parts.push(`${child.error.kind}: ${child.error.message}`)
+  // A message that already starts with its kind ("cycle: a → b → a") is not prefixed a second time.
+  else if (child.error && child.status !== 'success') parts.push(child.error.message.startsWith(`${child.error.kind}:`) ? child.error.message : `${child.error.kind}: ${child.error.message}`)
   if (child.status !== 'success' && child.status !== 'skipped' && child.workspace) parts.push(`workspace kept: ${child.workspace}`)
   if (child.parent_id) parts.push(`(from ${child.parent_id})`)
   return parts.join('  ')
 }
 
 /** The closing lines: one per root step, one per child, the failures' log tails, the verdict. */
-export function summaryText(report: RunReport): string {
+export function summaryText(report: RunReport, fileWarnings = 0, colors?: Colors): string {
   const lines: string[] = ['', `Steps of ${report.source} › ${report.workflow}:`]
   for (const step of report.steps) {
     lines.push(stepLine(step, '  '))
@@ -40,7 +48,8 @@ export function summaryText(report: RunReport): string {
   }
   // Candidates that simply do not listen to the event are many and alike: one line per event says it.
   const plainlyUnsubscribed = (d: DiscoveryEntry): boolean => d.result === 'no_subscription' && /^(not subscribed|has no subscriptions)/.test(d.reason)
-  const notRun = report.discovery.filter((d) => d.result !== 'matched' && !plainlyUnsubscribed(d))
+  // Candidates in error were each a warning, printed when it came: said once, counted in the closing line.
+  const notRun = report.discovery.filter((d) => d.result !== 'matched' && d.result !== 'error' && !plainlyUnsubscribed(d))
   const unsubscribed = new Map<string, string[]>()
   for (const d of report.discovery.filter(plainlyUnsubscribed)) {
     const key = d.event_type ?? ''
@@ -60,10 +69,16 @@ export function summaryText(report: RunReport): string {
     lines.push('', 'Pull requests:')
     for (const p of proposed) lines.push(`  ${p.operation.padEnd(9)} ${p.repository} ${p.branch} → ${p.base}${p.url ? `  ${p.url}` : ''}`)
   }
-  for (const w of report.warnings) lines.push(`warning: ${w}`)
+  // Warnings were printed as they came; the closing line counts them rather than printing each a second time.
   if (report.error) lines.push('', `error: ${report.error}`)
-  lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}`)
-  return lines.join('\n')
+  lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}${warningCount(report, fileWarnings)}`)
+  return lines.map((l) => paint(l, colors)).join('\n')
+}
+
+/** `, 3 warnings` for the closing line: the tree's and the tako file's own. */
+function warningCount(report: RunReport, fileWarnings: number): string {
+  const n = report.warnings.length + fileWarnings
+  return n === 0 ? '' : `, ${n} warning${n === 1 ? '' : 's'}`
 }
 
 /** Children with their descendants right after them, depth from the root run. */
@@ -83,37 +98,59 @@ function treeOrder(children: ChildReport[]): Array<{ child: ChildReport; depth: 
   return out
 }
 
-export function planText(plan: RunPlan): string {
+export function planText(plan: RunPlan, fileWarnings = 0): string {
   const lines = [`Plan (dry run, nothing runs): ${plan.source} › ${plan.workflow}`, 'Inputs:']
   const inputs = Object.entries(plan.inputs)
   if (inputs.length === 0) lines.push('  (none)')
   for (const [k, v] of inputs) lines.push(`  ${k} = ${JSON.stringify(v)}`)
   lines.push('Steps:')
   plan.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${s.id} (${s.kind})${s.if ? ` if ${s.if}` : ''}`))
-  for (const f of plan.fanOuts) {
-    lines.push('', `Fan-out at step ${f.step}${f.event ? `: event ${f.event.type} from ${f.event.source}:${f.event.artifact}` : ''}`)
-    if (f.error) lines.push(`  cannot plan: ${f.error}`)
-    if (f.event) lines.push(`  payload: ${JSON.stringify(f.event.payload)}`)
-    if (f.unresolved.length) lines.push(`  payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`)
-    for (const d of plan.report.discovery) {
-      if (d.event_type !== f.event?.type) continue
-      const runs = f.children.filter((c) => c.candidate.repository === d.repository)
-      if (d.result === 'matched') {
-        for (const c of runs) {
-          lines.push(c.blocked
-            ? `  ✗ ${d.repository} › ${c.match.subscription.workflow}: would not run: ${c.blocked.error.message}`
-            : `  ✓ ${d.repository} › ${c.match.subscription.workflow}: would run (subscription ${c.match.index})`)
-        }
-      } else lines.push(`  - ${d.repository}: ${d.result}: ${d.reason}`)
-    }
-  }
+  lines.push(...fanOutLines(plan.fanOuts, ''))
   if (plan.pullRequests.length > 0) {
     lines.push('', 'Pull requests that would be proposed (when there are changes):')
     for (const p of plan.pullRequests) {
       lines.push(`  ${p.repository} › ${p.workflow} step ${p.step}: branch ${p.branch} → ${p.base}${p.push_only ? ' (push only)' : ''}${p.title ? `: ${JSON.stringify(p.title)}` : ''}`)
     }
   }
+  const { report } = plan
+  if (report.error) lines.push('', `error: ${report.error}`)
+  const verdict = report.status === 'success' ? '✓ plan: the run would start as shown' : '✗ plan: the run would fail'
+  lines.push('', `${verdict}${warningCount(report, fileWarnings)}`)
   return lines.join('\n')
+}
+
+/** Each fan-out with its candidates' verdicts; a child that would run shows its inputs and its own fan-outs below it. */
+function fanOutLines(fanOuts: FanOutPlan[], indent: string): string[] {
+  const lines: string[] = []
+  for (const f of fanOuts) {
+    lines.push('', `${indent}Fan-out at step ${f.step}${f.event ? `: event ${f.event.type} from ${f.event.source}:${f.event.artifact}` : ''}`)
+    if (f.error) lines.push(`${indent}  ✗ cannot plan: ${f.error}`)
+    if (f.runtime) lines.push(`${indent}  ? decided at run time: ${f.runtime}`)
+    if (f.event) lines.push(`${indent}  payload: ${JSON.stringify(f.event.payload)}`)
+    if (f.unresolved.length) lines.push(`${indent}  ? payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`)
+    for (const d of f.discovery ?? []) {
+      if (d.result !== 'matched') {
+        lines.push(`${indent}  - ${d.repository}: ${d.result}: ${d.reason}`)
+        continue
+      }
+      for (const c of f.children.filter((c) => c.candidate.repository === d.repository)) {
+        const name = `${d.repository} › ${c.match.subscription.workflow}`
+        if (c.blocked) {
+          lines.push(`${indent}  ✗ ${name}: would not run: ${c.blocked.error.message}`)
+          continue
+        }
+        if (c.inputsProblem?.kind === 'error') {
+          lines.push(`${indent}  ✗ ${name}: would fail (subscription ${c.match.index}): ${c.inputsProblem.message}`)
+          continue
+        }
+        lines.push(`${indent}  ✓ ${name}: would run (subscription ${c.match.index})`)
+        if (c.inputsProblem) lines.push(`${indent}      ? ${c.inputsProblem.message}`)
+        for (const [k, v] of Object.entries(c.inputs ?? {})) lines.push(`${indent}      ${k} = ${JSON.stringify(v)}`)
+        lines.push(...fanOutLines(c.fanOuts ?? [], `${indent}    `))
+      }
+    }
+  }
+  return lines
 }
 
 const LIVE_LINE_CHARS = 64 * 1024
@@ -122,7 +159,10 @@ const LIVE_LINE_CHARS = 64 * 1024
 export class LiveOutput implements RunObserver {
   private readonly partial = new Map<string, string>()
 
-  constructor(private readonly write: (text: string) => void) {}
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly colors?: Colors
+  ) {}
 
   stepStarted(run: RunLabel, step: { id: string; name: string }): void {
     this.write(`${this.prefix(run)}▶ ${step.id}${step.name && step.name !== step.id ? `: ${step.name}` : ''}\n`)
@@ -146,15 +186,15 @@ export class LiveOutput implements RunObserver {
     const rest = this.partial.get(run.id)
     if (rest) this.write(`${this.prefix(run)}${rest}\n`)
     this.partial.delete(run.id)
-    this.write(`${this.prefix(run)}${stepLine(step)}${step.error ? `: ${step.error}` : ''}\n`)
+    this.write(`${this.prefix(run)}${paint(stepLine(step), this.colors)}${step.error ? `: ${step.error}` : ''}\n`)
   }
 
   childFinished(child: ChildReport): void {
-    this.write(`[${child.id}] ${childLine(child)}\n`)
+    this.write(`[${child.id}] ${paint(childLine(child), this.colors)}\n`)
   }
 
   warning(message: string): void {
-    this.write(`warning: ${message}\n`)
+    this.write(`${this.colors ? this.colors.yellow('warning:') : 'warning:'} ${message}\n`)
   }
 
   private prefix(run: RunLabel): string {

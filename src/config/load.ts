@@ -6,7 +6,8 @@ import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocume
 import { z } from 'zod'
 import { checkTemplate } from '../engine/template.js'
 import { compileExpression } from '../engine/expressions.js'
-import { checkInputSpec } from '../engine/inputs.js'
+import { checkInputSpec, coerceInput, inputEnvName } from '../engine/inputs.js'
+import { insideDoubleQuotes, namesInExpression } from './run-hazards.js'
 import { normalizeRange, toVersion } from '../engine/semver.js'
 import { regexGroups, regexProblem } from '../engine/regex.js'
 import { readRegularFile, RefusedFile } from '../engine/regular-file.js'
@@ -90,7 +91,8 @@ export async function loadConfig(opts: {
         error instanceof RefusedFile ? `it ${error.message}` : code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message
       throw new ConfigError([{ file: candidate, line: 0, col: 0, message: `cannot read the tako file: ${why}`, severity: 'error' }])
     }
-    const relative = path.relative(root, candidate)
+    // Shown relative to the current folder, as the user would type it (`examples/x/tako.yml:10:3`), whatever --root was.
+    const relative = path.relative(process.cwd(), candidate)
     const shown = relative.startsWith('..') || path.isAbsolute(relative) ? candidate : relative
     const { config, issues } = parseConfig(text, shown)
     if (!config) throw new ConfigError(issues)
@@ -137,7 +139,9 @@ class Loader {
   private artifacts = new Set<string>()
   private produced: string[] = []
   /** Inputs of each workflow, for subscription checks: all declared ones, and those that need a value. */
-  private readonly inputsOf = new Map<string, { declared: string[]; required: string[] }>()
+  private readonly inputsOf = new Map<string, { declared: string[]; required: string[]; specs: Record<string, InputSpec> }>()
+  /** `.inputs.x` placed in a `run` without `| shell_quote`, per workflow: a hazard when a subscription maps x from the event. */
+  private readonly runInputs: Array<{ workflow: string; name: string; at: Path; offset: number; written: string }> = []
 
   constructor(
     private readonly text: string,
@@ -255,7 +259,7 @@ class Loader {
       for (const problem of checkInputSpec(input, inputs[input])) this.error([...at, 'inputs', input], problem, 'key')
     }
     const required = Object.keys(inputs).filter((input) => inputs[input].required && inputs[input].default === undefined)
-    this.inputsOf.set(name, { declared, required })
+    this.inputsOf.set(name, { declared, required, specs: inputs })
 
     const planned = planSteps(Array.isArray(wf.steps) ? wf.steps : [], [...at, 'steps'], (i) => `step-${i + 1}`)
     const ids = new Map<string, PlannedStep>()
@@ -318,7 +322,10 @@ class Loader {
     if (raw.run !== undefined && raw.uses !== undefined) this.error([...at, 'uses'], `step "${id}" has both "run" and "uses"; use one of them`, 'key')
     if (raw.with !== undefined && raw.uses === undefined) this.error([...at, 'with'], `"with" applies only to a step with "uses"`, 'key')
     const condition = text('if')
-    if (condition !== undefined) this.expression(condition, [...at, 'if'], 'if')
+    if (condition !== undefined) {
+      // Names are read only from an expression that compiles: one problem at a time.
+      if (this.expression(condition, [...at, 'if'], 'if')) this.conditionNames(condition, [...at, 'if'], scope)
+    }
     const run = text('run')
     if (run !== undefined) this.templates(run, [...at, 'run'], { ...scope, run: true })
     const env = this.env(raw.env, [...at, 'env'], scope)
@@ -499,6 +506,9 @@ class Loader {
         const which = target.declared.length ? `declared: ${list(target.declared)}` : 'it declares no inputs'
         this.error([...at, 'inputs', name], `input "${name}" is not declared by workflow "${workflow}"${didYouMean(name, target.declared)} (${which})`, 'key')
       }
+      const spec = target?.specs[name]
+      if (spec) this.literalInput(value, spec, name, workflow!, [...at, 'inputs', name])
+      if (workflow !== undefined && typeof value === 'string' && /\{\{[^}]*\.(event|Event)\b/.test(value)) this.eventMappedInput(workflow, name, at)
     }
     for (const name of target && (sub.inputs === undefined || isPlainMap(sub.inputs)) ? target.required : []) {
       if (!Object.hasOwn(mapped, name)) {
@@ -523,11 +533,52 @@ class Loader {
     })
   }
 
-  private expression(source: string, at: Path, kind: 'if' | 'filter'): void {
+  /** A subscription input written as a plain value is checked now against the input's type, not when an event comes. */
+  private literalInput(value: unknown, spec: InputSpec, name: string, workflow: string, at: Path): void {
+    if (typeof value === 'string' && value.includes('{{')) return
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return
+    try {
+      coerceInput(name, spec, value)
+    } catch (error) {
+      const problem = (error as Error).message.replace(`input "${name}": `, '')
+      this.error(at, `input "${name}" of workflow "${workflow}" is a ${spec.type}: ${problem}`)
+    }
+  }
+
+  /** Every unquoted `.inputs.<name>` in a `run` of `workflow` carries the event's text into bash: warn there. */
+  private eventMappedInput(workflow: string, name: string, subscription: Path): void {
+    for (const use of this.runInputs.filter((u) => u.workflow === workflow && u.name === name)) {
+      this.warn(
+        use.at,
+        `${use.written} is interpolated into run without | shell_quote, and subscription at line ${this.line(subscription)} maps it from the event; read it from $${inputEnvName(name)} or quote it`,
+        use.offset
+      )
+    }
+    // Warned once per use, however many subscriptions map it.
+    this.runInputs.splice(0, this.runInputs.length, ...this.runInputs.filter((u) => !(u.workflow === workflow && u.name === name)))
+  }
+
+  /** Names an `if:` reads must exist where it stands: declared inputs, and steps that ran before it. */
+  private conditionNames(source: string, at: Path, scope: WorkflowScope): void {
+    for (const { root, name, offset } of namesInExpression(source)) {
+      if (root === 'inputs' && !scope.inputs.includes(name)) {
+        const declared = scope.inputs.length ? `declared: ${list(scope.inputs)}` : 'it declares no inputs'
+        this.error(at, `"inputs.${name}" in if: workflow "${scope.workflow}" has no input "${name}"${didYouMean(name, scope.inputs)} (${declared})`, offset)
+      } else if (root === 'steps' && !scope.steps.has(name)) {
+        this.error(at, `"steps.${name}" in if: workflow "${scope.workflow}" has no step "${name}"${didYouMean(name, scope.steps)}`, offset)
+      } else if (root === 'steps' && !scope.before.has(name)) {
+        this.error(at, `"steps.${name}" in if: step "${name}" does not run before this point`, offset)
+      }
+    }
+  }
+
+  private expression(source: string, at: Path, kind: 'if' | 'filter'): boolean {
     try {
       compileExpression(source, kind)
+      return true
     } catch (error) {
       this.error(at, (error as Error).message)
+      return false
     }
   }
 
@@ -551,6 +602,10 @@ class Loader {
         continue
       }
       const [name] = ref.path
+      if (scope.run && ref.filters.includes('shell_quote') && insideDoubleQuotes(text, offset)) {
+        this.warn(at, `${written} | shell_quote stands inside "…": bash does not read the quotes it adds there, so the value is unquoted again; remove the surrounding double quotes`, offset)
+      }
+      if (scope.run && ref.root === 'inputs' && !ref.filters.includes('shell_quote')) this.runInputs.push({ workflow: scope.workflow, name, at, offset, written })
       if (ref.root === 'inputs' && !ref.hasDefault && !scope.inputs.includes(name)) {
         const declared = scope.inputs.length ? `declared: ${list(scope.inputs)}` : 'it declares no inputs'
         this.error(at, `"${ref.raw}" refers to input "${name}", which workflow "${scope.workflow}" does not declare${didYouMean(name, scope.inputs)} (${declared})`, offset)
@@ -573,6 +628,8 @@ class Loader {
     const label = at.length === 0 ? 'the file' : typeof key === 'number' ? `item ${key + 1} of "${String(at[at.length - 2])}"` : `"${key}"`
     const input = valueAt(raw, at)
     const custom = issue.message.startsWith('must ') ? `${label} ${issue.message}` : undefined
+    const misplaced = this.misplacedSteps(at, raw, input)
+    if (misplaced) return this.error(at.slice(0, 2), misplaced, 'key')
     switch (issue.code) {
       case 'missing':
         return this.error(at.slice(0, -1), `missing required key "${String(key)}"`, 'key')
@@ -595,6 +652,19 @@ class Loader {
       default:
         return this.error(at, custom ?? (/^(Invalid|Too) /.test(issue.message) ? `${label} is invalid: ${issue.message}` : issue.message))
     }
+  }
+
+  /**
+   * A `steps:` dedented to the level of workflow names is read as a workflow called "steps" and leaves its own
+   * workflow without steps: one message that says so, rather than "must be a map" and "missing key".
+   */
+  private misplacedSteps(at: Path, raw: unknown, input: unknown): string | undefined {
+    if (at[0] !== 'workflows' || !Array.isArray(valueAt(raw, ['workflows', 'steps']))) return undefined
+    const line = this.line(['workflows', 'steps'], 'key')
+    if (at.length === 2 && at[1] === 'steps') return `"steps" at line ${line} is at the level of workflow names, so it reads as a workflow called "steps": indent it under its workflow`
+    const name = String(at[1])
+    const stepless = (at.length === 3 && at[2] === 'steps') || (at.length === 2 && (input === null || input === undefined))
+    return stepless ? `workflow "${name}" has no "steps"; the "steps" at line ${line} looks misplaced: indent it under "${name}"` : undefined
   }
 
   // ---- positions
@@ -819,6 +889,12 @@ function valueAt(raw: unknown, at: Path): unknown {
 function scalarOffset(source: string, value: string, offset: number): number {
   if (source === value) return offset
   if (/^["']/.test(source) && source.slice(1, -1) === value) return offset + 1
+  // A one-line single-quoted scalar writes each ' as '': walk both to where the value's offset stands in the source.
+  if (source.startsWith("'") && !source.includes('\n')) {
+    let s = 1
+    for (let v = 0; v < offset && s < source.length; v++) s += source.startsWith("''", s) ? 2 : 1
+    return s
+  }
   const lineEnd = value.indexOf('\n', offset)
   const snippet = value.slice(offset, lineEnd === -1 ? undefined : lineEnd).slice(0, 40)
   if (!snippet) return 0

@@ -1,7 +1,7 @@
 // ChildWorkflowExecutor: one child run from checkout to cleanup, always ending in a ChildReport (never a throw).
 
 import type { InputValue, SubscriptionSpec, TakoConfig } from '../config/types.js'
-import { renderTemplate } from './template.js'
+import { renderSubscriptionInputs } from './event-input.js'
 import { resolveInputs } from './inputs.js'
 import { abortReason, abortStatus, type RunScope, type TreeState } from './run-scope.js'
 import type { Candidate, RepositorySource } from './repository-source.js'
@@ -9,7 +9,7 @@ import type { ChildRun, ChildRunnerFactory } from './child-runner-factory.js'
 import { childFingerprint } from './resume.js'
 import { stringEnv } from './process-groups.js'
 import { messageOf, type WorkflowRunner } from './workflow-runner.js'
-import type { ChildError, ChildReport, ChildStatus, RunContext, TakoEvent } from './types.js'
+import type { ChildError, ChildReport, ChildStatus, TakoEvent } from './types.js'
 
 export interface ChildRequest {
   candidate: Candidate
@@ -146,15 +146,9 @@ export class ChildWorkflowExecutor {
     return end(outcome.status, outcome.error)
   }
 
-  /** Subscription inputs are templates over the event (SPEC 1.5). */
   private mapInputs(req: ChildRequest, repository: string): Record<string, InputValue> {
     const env = stringEnv(req.parent.tree.baseEnv ?? process.env)
-    const context: RunContext = { inputs: {}, steps: {}, event: req.event, env, run_id: req.parent.tree.runId, repository }
-    const out: Record<string, InputValue> = {}
-    for (const [name, template] of Object.entries(req.subscription.inputs)) {
-      out[name] = renderTemplate(template, context, `subscription input "${name}" of ${repository}`)
-    }
-    return out
+    return renderSubscriptionInputs(req.subscription, req.event, { env, runId: req.parent.tree.runId, repository })
   }
 }
 

@@ -5,11 +5,11 @@ import type { TakoConfig } from '../config/types.js'
 import { parseConfig } from '../config/load.js'
 import { formatIssue } from '../config/errors.js'
 import { matchSubscriptions, type SubscriptionMatch } from './subscriptions.js'
-import type { Candidate, RepositorySource } from './repository-source.js'
+import type { Candidate, RepositorySource, TakoFileRead } from './repository-source.js'
 import type { DiscoveryEntry, TakoEvent } from './types.js'
 import { messageOf } from './workflow-runner.js'
 
-type ConfigRead = { kind: 'ok'; config: TakoConfig } | { kind: 'none' } | { kind: 'error'; reason: string }
+type ConfigRead = { kind: 'ok'; config: TakoConfig; note?: string } | { kind: 'none' } | { kind: 'error'; reason: string }
 
 export interface DiscoveredCandidate {
   candidate: Candidate
@@ -32,7 +32,7 @@ export class Discovery {
     event: TakoEvent,
     declared: string[],
     signal: AbortSignal
-  ): Promise<{ candidates: DiscoveredCandidate[]; warnings: string[] }> {
+  ): Promise<{ candidates: DiscoveredCandidate[]; warnings: string[]; listed: number }> {
     const warnings: string[] = []
     const listed = await this.source.list(declared)
     const results: DiscoveredCandidate[] = listed.problems.map((p) => ({
@@ -54,6 +54,7 @@ export class Discovery {
           warnings.push(`${candidate.repository} skipped: ${read.reason}`)
           return { candidate, matches: [], entry: { ...base, result: 'error' as const, reason: read.reason } }
         }
+        if (read.note) warnings.push(`${candidate.repository}: ${read.note}`)
         const match = matchSubscriptions(read.config, event)
         for (const e of match.filterErrors) warnings.push(`${candidate.repository}: ${e}`)
         if (match.matches.length > 0) {
@@ -64,12 +65,20 @@ export class Discovery {
           const reason = read.config.subscriptions.length === 0
             ? 'has no subscriptions'
             : `not subscribed to ${event.type} from ${event.source}:${event.artifact}`
+          const meant = guessedSource(read.config, event)
+          if (meant) warnings.push(`${candidate.repository} subscribes to ${meant}, not ${event.source}: did you mean \`--source ${meant}\`?`)
           return { candidate, matches: [], entry: { ...base, result: 'no_subscription' as const, reason } }
         }
         return { candidate, matches: [], entry: { ...base, result: 'no_match' as const, reason: match.misses.join('; ') } }
       })
     )
-    return { candidates: [...results, ...verdicts], warnings }
+    return { candidates: [...results, ...verdicts], warnings, listed: listed.candidates.length }
+  }
+
+  /** The warning of a fan-out that found no candidate at all: where it looked and the layout it expects. */
+  nothingFound(event: TakoEvent): string {
+    const where = this.source.describe?.() ?? 'the repositories given to the run and the repos: key'
+    return `fan-out ${event.type} found no candidate repositories (looked in ${where})`
   }
 
   /** A source that reads many candidates in one go (local checkouts) gets every unread one at once. */
@@ -106,11 +115,21 @@ export class Discovery {
   }
 }
 
+/**
+ * Without --source or an origin remote the publisher is `local/<folder>`, which nobody subscribes to; a subscription
+ * to `<owner>/<folder>` says what the user meant.
+ */
+function guessedSource(config: TakoConfig, event: TakoEvent): string | undefined {
+  if (!event.source.startsWith('local/')) return undefined
+  const folder = event.source.slice('local/'.length).toLowerCase()
+  return config.subscriptions.find((s) => s.repository.split('/')[1]?.toLowerCase() === folder && s.events.includes(event.type))?.repository
+}
+
 function keyOf(candidate: Candidate): string {
   return `${candidate.repository.toLowerCase()}@${candidate.ref}`
 }
 
-function interpret(candidate: Candidate, file: { text: string; file: string } | null | Error): ConfigRead {
+function interpret(candidate: Candidate, file: TakoFileRead | null | Error): ConfigRead {
   if (file instanceof Error) return { kind: 'error', reason: file.message }
   if (!file) return { kind: 'none' }
   const parsed = parseConfig(file.text, `${candidate.repository}/${file.file}`)
@@ -118,5 +137,5 @@ function interpret(candidate: Candidate, file: { text: string; file: string } | 
     const first = parsed.issues.filter((i) => i.severity === 'error').map(formatIssue)
     return { kind: 'error', reason: `invalid tako.yml: ${first.slice(0, 3).join('; ')}${first.length > 3 ? ` (+${first.length - 3} more)` : ''}` }
   }
-  return { kind: 'ok', config: parsed.config }
+  return { kind: 'ok', config: parsed.config, note: file.note }
 }

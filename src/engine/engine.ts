@@ -8,16 +8,19 @@ import type { ConfigIssue, InputValue, TakoConfig, WorkflowSpec } from '../confi
 import { loadConfig } from '../config/load.js'
 import { UsageError } from './errors.js'
 import { resolveInputs } from './inputs.js'
+import { renderSubscriptionInputs, subscriptionFor } from './event-input.js'
+import { didYouMean } from '../config/suggest.js'
 import { git } from './git.js'
-import { renderDeep } from './template.js'
 import { stringEnv } from './process-groups.js'
-import { WorkflowRunner, applyWorkflowEnv, messageOf } from './workflow-runner.js'
+import { WorkflowRunner, messageOf } from './workflow-runner.js'
 import { ScriptExecutor } from './script-executor.js'
-import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './builtins/fan-out.js'
+import { FanOutExecutor, type PlannedChild } from './builtins/fan-out.js'
 import { builtinExecutors, builtinFor } from './builtins/index.js'
 import { previewPullRequest, type PullRequestPreview } from './builtins/pull-request.js'
 import { pushOnlyDelivery, type Delivery } from './builtins/pull-request-api.js'
 import { currentBranch } from './builtins/pull-request-git.js'
+import { planErrors, planFanOuts, planJson, type ChildPlan, type FanOutPlan } from './plan.js'
+import { renderDeep } from './template.js'
 import { ChildRunnerFactory } from './child-runner-factory.js'
 import { ChildWorkflowExecutor } from './child-workflow-executor.js'
 import { Discovery } from './discovery.js'
@@ -61,6 +64,8 @@ export interface RunOptions {
   dispatcher?: ChildDispatcher
   /** How tako/pull-request@v1 pushes and proposes (default: push with git's own credentials, no pull request). */
   delivery?: Delivery
+  /** Every warning (invalid subscriber, filter error, no candidates, the file's own) fails the run. */
+  strict?: boolean
 }
 
 export interface PreparedRun {
@@ -70,19 +75,37 @@ export interface PreparedRun {
   inputs: Record<string, InputValue>
   warnings: ConfigIssue[]
   source: string
+  /** How an `--event` run got its inputs (which subscription mapped them, or why none did). */
+  note?: string
 }
 
-/** Loads the file, finds the workflow and resolves inputs; throws ConfigError, UsageError or InputError. */
-export async function prepareRun(opts: Pick<RunOptions, 'root' | 'configPath' | 'workflow' | 'inputs' | 'source'>): Promise<PreparedRun> {
+/**
+ * Loads the file, finds the workflow and resolves inputs; throws ConfigError, UsageError or InputError. With an
+ * `event` and `mapEvent`, the subscription that maps the event to this workflow supplies inputs, as in a child run;
+ * inputs given explicitly win over mapped ones.
+ */
+export async function prepareRun(
+  opts: Pick<RunOptions, 'root' | 'configPath' | 'workflow' | 'inputs' | 'source' | 'runId'> & { event?: TakoEvent; subscription?: number }
+): Promise<PreparedRun> {
   const { config, warnings, path: configPath } = await loadConfig({ root: opts.root, configPath: opts.configPath })
   const workflow = config.workflows[opts.workflow]
   if (!workflow) {
     const names = Object.keys(config.workflows)
-    throw new UsageError(`${configPath}: no workflow "${opts.workflow}" (available: ${names.join(', ') || 'none'})`)
+    throw new UsageError(`${configPath}: no workflow "${opts.workflow}"${didYouMean(opts.workflow, names)} (available: ${names.join(', ') || 'none'})`)
   }
-  const inputs = resolveInputs(opts.workflow, workflow.inputs, opts.inputs)
   const source = opts.source ?? (await originRepository(opts.root)) ?? `local/${path.basename(path.resolve(opts.root))}`
-  return { config, configPath, workflow, inputs, warnings, source }
+  let given = opts.inputs
+  let note: string | undefined
+  if (opts.event) {
+    const found = subscriptionFor(config, opts.workflow, opts.event, opts.subscription)
+    note = `event ${opts.event.type} from ${opts.event.source}: ${found.note}`
+    if (found.subscription) {
+      const mapped = renderSubscriptionInputs(found.subscription, opts.event, { env: stringEnv(process.env), runId: opts.runId ?? newRunId(), repository: source })
+      given = { ...mapped, ...opts.inputs }
+    }
+  }
+  const inputs = resolveInputs(opts.workflow, workflow.inputs, given)
+  return { config, configPath, workflow, inputs, warnings, source, ...(note ? { note } : {}) }
 }
 
 /** `owner/repo` from the origin remote URL (https, ssh or scp-like), if there is one. */
@@ -177,14 +200,15 @@ export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promi
     await tree.reaper.drain()
     await removeScratch(tree.scratchDir)
   }
-  return runReport(prepared, tree, startedAt, { status, steps, error })
+  return runReport(prepared, tree, startedAt, { status, steps, error }, opts)
 }
 
 function runReport(
   prepared: PreparedRun,
   tree: TreeState,
   startedAt: Date,
-  outcome: { status: RunReport['status']; steps: RunReport['steps']; error?: string }
+  outcome: { status: RunReport['status']; steps: RunReport['steps']; error?: string },
+  opts: Pick<RunOptions, 'strict'>
 ): RunReport {
   const report: RunReport = {
     version: 1,
@@ -203,17 +227,16 @@ function runReport(
   if (outcome.error) report.error = outcome.error
   const proposed = tree.pullRequests?.get('')
   if (proposed?.length) report.pull_requests = proposed
+  // Strict: a run that "succeeded" with warnings (its file's and the tree's) did not do what was asked of it.
+  const warnings = prepared.warnings.length + tree.warnings.length
+  if (opts.strict && warnings > 0 && report.status === 'success') {
+    report.status = 'failure'
+    report.error = `strict: ${warnings} warning${warnings === 1 ? '' : 's'} fail the run`
+  }
   return report
 }
 
-export interface FanOutPlan {
-  step: string
-  event?: TakoEvent
-  /** Payload keys that depend on earlier steps' outputs and cannot be known before the run. */
-  unresolved: string[]
-  error?: string
-  children: PlannedChild[]
-}
+export type { FanOutPlan, ChildPlan } from './plan.js'
 
 export interface RunPlan {
   runId: string
@@ -227,7 +250,11 @@ export interface RunPlan {
   report: RunReport
 }
 
-/** Dry run: what would run, with the discovery verdict of every candidate of the root's fan-outs. Runs nothing. */
+/**
+ * Dry run: the whole tree as far as it can be decided before anything runs — each fan-out's candidates and verdicts,
+ * each matched child's inputs checked against its workflow, and that child's own fan-outs. Runs nothing. The report
+ * fails where the run would certainly fail (an invalid fan-out, inputs a child would reject) and under `strict`.
+ */
 export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<RunPlan> {
   const startedAt = new Date()
   const { tree, fanOut, rootScope } = await wire(prepared, opts)
@@ -235,39 +262,25 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
   // The context the runner builds before the first step; step outputs are what cannot be known yet.
   const env = stringEnv(opts.baseEnv ?? process.env)
   const context: RunContext = { inputs: prepared.inputs, steps: {}, env, run_id: tree.runId, repository: prepared.source, event: opts.event }
-  const fanOuts: FanOutPlan[] = []
+  let fanOuts: FanOutPlan[] = []
   const pullRequests: PullRequestPreview[] = []
+  let error: string | undefined
   try {
-    applyWorkflowEnv(prepared.workflow, context)
     const rootBranch = (await currentBranch(rootScope.workspace, signal)) ?? '(the checked-out branch)'
     for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request')) {
       pullRequests.push(previewPullRequest(step, context, prepared.workflow.name, rootBranch))
     }
-    for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/fan-out')) {
-      const raw = { ...(step.with ?? {}) }
-      const payload: Record<string, unknown> = {}
-      const unresolved: string[] = []
-      for (const [key, value] of Object.entries((raw.payload ?? {}) as Record<string, unknown>)) {
-        try {
-          payload[key] = renderDeep(value, context, `step "${step.id}" payload ${key}`)
-        } catch {
-          unresolved.push(key)
-        }
-      }
-      try {
-        const { payload: _, ...rest } = raw
-        const settings = parseFanOutWith({ ...(renderDeep(rest, context, `step "${step.id}" with`) as Record<string, unknown>), payload })
-        const event: TakoEvent = { id: 'dry-run', type: settings.event_type, source: prepared.source, artifact: settings.artifact, schema_version: settings.schema_version, payload }
-        const children = await fanOut.plan(event, rootScope, signal)
-        fanOuts.push({ step: step.id, event, unresolved, children })
-        for (const child of children.filter((c) => !c.blocked)) pullRequests.push(...childPullRequests(child, event, context))
-      } catch (e) {
-        fanOuts.push({ step: step.id, unresolved, error: messageOf(e), children: [] })
-      }
-    }
+    fanOuts = await planFanOuts(fanOut, prepared.workflow, context, rootScope, signal)
+    pullRequests.push(...plannedPullRequests(fanOuts, context))
+  } catch (e) {
+    error = messageOf(e)
   } finally {
     await removeScratch(tree.scratchDir)
   }
+  const errors = [...(error ? [error] : []), ...planErrors(fanOuts)]
+  const report = runReport(prepared, tree, startedAt, { status: errors.length ? 'failure' : 'success', steps: [], error: errors.join('\n') || undefined }, opts)
+  report.dry_run = true
+  report.plan = planJson(fanOuts)
   return {
     runId: tree.runId,
     source: prepared.source,
@@ -276,17 +289,31 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
     steps: prepared.workflow.steps.map((s) => ({ id: s.id, kind: s.uses ?? 'run', if: s.if })),
     fanOuts,
     pullRequests,
-    report: runReport(prepared, tree, startedAt, { status: 'success', steps: [] })
+    report
   }
 }
 
+/** The pull requests the planned tree's children would propose, those of nested fan-outs included. */
+function plannedPullRequests(plans: FanOutPlan[], parent: RunContext): PullRequestPreview[] {
+  const out: PullRequestPreview[] = []
+  for (const plan of plans) {
+    if (!plan.event) continue
+    for (const child of plan.children) {
+      if (child.blocked) continue
+      out.push(...childPullRequests(child, plan.event, parent))
+      out.push(...plannedPullRequests(child.fanOuts ?? [], parent))
+    }
+  }
+  return out
+}
+
 /** The pull requests a planned child's workflow would propose; its base is the branch its checkout would have. */
-function childPullRequests(child: PlannedChild, event: TakoEvent, parent: RunContext): PullRequestPreview[] {
+function childPullRequests(child: ChildPlan, event: TakoEvent, parent: RunContext): PullRequestPreview[] {
   const workflow = child.config.workflows[child.match.subscription.workflow]
   if (!workflow) return []
-  const context: RunContext = { inputs: {}, steps: {}, event, env: parent.env, run_id: parent.run_id, repository: child.candidate.repository }
+  const context: RunContext = { inputs: { ...(child.inputs ?? {}) }, steps: {}, event, env: parent.env, run_id: parent.run_id, repository: child.candidate.repository }
   // The inputs the subscription would map from the event, as far as they can be known now.
-  for (const [name, template] of Object.entries(child.match.subscription.inputs)) {
+  if (!child.inputs) for (const [name, template] of Object.entries(child.match.subscription.inputs)) {
     try {
       context.inputs[name] = renderDeep(template, context, `subscription input "${name}"`) as string
     } catch {

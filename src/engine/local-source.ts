@@ -4,7 +4,9 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { CloneLanes, type CloneRequest, type CloneResult } from './clone-lanes.js'
 import { git, readTakoFile, readTakoFiles } from './git.js'
-import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from './repository-source.js'
+import { parseRepoRef, SourceError, type Candidate, type RepositorySource, type TakoFileRead } from './repository-source.js'
+
+type Problem = { repository: string; ref: string; reason: string }
 
 export interface LocalSourceOptions {
   reposDir?: string
@@ -19,6 +21,8 @@ export class LocalRepositorySource implements RepositorySource {
   private readonly paths = new Map<string, string>()
   private scanned?: Promise<void>
   private readonly lanes = new CloneLanes()
+  /** Folders under --repos that cannot be candidates, said once per fan-out rather than ignored. */
+  private readonly scanProblems: Problem[] = []
 
   constructor(private readonly opts: LocalSourceOptions) {
     for (const [name, dir] of Object.entries(opts.repos ?? {})) this.paths.set(name.toLowerCase(), path.resolve(dir))
@@ -26,7 +30,7 @@ export class LocalRepositorySource implements RepositorySource {
 
   async list(declared: string[]): Promise<{ candidates: Candidate[]; problems: Array<{ repository: string; ref: string; reason: string }> }> {
     await (this.scanned ??= this.scan())
-    const problems: Array<{ repository: string; ref: string; reason: string }> = []
+    const problems: Problem[] = [...this.scanProblems]
     const byKey = new Map<string, Candidate>()
     for (const name of this.paths.keys()) byKey.set(name, { repository: this.displayName(name), ref: '' })
     for (const entry of declared) {
@@ -45,19 +49,31 @@ export class LocalRepositorySource implements RepositorySource {
     return { candidates: [...byKey.values()].sort((a, b) => a.repository.localeCompare(b.repository)), problems }
   }
 
-  async readConfig(candidate: Candidate): Promise<{ text: string; file: string } | null> {
+  async readConfig(candidate: Candidate): Promise<TakoFileRead | null> {
     const dir = this.pathOf(candidate)
+    let file: TakoFileRead | null
     try {
-      return await readTakoFile(dir, candidate.ref || 'HEAD')
+      file = await readTakoFile(dir, candidate.ref || 'HEAD')
     } catch (error) {
       throw new SourceError(`cannot read ${candidate.repository} at ${dir}: ${(error as Error).message}`, 'other')
     }
+    const explained = await explain(candidate, dir, file)
+    if (explained instanceof Error) throw explained
+    return explained
+  }
+
+  describe(): string {
+    const where = [
+      ...(this.opts.reposDir ? [`--repos ${relative(this.opts.reposDir)}`] : []),
+      ...Object.keys(this.opts.repos ?? {}).map((name) => `--repo ${name}`)
+    ]
+    return where.length ? `${where.join(', ')}; expected DIR/<owner>/<repo> git checkouts` : 'nowhere: no --repos DIR or --repo given'
   }
 
   /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). */
-  async readConfigs(candidates: Candidate[], signal: AbortSignal): Promise<Array<{ text: string; file: string } | null | Error>> {
+  async readConfigs(candidates: Candidate[], signal: AbortSignal): Promise<Array<TakoFileRead | null | Error>> {
     const lanes = Math.min(READ_LANES, candidates.length)
-    const results: Array<{ text: string; file: string } | null | Error> = new Array(candidates.length)
+    const results: Array<TakoFileRead | null | Error> = new Array(candidates.length)
     await Promise.all(
       Array.from({ length: lanes }, async (_, lane) => {
         const mine = candidates.map((c, i) => ({ c, i })).filter(({ i }) => i % lanes === lane)
@@ -69,7 +85,7 @@ export class LocalRepositorySource implements RepositorySource {
         })
       })
     )
-    return results
+    return Promise.all(results.map((r, i) => (r instanceof Error ? r : explain(candidates[i], this.pathOf(candidates[i]), r))))
   }
 
   async checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void> {
@@ -101,19 +117,35 @@ export class LocalRepositorySource implements RepositorySource {
     return dir
   }
 
-  /** DIR/<owner>/<repo>/ folders that are git checkouts; anything else there is ignored. */
+  /** DIR/<owner>/<repo>/ folders that are git checkouts; any other folder there is a problem said once per fan-out. */
   private async scan(): Promise<void> {
     for (const [name] of this.paths) this.names.set(name, this.originalName(name))
     const root = this.opts.reposDir
     if (!root) return
     for (const owner of await readdir(root, { withFileTypes: true })) {
       if (!owner.isDirectory() || owner.name.startsWith('.')) continue
-      for (const repo of await readdir(path.join(root, owner.name), { withFileTypes: true })) {
+      const ownerDir = path.join(root, owner.name)
+      if (await isGitCheckout(ownerDir)) {
+        // The usual slip: --repos given the owner's folder, one level too deep.
+        this.scanProblems.push({
+          repository: owner.name,
+          ref: '',
+          reason: `${relative(ownerDir)} is a git repository where an owner folder was expected: --repos wants DIR/<owner>/<repo> (did you mean --repos ${relative(path.dirname(path.resolve(root)))}?)`
+        })
+        continue
+      }
+      for (const repo of await readdir(ownerDir, { withFileTypes: true })) {
         if (!repo.isDirectory()) continue
         const full = `${owner.name}/${repo.name}`
-        if (typeof parseRepoRef(full) === 'string') continue
-        const dir = path.join(root, owner.name, repo.name)
-        if (!(await isGitCheckout(dir))) continue
+        const dir = path.join(ownerDir, repo.name)
+        if (typeof parseRepoRef(full) === 'string') {
+          this.scanProblems.push({ repository: full, ref: '', reason: `${relative(dir)} is ignored: "${full}" is not a repository name` })
+          continue
+        }
+        if (!(await isGitCheckout(dir))) {
+          this.scanProblems.push({ repository: full, ref: '', reason: `${relative(dir)} is not a git repository (no .git): ignored` })
+          continue
+        }
         const key = full.toLowerCase()
         if (!this.paths.has(key)) {
           this.paths.set(key, dir)
@@ -149,6 +181,34 @@ async function originUrl(repoDir: string): Promise<string | undefined> {
   const text = await readFile(path.join(repoDir, '.git', 'config'), 'utf8').catch(() => '')
   const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? ''
   return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
+}
+
+/**
+ * What a bare "no tako.yml" would hide: a ref that does not exist, a tako.yml that is there but not committed; and,
+ * for a file that was read, uncommitted edits the child will not see.
+ */
+async function explain(candidate: Candidate, dir: string, file: TakoFileRead | null): Promise<TakoFileRead | null | Error> {
+  if (file) {
+    if (candidate.ref) return file
+    const onDisk = await readFile(path.join(dir, file.file), 'utf8').catch(() => undefined)
+    return onDisk !== undefined && onDisk !== file.text ? { ...file, note: `${file.file} has uncommitted changes (children run the committed state)` } : file
+  }
+  if (candidate.ref) {
+    const res = await git(['rev-parse', '--verify', '--quiet', `${candidate.ref}^{commit}`], { cwd: dir })
+    if (res.code !== 0) return new SourceError(`ref "${candidate.ref}" does not exist in ${candidate.repository} (${relative(dir)})`, 'not_found')
+    return null
+  }
+  for (const name of ['tako.yml', 'tako.yaml']) {
+    if (await stat(path.join(dir, name)).then((s) => s.isFile(), () => false)) {
+      return new SourceError(`${name} is not committed (children run the committed state): commit it in ${relative(dir)}`, 'not_found')
+    }
+  }
+  return null
+}
+
+/** Paths in messages relative to the current folder, as a user typed them. */
+function relative(p: string): string {
+  return path.relative(process.cwd(), path.resolve(p)) || '.'
 }
 
 async function isGitCheckout(dir: string): Promise<boolean> {

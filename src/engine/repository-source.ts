@@ -16,15 +16,24 @@ export class SourceError extends Error {
   }
 }
 
+/** A candidate's tako file as read at its ref; `note` is something its owner should hear (uncommitted edits). */
+export interface TakoFileRead {
+  text: string
+  file: string
+  note?: string
+}
+
 export interface RepositorySource {
   /** Candidates from the command line / action input plus `declared` (`repos:` of the emitting file). */
   list(declared: string[]): Promise<{ candidates: Candidate[]; problems: Array<{ repository: string; ref: string; reason: string }> }>
   /** The candidate's tako.yml at its ref, or null when it has none. Throws SourceError when it cannot be read. */
-  readConfig(candidate: Candidate, signal: AbortSignal): Promise<{ text: string; file: string } | null>
+  readConfig(candidate: Candidate, signal: AbortSignal): Promise<TakoFileRead | null>
   /** Optional: many candidates at once, in order (an Error for one that cannot be read). */
-  readConfigs?(candidates: Candidate[], signal: AbortSignal): Promise<Array<{ text: string; file: string } | null | Error>>
+  readConfigs?(candidates: Candidate[], signal: AbortSignal): Promise<Array<TakoFileRead | null | Error>>
   /** Makes `dir` (existing, empty) a real git checkout of the candidate at its ref. Throws SourceError. */
   checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void>
+  /** Optional: where candidates were looked for, for "found no candidates" (`--repos repos (DIR/<owner>/<repo>)`). */
+  describe?(): string
   /** Optional: releases what the source holds (processes, connections) once the run is over. */
   close?(): void
 }

@@ -7,7 +7,7 @@ import { renderTemplate } from './template.js'
 import { runScript } from './process.js'
 import { readRegularFile, RefusedFile } from './regular-file.js'
 import { regexCapture } from './regex.js'
-import { abortReason, abortStatus } from './run-scope.js'
+import { abortReason, abortStatus, formatMs } from './run-scope.js'
 import type { StepExecutor, StepInvocation, StepOutcome } from './step-executor.js'
 import type { OutputSource } from '../config/types.js'
 
@@ -39,7 +39,7 @@ export class ScriptExecutor implements StepExecutor {
       )
       const logTail = result.combined.tailLines(LOG_TAIL_LINES, LOG_TAIL_BYTES)
       if (result.timedOut) {
-        return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out`, logTail }
+        return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out after ${formatMs(step.timeoutMs ?? 0)} (its timeout)`, logTail }
       }
       if (result.cancelled) {
         return { status: abortStatus(inv.signal), exitCode: result.exitCode, outputs: {}, error: abortReason(inv.signal), logTail }

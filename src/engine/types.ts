@@ -137,4 +137,8 @@ export interface RunReport {
   error?: string
   /** Those of the root run; each child carries its own. */
   pull_requests?: PullRequestRecord[]
+  /** A dry run's report: nothing ran. */
+  dry_run?: boolean
+  /** A dry run's plan of the whole tree (fan-outs, children, their inputs and nested fan-outs). */
+  plan?: unknown[]
 }

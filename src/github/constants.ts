@@ -12,6 +12,7 @@ export const Inputs = {
   CacheRestoreKeys: 'cache-restore-keys',
   DryRun: 'dry-run',
   KeepWorkspaces: 'keep-workspaces',
+  Strict: 'strict',
   Mode: 'mode',
   DispatchWorkflow: 'dispatch-workflow',
   Event: 'event',

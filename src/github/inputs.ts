@@ -50,6 +50,7 @@ const schema = z.object({
   cacheRestoreKeys: z.string().transform((v) => v.split('\n').map((l) => l.trim()).filter(Boolean)),
   dryRun: bool(Inputs.DryRun),
   keepWorkspaces: bool(Inputs.KeepWorkspaces),
+  strict: bool(Inputs.Strict),
   mode: z.string().transform((v, ctx) => {
     const t = v.trim() || 'local'
     if (t === 'local' || t === 'dispatch') return t
@@ -89,6 +90,7 @@ export function getInputs(): ActionInputs {
     cacheRestoreKeys: actionInput(Inputs.CacheRestoreKeys),
     dryRun: actionInput(Inputs.DryRun),
     keepWorkspaces: actionInput(Inputs.KeepWorkspaces),
+    strict: actionInput(Inputs.Strict),
     mode: actionInput(Inputs.Mode),
     dispatchWorkflow: actionInput(Inputs.DispatchWorkflow),
     event: actionInput(Inputs.Event),

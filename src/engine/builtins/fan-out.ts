@@ -49,8 +49,16 @@ export interface PlannedChild {
   blocked?: { status: 'failure' | 'skipped'; error: ChildError }
 }
 
+/** The one rule for a fan-out's rendered `event_type` (SPEC 1.1: snake_case), for the run and the dry run alike. */
+export function checkEventType(value: unknown): string | undefined {
+  if (typeof value === 'string' && EVENT_TYPE_PATTERN.test(value)) return undefined
+  return `fan-out: event_type must be snake_case (like api_published), got ${JSON.stringify(value ?? '')}`
+}
+
 /** Reads `with` after templating; values may arrive as strings from templates. */
 export function parseFanOutWith(raw: Record<string, unknown>): FanOutSettings {
+  const typeProblem = checkEventType(raw.event_type)
+  if (typeProblem) throw new Error(typeProblem)
   const w = parseWith('tako/fan-out@v1', withSchema, raw)
   return {
     event_type: w.event_type,
@@ -96,11 +104,10 @@ export class FanOutExecutor implements StepExecutor {
 
   /** Discovery plus the checks that keep a child from running; records discovery in the tree. */
   async plan(event: TakoEvent, scope: RunScope, signal: AbortSignal): Promise<PlannedChild[]> {
-    const { candidates, warnings } = await this.deps.discovery.discover(event, scope.config.repos, signal)
-    for (const w of warnings) {
-      scope.tree.warnings.push(w)
-      scope.tree.observer.warning?.(w)
-    }
+    const { candidates, warnings, listed } = await this.deps.discovery.discover(event, scope.config.repos, signal)
+    // Folders that could not be candidates were said already; what is left to say is that none could.
+    if (listed === 0) warnings.push(this.deps.discovery.nothingFound(event))
+    for (const w of warnings) warn(scope.tree, w)
     const planned: PlannedChild[] = []
     const seen = new Set<string>()
     for (const found of candidates) {
@@ -169,6 +176,13 @@ export class FanOutExecutor implements StepExecutor {
     }
     return result
   }
+}
+
+/** Records a warning of the tree once: nested fan-outs meet the same unreadable candidates again. */
+export function warn(tree: RunScope['tree'], message: string): void {
+  if (tree.warnings.includes(message)) return
+  tree.warnings.push(message)
+  tree.observer.warning?.(message)
 }
 
 function makeEvent(settings: FanOutSettings, scope: RunScope): TakoEvent {
