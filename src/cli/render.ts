@@ -38,18 +38,21 @@ export function summaryText(report: RunReport): string {
     lines.push('', `Children (${report.children.length}):`)
     for (const { child, depth } of treeOrder(report.children)) lines.push(`  ${'  '.repeat(depth)}${childLine(child)}`)
   }
-  // Candidates that simply do not listen to the event are many and alike: one line per event says it.
-  const plainlyUnsubscribed = (d: DiscoveryEntry): boolean => d.result === 'no_subscription' && /^(not subscribed|has no subscriptions)/.test(d.reason)
-  const notRun = report.discovery.filter((d) => d.result !== 'matched' && !plainlyUnsubscribed(d))
-  const unsubscribed = new Map<string, string[]>()
-  for (const d of report.discovery.filter(plainlyUnsubscribed)) {
+  // Candidates that do not listen to an event are only counted in its fan-out's row; fan-outs that reached nobody
+  // are many and alike in a wide tree (every service announcing its own deploy): one line per event type says it.
+  const notRun = report.discovery.filter((d) => !d.fan_out && d.result !== 'matched')
+  const unheard = new Map<string, DiscoveryEntry[]>()
+  for (const d of report.discovery) {
+    if (!d.fan_out || d.fan_out.matched > 0) continue
     const key = d.event_type ?? ''
-    unsubscribed.set(key, [...(unsubscribed.get(key) ?? []), d.repository])
+    const same = unheard.get(key)
+    if (same) same.push(d)
+    else unheard.set(key, [d])
   }
-  if (notRun.length > 0 || unsubscribed.size > 0) {
+  if (notRun.length > 0 || unheard.size > 0) {
     lines.push('', 'Not triggered:')
     for (const d of notRun) lines.push(`  - ${d.repository}${d.ref ? `@${d.ref}` : ''}${d.event_type ? ` (${d.event_type})` : ''}: ${d.result}: ${d.reason}`)
-    for (const [event, repos] of unsubscribed) lines.push(`  - not subscribed to ${event || 'the event'}: ${repos.join(', ')}`)
+    for (const [event, rows] of unheard) lines.push(`  - ${event || 'the event'}: ${unheardText(rows)}`)
   }
   for (const child of report.children.filter((c) => c.error?.log_tail)) {
     lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`)
@@ -61,10 +64,26 @@ export function summaryText(report: RunReport): string {
   return lines.join('\n')
 }
 
+/** Fan-outs of one event type that started nothing: from where, and how many candidates they looked at. */
+function unheardText(rows: DiscoveryEntry[]): string {
+  const sources = rows.slice(0, 3).map((d) => d.repository)
+  const more = rows.length > 3 ? ` and ${rows.length - 3} more` : ''
+  const looked = [...new Set(rows.map((d) => d.fan_out?.candidates ?? 0))]
+  const candidates = looked.length === 1 ? `${looked[0]} ${looked[0] === 1 ? 'candidate' : 'candidates'}` : `${Math.min(...looked)}–${Math.max(...looked)} candidates`
+  const fanOuts = rows.length === 1 ? 'the fan-out' : `${rows.length} fan-outs`
+  return rows.length === 1 && rows[0].fan_out
+    ? `nothing triggered from ${sources[0]}: ${rows[0].reason}`
+    : `nothing triggered by ${fanOuts} (from ${sources.join(', ')}${more}), each looking at ${candidates}`
+}
+
 /** Children with their descendants right after them, depth from the root run. */
 function treeOrder(children: ChildReport[]): Array<{ child: ChildReport; depth: number }> {
   const byParent = new Map<string, ChildReport[]>()
-  for (const c of children) byParent.set(c.parent_id, [...(byParent.get(c.parent_id) ?? []), c])
+  for (const c of children) {
+    const siblings = byParent.get(c.parent_id)
+    if (siblings) siblings.push(c)
+    else byParent.set(c.parent_id, [c])
+  }
   const out: Array<{ child: ChildReport; depth: number }> = []
   const visit = (parent: string, depth: number): void => {
     for (const child of byParent.get(parent) ?? []) {
@@ -90,9 +109,14 @@ export function planText(plan: RunPlan): string {
     if (f.error) lines.push(`  cannot plan: ${f.error}`)
     if (f.event) lines.push(`  payload: ${JSON.stringify(f.event.payload)}`)
     if (f.unresolved.length) lines.push(`  payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`)
-    for (const d of plan.report.discovery) {
-      if (d.event_type !== f.event?.type) continue
-      const runs = f.children.filter((c) => c.candidate.repository === d.repository)
+    const byRepository = new Map<string, RunPlan['fanOuts'][number]['children']>()
+    for (const c of f.children) {
+      const runs = byRepository.get(c.candidate.repository)
+      if (runs) runs.push(c)
+      else byRepository.set(c.candidate.repository, [c])
+    }
+    for (const d of f.verdicts ?? []) {
+      const runs = byRepository.get(d.repository) ?? []
       if (d.result === 'matched') {
         for (const c of runs) {
           lines.push(c.blocked

@@ -21,7 +21,7 @@ import { CancelReason, TEMP_DIR, newRunId, type RunObserver, type RunScope, type
 import type { RepositorySource } from './repository-source.js'
 import { WorkspaceReaper } from './reaper.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
-import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
+import type { ChildReport, DiscoveryEntry, RunContext, RunReport, TakoEvent } from './types.js'
 
 
 export interface RunOptions {
@@ -197,6 +197,8 @@ export interface FanOutPlan {
   unresolved: string[]
   error?: string
   children: PlannedChild[]
+  /** Every candidate's verdict for this fan-out's event (the report keeps only the rows worth keeping). */
+  verdicts?: DiscoveryEntry[]
 }
 
 export interface RunPlan {
@@ -235,9 +237,10 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
         const { payload: _, ...rest } = raw
         const settings = parseFanOutWith({ ...(renderDeep(rest, context, `step "${step.id}" with`) as Record<string, unknown>), payload })
         const event: TakoEvent = { id: 'dry-run', type: settings.event_type, source: prepared.source, artifact: settings.artifact, schema_version: settings.schema_version, payload }
-        fanOuts.push({ step: step.id, event, unresolved, children: await fanOut.plan(event, rootScope, signal) })
+        const { children, verdicts } = await fanOut.plan(event, rootScope, signal, { every: true })
+        fanOuts.push({ step: step.id, event, unresolved, children, verdicts })
       } catch (e) {
-        fanOuts.push({ step: step.id, unresolved, error: messageOf(e), children: [] })
+        fanOuts.push({ step: step.id, unresolved, error: messageOf(e), children: [], verdicts: [] })
       }
     }
   } finally {

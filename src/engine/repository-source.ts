@@ -21,8 +21,15 @@ export interface RepositorySource {
   list(declared: string[]): Promise<{ candidates: Candidate[]; problems: Array<{ repository: string; ref: string; reason: string }> }>
   /** The candidate's tako.yml at its ref, or null when it has none. Throws SourceError when it cannot be read. */
   readConfig(candidate: Candidate, signal: AbortSignal): Promise<{ text: string; file: string } | null>
-  /** Optional: many candidates at once, in order (an Error for one that cannot be read). */
-  readConfigs?(candidates: Candidate[], signal: AbortSignal): Promise<Array<{ text: string; file: string } | null | Error>>
+  /**
+   * Optional: many candidates at once, in order (an Error for one that cannot be read). A source that answers in parts
+   * may hand each answer to `each` (by index) as it comes, so that discovery can act on it before the rest is read.
+   */
+  readConfigs?(
+    candidates: Candidate[],
+    signal: AbortSignal,
+    each?: (index: number, file: { text: string; file: string } | null | Error) => void
+  ): Promise<Array<{ text: string; file: string } | null | Error>>
   /** Makes `dir` (existing, empty) a real git checkout of the candidate at its ref. Throws SourceError. */
   checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void>
   /** Optional: releases what the source holds (processes, connections) once the run is over. */

@@ -120,8 +120,10 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], pl
     out.push(...steps.note, '')
   }
 
-  if (planned) out.push(...plannedSection(planned, take))
-  else out.push(...childrenSection(report.children, take))
+  // Sections append to `out`: spreading a section of many thousand rows into push() would copy it (and can
+  // exceed the argument limit).
+  if (planned) plannedSection(out, planned, take)
+  else childrenSection(out, report.children, take)
 
   if (failures.length > 0) {
     const shown = take(failures)
@@ -133,7 +135,11 @@ function renderSummary(report: RunReport, title: string, failures: Failure[], pl
   if (report.discovery.length > 0) {
     const discovery = take(report.discovery)
     out.push('### Discovery', '', '| repository | ref | result | reason |', '| --- | --- | --- | --- |')
-    for (const d of discovery.shown) out.push(row([inline(d.repository), inline(d.ref), inline(d.result), inline(d.reason)]))
+    // A fan-out's own row counts its candidates (those merely not subscribed have no row of their own).
+    for (const d of discovery.shown) {
+      const who = d.fan_out ? `fan-out of ${d.event_type ?? 'an event'} from ${d.repository}` : d.repository
+      out.push(row([inline(who), inline(d.ref), inline(d.result), inline(d.reason)]))
+    }
     out.push(...discovery.note, '')
   }
 
@@ -165,18 +171,24 @@ function plannedRow(fanOut: FanOutPlan, c: PlannedChild): PlannedRow {
 
 type Take = <T>(list: T[]) => { shown: T[]; note: string[] }
 
-function plannedSection(planned: PlannedRow[], take: Take): string[] {
-  const out = ['### Planned child runs', '']
-  if (planned.length === 0) return [...out, '_No child would run._', '']
+function plannedSection(out: string[], planned: PlannedRow[], take: Take): void {
+  out.push('### Planned child runs', '')
+  if (planned.length === 0) {
+    out.push('_No child would run._', '')
+    return
+  }
   const rows = take(planned)
   out.push('| fan-out step | repository | workflow | event | verdict |', '| --- | --- | --- | --- | --- |')
   for (const p of rows.shown) out.push(row([inline(p.step), inline(p.repository), inline(p.workflow), inline(p.event), inline(p.verdict)]))
-  return [...out, ...rows.note, '']
+  out.push(...rows.note, '')
 }
 
-function childrenSection(all: ChildReport[], take: Take): string[] {
-  const out = ['### Child runs', '']
-  if (all.length === 0) return [...out, '_No child runs._', '']
+function childrenSection(out: string[], all: ChildReport[], take: Take): void {
+  out.push('### Child runs', '')
+  if (all.length === 0) {
+    out.push('_No child runs._', '')
+    return
+  }
   const children = take(all)
   out.push('| id | repository | workflow | event | status | duration | failing step | triggered by |', '| --- | --- | --- | --- | --- | ---: | --- | --- |')
   for (const c of children.shown) {
@@ -193,7 +205,7 @@ function childrenSection(all: ChildReport[], take: Take): string[] {
       ])
     )
   }
-  return [...out, ...children.note, '']
+  out.push(...children.note, '')
 }
 
 function failureSection({ child, tail }: Failure, tailBytes: number, cuts: Cuts): string[] {
