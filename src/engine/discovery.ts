@@ -8,7 +8,7 @@ import pLimit from 'p-limit'
 import type { TakoConfig } from '../config/types.js'
 import { parseConfig } from '../config/load.js'
 import { formatIssue } from '../config/errors.js'
-import { matchSubscriptions, type SubscriptionMatch } from './subscriptions.js'
+import { matchSubscriptions, type MatchResult, type SubscriptionMatch } from './subscriptions.js'
 import type { Candidate, RepositorySource } from './repository-source.js'
 import type { DiscoveryEntry, FanOutCounts, TakoEvent } from './types.js'
 import { messageOf } from './workflow-runner.js'
@@ -55,6 +55,8 @@ export class Discovery {
   private readonly configs = new Map<string, Promise<ConfigRead>>()
   private readonly reads = pLimit(READ_CONCURRENCY)
   private readonly listings = new Map<string, Promise<Listing>>()
+  /** Verdicts of candidates that subscribe to an event, by event and candidate (the others are only counted). */
+  private readonly matched = new Map<string, MatchResult>()
   /** Keys of what the tree has recorded (and warned about) already. */
   private readonly recorded = new Set<string>()
 
@@ -82,7 +84,8 @@ export class Discovery {
       })
     })
     const offset = listing.problems.length
-    const judge = (i: number, read: ConfigRead): void => emit(offset + i, this.verdict(listing.candidates[i], read, event, warnings))
+    const key = eventKey(event)
+    const judge = (i: number, read: ConfigRead): void => emit(offset + i, this.verdict(listing.candidates[i], read, event, key, warnings))
 
     if (listing.index && !opts.every) {
       // Everything was read before: visit the subscribers of this event and the unreadable, count the others.
@@ -115,7 +118,7 @@ export class Discovery {
     return pending
   }
 
-  private verdict(candidate: Candidate, read: ConfigRead, event: TakoEvent, warnings: string[]): DiscoveredCandidate {
+  private verdict(candidate: Candidate, read: ConfigRead, event: TakoEvent, eventKey: string, warnings: string[]): DiscoveredCandidate {
     const base = { repository: candidate.repository, ref: candidate.ref, event_type: event.type }
     const problem = (result: 'no_subscription' | 'error', reason: string, warning: string): DiscoveredCandidate => {
       // A candidate that cannot be read is the same problem for every event: said once per tree.
@@ -125,7 +128,13 @@ export class Discovery {
     }
     if (read.kind === 'none') return problem('no_subscription', 'has no tako.yml', `${candidate.repository} skipped: it has no tako.yml${candidate.ref ? ` at ${candidate.ref}` : ''}`)
     if (read.kind === 'error') return problem('error', read.reason, `${candidate.repository} skipped: ${read.reason}`)
-    const match = matchSubscriptions(read.config, event)
+    // The same event emitted again (two runs of one publisher workflow) reuses the verdict: evaluated once per tree.
+    const verdictKey = `${eventKey}\n${keyOf(candidate)}`
+    let match = this.matched.get(verdictKey)
+    if (!match) {
+      match = matchSubscriptions(read.config, event)
+      if (match.subscribed) this.matched.set(verdictKey, match)
+    }
     if (match.matches.length > 0) {
       const reason = match.matches.map((m) => `subscription ${m.index} → workflow ${m.subscription.workflow}`).join('; ')
       for (const e of match.filterErrors) warnings.push(`${candidate.repository}: ${e}`)
@@ -135,8 +144,8 @@ export class Discovery {
       const reason = read.config.subscriptions.length === 0 ? 'has no subscriptions' : `not subscribed to ${event.type} from ${event.source}:${event.artifact}`
       return { candidate, matches: [], record: false, entry: { ...base, result: 'no_subscription', reason } }
     }
-    // The same event emitted twice (two runs of one publisher workflow) gets the same verdict: recorded once.
-    const record = this.firstTime(`verdict|${eventKey(event)}|${keyOf(candidate)}`)
+    // ... and, when it rules the candidate out, recorded once.
+    const record = this.firstTime(`verdict\n${verdictKey}`)
     if (record) for (const e of match.filterErrors) warnings.push(`${candidate.repository}: ${e}`)
     return { candidate, matches: [], record, entry: { ...base, result: 'no_match', reason: match.misses.join('; ') } }
   }
