@@ -3,7 +3,7 @@
 // issue #14: 1,000 flat children, and `wide2`: 300 children that each fan out an event nobody subscribes to).
 // Informational only: it always exits 0 and is not part of the test suite.
 //
-//   node scripts/bench.mjs [--dir DIR] [--case NAME[,NAME...]] [--update-baseline]
+//   node scripts/bench.mjs [--dir DIR] [--case NAME[,NAME...]] [--cli PATH] [--update-baseline]
 //
 // --dir puts the repositories and workspaces under DIR (default: the system temp folder). Both sides do the
 // same file work, but on a busy ext4 disk its cost drifts from run to run (inodes freed by one run slow the
@@ -16,7 +16,9 @@ import { fileURLToPath } from 'node:url'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const project = path.resolve(here, '..')
-const cli = path.join(project, 'dist/cli/index.js')
+// --cli runs another build (an older commit's dist/cli/index.js, say) against the same cases.
+const cliArg = process.argv.indexOf('--cli')
+const cli = cliArg >= 0 ? path.resolve(process.argv[cliArg + 1] ?? '') : path.join(project, 'dist/cli/index.js')
 const baselineFile = path.join(here, 'bench-baseline.json')
 const gnuTime = '/usr/bin/time'
 const RUNS = 3

@@ -58,11 +58,16 @@ describe('discovery bookkeeping', () => {
     for (let i = 0; i < W; i++) layout[`acme/svc-${String(i).padStart(2, '0')}`] = { 'tako.yml': subscriber(announce) }
     makeRepos(repos, layout)
     const root = makeRepo(path.join(base, 'api'), { 'tako.yml': PUBLISHER })
-    const report = await run(root, new LocalRepositorySource({ reposDir: repos }), path.join(base, 'run'))
+    const considered = new Map<string, number>()
+    const observer: RunObserver = { considered: (entry) => considered.set(entry.event_type ?? '', (considered.get(entry.event_type ?? '') ?? 0) + 1) }
+    const report = await run(root, new LocalRepositorySource({ reposDir: repos }), path.join(base, 'run'), observer)
 
     expect(report.status).toBe('success')
     expect(report.children).toHaveLength(W)
     const candidates = W + 2
+    // The root's fan-out judged every candidate; each child's fan-out, with every file read already, only the
+    // subscribers of its event (none) and the unreadable candidate: the work is children + candidates.
+    expect(Object.fromEntries(considered)).toEqual({ go: candidates, deployed: W })
     const fanOutRows = report.discovery.filter((d) => d.fan_out)
     // The root's fan-out plus one per child.
     expect(fanOutRows).toHaveLength(W + 1)
