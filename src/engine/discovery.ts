@@ -67,10 +67,12 @@ export class Discovery {
     const warnings: string[] = []
     const listing = await this.listing(declared)
     const counts: FanOutCounts = { candidates: listing.candidates.length + listing.problems.length, matched: 0, no_match: 0, no_subscription: 0, error: 0 }
-    const kept: Array<DiscoveredCandidate | undefined> = []
+    // Kept with their position, sorted at the end: a nested fan-out keeps a few of many, and a sparse array would
+    // still be walked in full.
+    const kept: Array<{ i: number; found: DiscoveredCandidate }> = []
     const emit = (i: number, found: DiscoveredCandidate): void => {
       counts[found.entry.result]++
-      if (found.record || opts.every) kept[i] = found
+      if (found.record || opts.every) kept.push({ i, found })
       opts.onVerdict?.(found)
     }
     listing.problems.forEach((p, i) => {
@@ -103,7 +105,7 @@ export class Discovery {
       const all = await Promise.all(reads)
       listing.index ??= indexOf(all)
     }
-    return { candidates: kept.filter((k): k is DiscoveredCandidate => k !== undefined), counts, warnings }
+    return { candidates: kept.sort((a, b) => a.i - b.i).map((k) => k.found), counts, warnings }
   }
 
   /** The listing for one `repos:` list, asked of the source once per tree. */
