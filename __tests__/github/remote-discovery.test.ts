@@ -3,7 +3,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile } from 'node:child_process'
-import { cpSync } from 'node:fs'
+import { cpSync, existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -118,6 +118,33 @@ describe('action discovery through GraphQL', () => {
     const heads = await readdir(cache)
     expect(heads).toHaveLength(10)
     for (const file of heads) expect((await readFile(path.join(cache, file), 'utf8')).split('\n').slice(0, 2)).toEqual([main, 'main'])
+  }, 300_000)
+
+  it('reads a candidate at a tag or a branch and checks out the commit GraphQL named', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'refs-'))
+    const server = path.join(dir, 'server')
+    await layout(server, 2, 0)
+    const ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+    await sh([...ident, '--git-dir', path.join(server, 'acme/sub-00.git'), 'tag', '-a', '-m', 'release', 'v1', 'main'], dir)
+    await sh(['--git-dir', path.join(server, 'acme/sub-01.git'), 'branch', 'feature', 'main'], dir)
+    const { report, cache, info } = await discover(dir, ['acme/sub-00@v1', 'acme/sub-01@feature'], { graphql: true })
+    expect(info).toEqual([])
+    expect(report.children.map((c) => [c.repository, c.ref, c.status]).sort()).toEqual([
+      ['acme/sub-00', 'v1', 'success'],
+      ['acme/sub-01', 'feature', 'success']
+    ])
+    expect(api!.requests.filter((r) => r.path === '/graphql')).toHaveLength(1)
+    const main = await sh(['--git-dir', path.join(server, 'acme/sub-00.git'), 'rev-parse', 'main'], dir)
+    const seen = await Promise.all(report.children.map(async (c) => [c.repository, (await readFile(path.join(cache, `${path.basename(c.workspace)}.head`), 'utf8')).split('\n').slice(0, 2)]))
+    // A tag is checked out detached at its commit; a branch as that branch.
+    expect(Object.fromEntries(seen)).toEqual({ 'acme/sub-00': [main, ''], 'acme/sub-01': [main, 'feature'] })
+
+    // Both were read by GraphQL itself, not by the git fallback: reading made no mirror.
+    const fresh = path.join(dir, 'fresh-mirrors')
+    const direct = new RemoteRepositorySource({ serverUrl: git!.url, token: TOKEN, repositories: '', cacheRoot: fresh, graphql: makeGraphql(TOKEN, api!.url) })
+    const files = await direct.readConfigs([{ repository: 'acme/sub-00', ref: 'v1' }, { repository: 'acme/sub-01', ref: 'feature' }], new AbortController().signal)
+    expect(files).toEqual([{ text: SUBSCRIBER, file: 'tako.yml' }, { text: SUBSCRIBER, file: 'tako.yml' }])
+    expect(existsSync(fresh)).toBe(false)
   }, 300_000)
 
   it('falls back to git per candidate when GraphQL is refused', async () => {
