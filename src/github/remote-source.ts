@@ -12,6 +12,7 @@ import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from
 import { messageOf } from '../engine/workflow-runner.js'
 import { withRetry } from './retry.js'
 import type { GraphqlAnswer, GraphqlQuery } from './graphql.js'
+import { GRAPHQL_BATCH, readAnswer, takoFilesQuery, type ConfigFile, type Known } from './tako-files-query.js'
 
 export interface RemoteSourceOptions {
   /** GITHUB_SERVER_URL, e.g. https://github.com or http://127.0.0.1:PORT in tests */
@@ -88,18 +89,6 @@ interface Fetched {
   defaultBranch?: Promise<string | undefined>
 }
 
-/** What GraphQL said of a candidate: the commit its tako file was read at, and what its ref names. */
-interface Known {
-  commit: string
-  branch?: string
-  tag?: string
-  defaultBranch?: string
-}
-
-type ConfigFile = { text: string; file: string }
-
-/** GitHub allows 100 repositories' worth of fields per query comfortably within its node limits. */
-const GRAPHQL_BATCH = 100
 const GRAPHQL_AT_ONCE = 2
 /** Candidates read with git at once when GraphQL is not there or did not answer for them. */
 const GIT_READS = 8
@@ -222,18 +211,9 @@ export class RemoteRepositorySource implements RepositorySource {
       return none
     }
     return batch.map((candidate, k) => {
-      const repo = answer.data?.[`c${k}`] as RepositoryAnswer | null | undefined
-      const commit = repo?.commit ? (repo.commit.target?.oid ?? repo.commit.oid) : undefined
-      if (!repo || !commit) return undefined
-      const file = blobText(repo.yml, 'tako.yml') ?? (repo.yml?.byteSize === undefined ? blobText(repo.yaml, 'tako.yaml') : undefined)
-      // A file GraphQL cannot give as text (binary, or cut at its size limit) is read with git, as before.
-      if (file === undefined && (repo.yml?.byteSize !== undefined || repo.yaml?.byteSize !== undefined)) return undefined
-      const known: Known = { commit }
-      if (repo.ref?.prefix === 'refs/heads/') known.branch = repo.ref.name
-      else if (repo.ref?.prefix === 'refs/tags/') known.tag = repo.ref.name
-      if (!candidate.ref && repo.defaultBranchRef?.name) known.defaultBranch = repo.defaultBranchRef.name
-      this.known.set(keyOf(candidate), known)
-      return file ?? null
+      const read = readAnswer(candidate, answer.data?.[`c${k}`])
+      if (read) this.known.set(keyOf(candidate), read.known)
+      return read?.file
     })
   }
 
@@ -372,56 +352,6 @@ export class RemoteRepositorySource implements RepositorySource {
     this.locks.set(key, run.catch(() => undefined))
     return run
   }
-}
-
-interface BlobAnswer {
-  text?: string | null
-  byteSize?: number
-  isBinary?: boolean | null
-}
-
-interface RepositoryAnswer {
-  defaultBranchRef?: { name: string } | null
-  ref?: { name: string; prefix: string } | null
-  commit?: { oid: string; target?: { oid: string } } | null
-  yml?: BlobAnswer | null
-  yaml?: BlobAnswer | null
-}
-
-/**
- * The query for a batch: per candidate (alias c<k>) the commit of its ref (HEAD: the default branch), what the ref
- * is (branch or tag), the default branch's name, and `tako.yml` and `tako.yaml` at that ref. Values travel as
- * variables, never spliced into the query text.
- */
-export function takoFilesQuery(batch: Candidate[]): { query: string; variables: Record<string, string> } {
-  const variables: Record<string, string> = {}
-  const declared: string[] = []
-  const fields = batch.map((candidate, k) => {
-    const [owner, name] = candidate.repository.split('/')
-    const rev = candidate.ref || 'HEAD'
-    Object.assign(variables, { [`o${k}`]: owner, [`n${k}`]: name, [`r${k}`]: rev, [`y${k}`]: `${rev}:tako.yml`, [`a${k}`]: `${rev}:tako.yaml` })
-    declared.push(`$o${k}: String!, $n${k}: String!, $r${k}: String!, $y${k}: String!, $a${k}: String!`)
-    let ref = ''
-    if (candidate.ref) {
-      variables[`q${k}`] = candidate.ref
-      declared.push(`$q${k}: String!`)
-      ref = ` ref(qualifiedName: $q${k}) { name prefix }`
-    }
-    return (
-      `  c${k}: repository(owner: $o${k}, name: $n${k}) { defaultBranchRef { name }${ref}` +
-      ` commit: object(expression: $r${k}) { oid ... on Tag { target { oid } } }` +
-      ` yml: object(expression: $y${k}) { ...takoFile } yaml: object(expression: $a${k}) { ...takoFile } }`
-    )
-  })
-  const query = `query takoFiles(${declared.join(', ')}) {\n${fields.join('\n')}\n}\nfragment takoFile on Blob { text byteSize isBinary }`
-  return { query, variables }
-}
-
-/** A blob's text when GraphQL gave all of it; undefined for no blob, binary content or text cut short. */
-function blobText(blob: BlobAnswer | null | undefined, file: string): ConfigFile | undefined {
-  if (!blob || blob.byteSize === undefined || blob.isBinary || typeof blob.text !== 'string') return undefined
-  if (Buffer.byteLength(blob.text, 'utf8') !== blob.byteSize) return undefined
-  return { text: blob.text, file }
 }
 
 function keyOf(candidate: Candidate): string {
