@@ -131,7 +131,8 @@ export function planText(plan: RunPlan): string {
 
 /** Streams live output: the root's as is, each child's lines prefixed with its id so parallel runs stay readable. */
 export class LiveOutput implements RunObserver {
-  private readonly partial = new Map<string, string>()
+  /** Pieces of each run's unfinished last line, joined once when the line ends (not on every chunk). */
+  private readonly partial = new Map<string, string[]>()
 
   constructor(private readonly write: (text: string) => void) {}
 
@@ -140,19 +141,23 @@ export class LiveOutput implements RunObserver {
   }
 
   output(run: RunLabel, chunk: string): void {
-    const text = (this.partial.get(run.id) ?? '') + chunk
-    const cut = text.lastIndexOf('\n')
+    const pending = this.partial.get(run.id)
+    const cut = chunk.lastIndexOf('\n')
     if (cut < 0) {
-      this.partial.set(run.id, text)
+      if (pending) pending.push(chunk)
+      else this.partial.set(run.id, [chunk])
       return
     }
-    this.partial.set(run.id, text.slice(cut + 1))
+    const text = (pending ? pending.join('') : '') + chunk.slice(0, cut)
+    const rest = chunk.slice(cut + 1)
+    if (rest) this.partial.set(run.id, [rest])
+    else this.partial.delete(run.id)
     const prefix = this.prefix(run)
-    this.write(text.slice(0, cut).split('\n').map((l) => `${prefix}${l}\n`).join(''))
+    this.write(text.split('\n').map((l) => `${prefix}${l}\n`).join(''))
   }
 
   stepFinished(run: RunLabel, step: StepReport): void {
-    const rest = this.partial.get(run.id)
+    const rest = this.partial.get(run.id)?.join('')
     if (rest) this.write(`${this.prefix(run)}${rest}\n`)
     this.partial.delete(run.id)
     this.write(`${this.prefix(run)}${stepLine(step)}${step.error ? `: ${step.error}` : ''}\n`)
