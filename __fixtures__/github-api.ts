@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Clock } from '../src/github/dispatch.js'
+import { answerGraphql, type FakeGraphqlOptions } from './github-graphql.js'
 
 export interface FakeRunScript {
   /** Final conclusion: success, failure, timed_out, cancelled, startup_failure, action_required, ... */
@@ -65,6 +66,8 @@ export interface FakeGitHubOptions {
   upstream?: string
   /** Core rate limit per window (default 5000 per hour). */
   rateLimit?: { limit: number; remaining?: number; windowMs?: number }
+  /** Serve GraphQL (`POST /graphql`, `/api/graphql` on GHES) from these bare repositories; without it, 404. */
+  graphql?: FakeGraphqlOptions
 }
 
 export interface ApiRequest {
@@ -211,6 +214,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       res.writeHead(run ? 200 : 404, { 'content-type': 'text/plain' }).end(run ? jobLog(run) : 'not found')
       return
     }
+    if (graphqlPath(url.pathname, prefix)) return serveGraphql(req, res, url.pathname)
     if (!url.pathname.startsWith(`${prefix}/`)) {
       if (opts.upstream) return proxy(req, res, opts.upstream)
       res.writeHead(404).end()
@@ -259,6 +263,35 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       route(req.method ?? 'GET', path, url.searchParams, body, send, req.headers['if-none-match'])
     })
   })
+
+  // GraphQL, in its own block: recorded in `requests` as path /graphql; answers with HTTP 200 and errors, as GitHub.
+  const serveGraphql = (req: IncomingMessage, res: ServerResponse, pathname: string): void => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      let body: unknown
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      } catch {
+        body = undefined
+      }
+      const entry: ApiRequest = { method: req.method ?? 'GET', path: '/graphql', query: '', status: 0, body }
+      requests.push(entry)
+      const reply = (status: number, payload: unknown): void => {
+        entry.status = status
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(payload))
+      }
+      const auth = req.headers.authorization ?? ''
+      if (opts.token !== undefined && auth !== `Bearer ${opts.token}` && auth !== `token ${opts.token}`) {
+        return reply(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/graphql' })
+      }
+      if (!opts.graphql || req.method !== 'POST') return reply(404, { message: 'Not Found', path: pathname })
+      answerGraphql(opts.graphql, body).then(
+        ({ status, payload }) => reply(status, payload),
+        (error: unknown) => reply(502, { message: String(error) })
+      )
+    })
+  }
 
   type Send = (status: number, payload?: unknown, headers?: Record<string, string>) => void
   const route = (method: string, path: string, query: URLSearchParams, body: unknown, send: Send, ifNoneMatch: string | undefined): void => {
@@ -419,6 +452,11 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         server.closeAllConnections()
       })
   }
+}
+
+/** Where GraphQL lives: /graphql on api.github.com (or below a test prefix), /api/graphql beside GHES's /api/v3. */
+function graphqlPath(pathname: string, prefix: string): boolean {
+  return pathname === `${prefix}/graphql` || (prefix.endsWith('/v3') && pathname === `${prefix.slice(0, -3)}/graphql`)
 }
 
 function proxy(req: IncomingMessage, res: ServerResponse, upstream: string): void {

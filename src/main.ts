@@ -15,6 +15,7 @@ import { GroupedLogs } from './github/log-groups.js'
 import { RunProgress, type RunHeader } from './engine/progress.js'
 import { RemoteRepositorySource } from './github/remote-source.js'
 import { makeOwnerLister } from './github/list-repos.js'
+import { makeGraphql } from './github/graphql.js'
 import { noRunMarkdown, summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
 import { WorkflowDispatcher } from './github/dispatch.js'
 import { actionDelivery } from './github/pull-requests.js'
@@ -190,6 +191,8 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       repositories: inputs.repositories,
       cacheRoot: path.join(env.runnerTemp, 'tako-git'),
       listOwnerRepos: makeOwnerLister(inputs.token, env.apiUrl),
+      graphql: makeGraphql(inputs.token, env.apiUrl),
+      info: (m) => core.info(redact(m, step.secrets)),
       warn: (m) => warn(step, m)
     }),
     runRoot: env.runnerTemp,

@@ -46,19 +46,22 @@ export function summaryText(report: RunReport, fileWarnings = 0, colors?: Colors
     lines.push('', `Children (${report.children.length}):`)
     for (const { child, depth } of treeOrder(report.children)) lines.push(`  ${'  '.repeat(depth)}${childLine(child)}`)
   }
-  // Candidates that simply do not listen to the event are many and alike: one line per event says it.
-  const plainlyUnsubscribed = (d: DiscoveryEntry): boolean => d.result === 'no_subscription' && /^(not subscribed|has no subscriptions)/.test(d.reason)
+  // Candidates that do not listen to an event are only counted in its fan-out's row; fan-outs that reached nobody
+  // are many and alike in a wide tree (every service announcing its own deploy): one line per event type says it.
   // Candidates in error were each a warning, printed when it came: said once, counted in the closing line.
-  const notRun = report.discovery.filter((d) => d.result !== 'matched' && d.result !== 'error' && !plainlyUnsubscribed(d))
-  const unsubscribed = new Map<string, string[]>()
-  for (const d of report.discovery.filter(plainlyUnsubscribed)) {
+  const notRun = report.discovery.filter((d) => !d.fan_out && d.result !== 'matched' && d.result !== 'error')
+  const unheard = new Map<string, DiscoveryEntry[]>()
+  for (const d of report.discovery) {
+    if (!d.fan_out || d.fan_out.matched > 0) continue
     const key = d.event_type ?? ''
-    unsubscribed.set(key, [...(unsubscribed.get(key) ?? []), d.repository])
+    const same = unheard.get(key)
+    if (same) same.push(d)
+    else unheard.set(key, [d])
   }
-  if (notRun.length > 0 || unsubscribed.size > 0) {
+  if (notRun.length > 0 || unheard.size > 0) {
     lines.push('', 'Not triggered:')
     for (const d of notRun) lines.push(`  - ${d.repository}${d.ref ? `@${d.ref}` : ''}${d.event_type ? ` (${d.event_type})` : ''}: ${d.result}: ${d.reason}`)
-    for (const [event, repos] of unsubscribed) lines.push(`  - not subscribed to ${event || 'the event'}: ${repos.join(', ')}`)
+    for (const [event, rows] of unheard) lines.push(`  - ${event || 'the event'}: ${unheardText(rows)}`)
   }
   for (const child of report.children.filter((c) => c.error?.log_tail)) {
     lines.push('', `Log tail of ${child.repository} › ${child.workflow} [${child.id}] step ${child.error?.step}:`)
@@ -81,10 +84,26 @@ function warningCount(report: RunReport, fileWarnings: number): string {
   return n === 0 ? '' : `, ${n} warning${n === 1 ? '' : 's'}`
 }
 
+/** Fan-outs of one event type that started nothing: from where, and how many candidates they looked at. */
+function unheardText(rows: DiscoveryEntry[]): string {
+  const sources = rows.slice(0, 3).map((d) => d.repository)
+  const more = rows.length > 3 ? ` and ${rows.length - 3} more` : ''
+  const looked = [...new Set(rows.map((d) => d.fan_out?.candidates ?? 0))]
+  const candidates = looked.length === 1 ? `${looked[0]} ${looked[0] === 1 ? 'candidate' : 'candidates'}` : `${Math.min(...looked)}–${Math.max(...looked)} candidates`
+  const fanOuts = rows.length === 1 ? 'the fan-out' : `${rows.length} fan-outs`
+  return rows.length === 1 && rows[0].fan_out
+    ? `nothing triggered from ${sources[0]}: ${rows[0].reason}`
+    : `nothing triggered by ${fanOuts} (from ${sources.join(', ')}${more}), each looking at ${candidates}`
+}
+
 /** Children with their descendants right after them, depth from the root run. */
 function treeOrder(children: ChildReport[]): Array<{ child: ChildReport; depth: number }> {
   const byParent = new Map<string, ChildReport[]>()
-  for (const c of children) byParent.set(c.parent_id, [...(byParent.get(c.parent_id) ?? []), c])
+  for (const c of children) {
+    const siblings = byParent.get(c.parent_id)
+    if (siblings) siblings.push(c)
+    else byParent.set(c.parent_id, [c])
+  }
   const out: Array<{ child: ChildReport; depth: number }> = []
   const visit = (parent: string, depth: number): void => {
     for (const child of byParent.get(parent) ?? []) {
@@ -128,12 +147,18 @@ function fanOutLines(fanOuts: FanOutPlan[], indent: string): string[] {
     if (f.runtime) lines.push(`${indent}  ? decided at run time: ${f.runtime}`)
     if (f.event) lines.push(`${indent}  payload: ${JSON.stringify(f.event.payload)}`)
     if (f.unresolved.length) lines.push(`${indent}  ? payload keys known only at run time (filters on them cannot be decided now): ${f.unresolved.join(', ')}`)
+    const byRepository = new Map<string, typeof f.children>()
+    for (const c of f.children) {
+      const runs = byRepository.get(c.candidate.repository)
+      if (runs) runs.push(c)
+      else byRepository.set(c.candidate.repository, [c])
+    }
     for (const d of f.discovery ?? []) {
       if (d.result !== 'matched') {
         lines.push(`${indent}  - ${d.repository}: ${d.result}: ${d.reason}`)
         continue
       }
-      for (const c of f.children.filter((c) => c.candidate.repository === d.repository)) {
+      for (const c of byRepository.get(d.repository) ?? []) {
         const name = `${d.repository} › ${c.match.subscription.workflow}`
         if (c.blocked) {
           lines.push(`${indent}  ✗ ${name}: would not run: ${c.blocked.error.message}`)
@@ -157,6 +182,7 @@ const LIVE_LINE_CHARS = 64 * 1024
 
 /** Streams live output: the root's as is, each child's lines prefixed with its id so parallel runs stay readable. */
 export class LiveOutput implements RunObserver {
+  /** Pieces of each run's unfinished last line, joined once when the line ends (not on every chunk). */
   private readonly partial = new Map<string, string>()
 
   constructor(

@@ -89,10 +89,10 @@ export async function planFanOuts(
       plan.error = messageOf(error)
       continue
     }
-    const before = scope.tree.discovery.length
-    const planned = await fanOut.plan(plan.event, scope, signal)
-    plan.discovery = scope.tree.discovery.slice(before)
-    for (const item of planned) plan.children.push(await planChild(fanOut, item, plan, scope, signal))
+    // Every candidate's verdict, for the plan to show; the report keeps only the rows worth keeping.
+    const { children, verdicts } = await fanOut.plan(plan.event, scope, signal, { every: true })
+    plan.discovery = verdicts
+    for (const item of children) plan.children.push(await planChild(fanOut, item, plan, scope, signal))
   }
   return plans
 }

@@ -28,8 +28,15 @@ export interface RepositorySource {
   list(declared: string[]): Promise<{ candidates: Candidate[]; problems: Array<{ repository: string; ref: string; reason: string }> }>
   /** The candidate's tako.yml at its ref, or null when it has none. Throws SourceError when it cannot be read. */
   readConfig(candidate: Candidate, signal: AbortSignal): Promise<TakoFileRead | null>
-  /** Optional: many candidates at once, in order (an Error for one that cannot be read). */
-  readConfigs?(candidates: Candidate[], signal: AbortSignal): Promise<Array<TakoFileRead | null | Error>>
+  /**
+   * Optional: many candidates at once, in order (an Error for one that cannot be read). A source that answers in parts
+   * may hand each answer to `each` (by index) as it comes, so that discovery can act on it before the rest is read.
+   */
+  readConfigs?(
+    candidates: Candidate[],
+    signal: AbortSignal,
+    each?: (index: number, file: TakoFileRead | null | Error) => void
+  ): Promise<Array<TakoFileRead | null | Error>>
   /** Makes `dir` (existing, empty) a real git checkout of the candidate at its ref. Throws SourceError. */
   checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void>
   /** Optional: where candidates were looked for, for "found no candidates" (`--repos repos (DIR/<owner>/<repo>)`). */

@@ -65,8 +65,10 @@ export interface RunObserver {
   output?(run: RunLabel, chunk: string, stream: 'stdout' | 'stderr'): void
   stepFinished?(run: RunLabel, step: StepReport): void
   childFinished?(child: ChildReport): void
-  /** A candidate a fan-out considered, and whether it ran. */
+  /** A row of the report's discovery: a fan-out's summary, a match, or a verdict or problem seen first here. */
   discovered?(entry: DiscoveryEntry): void
+  /** Every verdict of a fan-out as soon as it is known, recorded or not (not kept: there are fan-outs × candidates). */
+  considered?(entry: DiscoveryEntry): void
   warning?(message: string): void
 }
 

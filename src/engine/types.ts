@@ -118,6 +118,19 @@ export interface DiscoveryEntry {
   /** Id of the run whose fan-out looked at this candidate ('' for the root run). */
   fan_out_of?: string
   event_type?: string
+  /**
+   * Only on a fan-out's own row (one per fan-out, `repository` is the event's source): how many candidates it looked
+   * at and how they fared. Candidates that are merely not subscribed are counted here, not given a row each.
+   */
+  fan_out?: FanOutCounts
+}
+
+export interface FanOutCounts {
+  candidates: number
+  matched: number
+  no_match: number
+  no_subscription: number
+  error: number
 }
 
 export interface RunReport {

@@ -1,13 +1,18 @@
-// Subscriber candidates on a git server (SPEC 3, action): one shallow blob-filtered fetch per candidate into a
-// bare mirror, then child checkouts made from that mirror. The token travels only as a per-command extra header.
+// Subscriber candidates on a git server (SPEC 3, action): where the server has GraphQL (github.com, GHES), the tako
+// files of up to 100 candidates per query and only the matched ones fetched; else one shallow blob-filtered fetch
+// per candidate into a bare mirror. Child checkouts are made from that mirror. The token travels only as a
+// per-command extra header (git) or the API client's Authorization header.
 
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import pLimit from 'p-limit'
 import { git, gitAuth, readTakoFile, type GitAuth, type GitResult } from '../engine/git.js'
 import { parseRepoRef, SourceError, type Candidate, type RepositorySource } from '../engine/repository-source.js'
 import { messageOf } from '../engine/workflow-runner.js'
 import { withRetry } from './retry.js'
+import type { GraphqlAnswer, GraphqlQuery } from './graphql.js'
+import { GRAPHQL_BATCH, readAnswer, takoFilesQuery, type ConfigFile, type Known } from './tako-files-query.js'
 
 export interface RemoteSourceOptions {
   /** GITHUB_SERVER_URL, e.g. https://github.com or http://127.0.0.1:PORT in tests */
@@ -20,6 +25,10 @@ export interface RemoteSourceOptions {
   /** For owner/*; see list-repos.ts */
   listOwnerRepos?: (owner: string) => Promise<string[]>
   warn?: (message: string) => void
+  /** GraphQL of the server, when it has one: tako files are then read without git (see readConfigs). */
+  graphql?: GraphqlQuery
+  /** Informational messages (not warnings: a server without GraphQL is not a problem of the user's). */
+  info?: (message: string) => void
   retry?: { tries?: number; baseMs?: number; sleep?: (ms: number) => Promise<void> }
 }
 
@@ -68,11 +77,19 @@ interface Fetched {
   defaultBranch?: Promise<string | undefined>
 }
 
+const GRAPHQL_AT_ONCE = 2
+/** Candidates read with git at once when GraphQL is not there or did not answer for them. */
+const GIT_READS = 8
+
 export class RemoteRepositorySource implements RepositorySource {
   private readonly origin: string
   private readonly auth: GitAuth
   private readonly fetches = new Map<string, Promise<Fetched>>()
   private readonly locks = new Map<string, Promise<unknown>>()
+  private readonly known = new Map<string, Known>()
+  private graphqlRefused = false
+  private readonly gitReads = pLimit(GIT_READS)
+  private readonly queries = pLimit(GRAPHQL_AT_ONCE)
 
   constructor(private readonly opts: RemoteSourceOptions) {
     try {
@@ -129,6 +146,65 @@ export class RemoteRepositorySource implements RepositorySource {
     )
   }
 
+  /**
+   * Many candidates' tako files: through GraphQL, 100 per query, each answer handed on as its query returns;
+   * a candidate GraphQL does not answer (not found, no access, no such ref, a binary or truncated file) and every
+   * candidate once the server refused GraphQL is read with git, which also says why it cannot be read.
+   */
+  async readConfigs(candidates: Candidate[], signal: AbortSignal, each?: (index: number, file: ConfigFile | null | Error) => void): Promise<Array<ConfigFile | null | Error>> {
+    const results: Array<ConfigFile | null | Error> = new Array(candidates.length)
+    const put = (i: number, file: ConfigFile | null | Error): void => {
+      results[i] = file
+      each?.(i, file)
+    }
+    const viaGit = (indexes: number[]): Promise<unknown> =>
+      Promise.all(
+        indexes.map((i) =>
+          this.gitReads(() => this.readConfig(candidates[i], signal)).then(
+            (file) => put(i, file),
+            (error: unknown) => put(i, error instanceof Error ? error : new Error(messageOf(error)))
+          )
+        )
+      )
+    const batches: number[][] = []
+    for (let i = 0; i < candidates.length; i += GRAPHQL_BATCH) batches.push(Array.from({ length: Math.min(GRAPHQL_BATCH, candidates.length - i) }, (_, k) => i + k))
+    await Promise.all(
+      batches.map((batch) =>
+        this.queries(async () => {
+          const answers = await this.readByGraphql(batch.map((i) => candidates[i]), signal)
+          const unanswered: number[] = []
+          batch.forEach((i, k) => {
+            const answer = answers[k]
+            if (answer === undefined) unanswered.push(i)
+            else put(i, answer)
+          })
+          await viaGit(unanswered)
+        })
+      )
+    )
+    return results
+  }
+
+  /** One query for a batch; `undefined` for each candidate it did not settle (all of them when GraphQL is refused). */
+  private async readByGraphql(batch: Candidate[], signal: AbortSignal): Promise<Array<ConfigFile | null | undefined>> {
+    const none = batch.map(() => undefined)
+    if (!this.opts.graphql || this.graphqlRefused || signal.aborted) return none
+    const { query, variables } = takoFilesQuery(batch)
+    let answer: GraphqlAnswer
+    try {
+      answer = await this.opts.graphql(query, variables)
+    } catch (error) {
+      if (!this.graphqlRefused) this.opts.info?.(`GraphQL was refused (${messageOf(error)}): reading each candidate's tako.yml with git instead`)
+      this.graphqlRefused = true
+      return none
+    }
+    return batch.map((candidate, k) => {
+      const read = readAnswer(candidate, answer.data?.[`c${k}`])
+      if (read) this.known.set(keyOf(candidate), read.known)
+      return read?.file
+    })
+  }
+
   // The child gets the fetched commit with depth 1 (as actions/checkout's default fetch-depth), blobs fetched
   // as checkout needs them: enough to commit, tag and push; a child that needs history runs
   // `git fetch --unshallow`. Cloning full histories of every subscriber would cost more than most children use.
@@ -156,7 +232,7 @@ export class RemoteRepositorySource implements RepositorySource {
   }
 
   private fetch(candidate: Candidate, signal: AbortSignal): Promise<Fetched> {
-    const key = `${candidate.repository.toLowerCase()}@${candidate.ref}`
+    const key = keyOf(candidate)
     let pending = this.fetches.get(key)
     if (!pending) {
       pending = this.fetchOnce(candidate, signal)
@@ -178,10 +254,16 @@ export class RemoteRepositorySource implements RepositorySource {
       await this.local(candidate, ['config', 'remote.origin.url', this.urlOf(candidate.repository)], mirror, signal)
       // Child checkouts fetch from this mirror with a filter too.
       await this.local(candidate, ['config', 'uploadpack.allowFilter', 'true'], mirror, signal)
-      const src = candidate.ref || 'HEAD'
+      // A candidate read through GraphQL is fetched at the very commit its tako file was read at.
+      const known = this.known.get(keyOf(candidate))
+      const src = known?.commit ?? (candidate.ref || 'HEAD')
       await this.network(candidate, signal, () =>
         git(['fetch', '--quiet', '--no-tags', '--depth=1', '--filter=blob:none', 'origin', `+${src}:${ref}`], { cwd: mirror, auth: this.auth, signal })
       )
+      if (known) {
+        const { commit, branch, tag, defaultBranch } = known
+        return { mirror, ref, commit, branch, tag, defaultBranch: defaultBranch === undefined ? undefined : Promise.resolve(defaultBranch) }
+      }
       const head = (await readFile(path.join(mirror, 'FETCH_HEAD'), 'utf8')).split('\n')[0] ?? ''
       const kind = /\t(branch|tag) '(.+)' of /.exec(head)
       const commit = (await this.local(candidate, ['rev-parse', '--verify', `${ref}^{commit}`], mirror, signal)).stdout.toString().trim()
@@ -258,6 +340,10 @@ export class RemoteRepositorySource implements RepositorySource {
     this.locks.set(key, run.catch(() => undefined))
     return run
   }
+}
+
+function keyOf(candidate: Candidate): string {
+  return `${candidate.repository.toLowerCase()}@${candidate.ref}`
 }
 
 const TRANSIENT =

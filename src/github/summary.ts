@@ -151,8 +151,12 @@ function renderSummary(
 
   if (report.pull_requests?.length) out.push(`Pull requests of ${inline(report.workflow)}: ${pullRequestCell(report.pull_requests)}`, '')
 
-  if (planned) out.push(...plannedSection(planned, take), ...proposalSection(proposals, take))
-  else out.push(...childrenSection(report.children, take))
+  // Sections append to `out`: spreading a section of many thousand rows into push() would copy it (and can
+  // exceed the argument limit).
+  if (planned) {
+    plannedSection(out, planned, take)
+    proposalSection(out, proposals, take)
+  } else childrenSection(out, report.children, take)
 
   if (failures.length > 0) {
     const shown = take(failures)
@@ -164,7 +168,11 @@ function renderSummary(
   if (report.discovery.length > 0) {
     const discovery = take(report.discovery)
     out.push('### Discovery', '', '| repository | ref | result | reason |', '| --- | --- | --- | --- |')
-    for (const d of discovery.shown) out.push(row([inline(d.repository), inline(d.ref), inline(d.result), inline(d.reason)]))
+    // A fan-out's own row counts its candidates (those merely not subscribed have no row of their own).
+    for (const d of discovery.shown) {
+      const who = d.fan_out ? `fan-out of ${d.event_type ?? 'an event'} from ${d.repository}` : d.repository
+      out.push(row([inline(who), inline(d.ref), inline(d.result), inline(d.reason)]))
+    }
     out.push(...discovery.note, '')
   }
 
@@ -197,26 +205,32 @@ function plannedRow(fanOut: FanOutPlan, c: PlannedChild): PlannedRow {
 type Take = <T>(list: T[]) => { shown: T[]; note: string[] }
 
 /** Dry run: the branch and base each tako/pull-request@v1 step of the plan would propose. */
-function proposalSection(proposals: PullRequestPreview[], take: Take): string[] {
-  if (proposals.length === 0) return []
+function proposalSection(out: string[], proposals: PullRequestPreview[], take: Take): void {
+  if (proposals.length === 0) return
   const rows = take(proposals)
-  const out = ['### Pull requests that would be proposed', '', '_When there are changes to commit._', '', '| repository | workflow | step | branch | base | title |', '| --- | --- | --- | --- | --- | --- |']
+  out.push('### Pull requests that would be proposed', '', '_When there are changes to commit._', '', '| repository | workflow | step | branch | base | title |', '| --- | --- | --- | --- | --- | --- |')
   for (const p of rows.shown) out.push(row([inline(p.repository), inline(p.workflow), inline(p.step), inline(p.branch), inline(p.base), `${inline(p.title)}${p.push_only ? ' (push only)' : ''}`]))
-  return [...out, ...rows.note, '']
+  out.push(...rows.note, '')
 }
 
-function plannedSection(planned: PlannedRow[], take: Take): string[] {
-  const out = ['### Planned child runs', '']
-  if (planned.length === 0) return [...out, '_No child would run._', '']
+function plannedSection(out: string[], planned: PlannedRow[], take: Take): void {
+  out.push('### Planned child runs', '')
+  if (planned.length === 0) {
+    out.push('_No child would run._', '')
+    return
+  }
   const rows = take(planned)
   out.push('| fan-out step | repository | workflow | event | verdict |', '| --- | --- | --- | --- | --- |')
   for (const p of rows.shown) out.push(row([inline(p.step), inline(p.repository), inline(p.workflow), inline(p.event), inline(p.verdict)]))
-  return [...out, ...rows.note, '']
+  out.push(...rows.note, '')
 }
 
-function childrenSection(all: ChildReport[], take: Take): string[] {
-  const out = ['### Child runs', '']
-  if (all.length === 0) return [...out, '_No child runs._', '']
+function childrenSection(out: string[], all: ChildReport[], take: Take): void {
+  out.push('### Child runs', '')
+  if (all.length === 0) {
+    out.push('_No child runs._', '')
+    return
+  }
   const children = take(all)
   out.push('| id | repository | workflow | event | status | duration | failing step | triggered by | pull request |', '| --- | --- | --- | --- | --- | ---: | --- | --- | --- |')
   for (const c of children.shown) {
@@ -234,7 +248,7 @@ function childrenSection(all: ChildReport[], take: Take): string[] {
       ])
     )
   }
-  return [...out, ...children.note, '']
+  out.push(...children.note, '')
 }
 
 /** Each pull request as a link with its operation; a branch pushed without one is named. */

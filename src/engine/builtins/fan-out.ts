@@ -14,8 +14,8 @@ import { messageOf } from '../workflow-runner.js'
 import { CancelReason, withDeadline, type RunScope } from '../run-scope.js'
 import type { StepExecutor, StepInvocation, StepOutcome } from '../step-executor.js'
 import type { ChildWorkflowExecutor, ChildRequest } from '../child-workflow-executor.js'
-import type { Discovery } from '../discovery.js'
-import { childFailed, childSucceeded, type ChildError, type ChildReport, type TakoEvent } from '../types.js'
+import type { DiscoveredCandidate, Discovery } from '../discovery.js'
+import { childFailed, childSucceeded, type ChildError, type ChildReport, type DiscoveryEntry, type FanOutCounts, type TakoEvent } from '../types.js'
 import type { SubscriptionMatch } from '../subscriptions.js'
 import type { Candidate } from '../repository-source.js'
 import type { TakoConfig } from '../../config/types.js'
@@ -84,8 +84,7 @@ export class FanOutExecutor implements StepExecutor {
     const settings = parseFanOutWith(renderDeep(inv.step.with ?? {}, inv.context, `step "${inv.step.id}" with`) as Record<string, unknown>)
     checkPayloadSize(settings.payload, `fan-out "${inv.step.id}"`)
     const event = makeEvent(settings, inv.scope)
-    const planned = await this.plan(event, inv.scope, inv.signal)
-    const running = this.runChildren(planned, event, settings, inv)
+    const { started, running } = await this.runChildren(event, settings, inv)
     if (!settings.wait_for_children) {
       inv.scope.background.push(
         running.then(
@@ -93,7 +92,6 @@ export class FanOutExecutor implements StepExecutor {
           (error: unknown) => ({ stepId: inv.step.id, failed: true, continueOnError: inv.step.continue_on_error, message: messageOf(error) })
         )
       )
-      const started = planned.filter((p) => !p.blocked).length
       return { status: 'success', exitCode: null, outputs: { triggered: String(started), event_id: event.id } }
     }
     const result = await running
@@ -102,65 +100,90 @@ export class FanOutExecutor implements StepExecutor {
     return { status: 'success', exitCode: 0, outputs }
   }
 
-  /** Discovery plus the checks that keep a child from running; records discovery in the tree. */
-  async plan(event: TakoEvent, scope: RunScope, signal: AbortSignal): Promise<PlannedChild[]> {
-    const { candidates, warnings, listed } = await this.deps.discovery.discover(event, scope.config.repos, signal)
-    // Folders that could not be candidates were said already; what is left to say is that none could.
-    if (listed === 0) warnings.push(this.deps.discovery.nothingFound(event))
-    for (const w of warnings) warn(scope.tree, w)
+  /**
+   * Discovery plus the checks that keep a child from running; records discovery in the tree. Each planned child is
+   * handed to `onPlanned` as soon as its candidate's verdict is known. `every` returns every candidate's verdict
+   * (for a dry run's plan); the report gets only what is worth a row either way.
+   */
+  async plan(event: TakoEvent, scope: RunScope, signal: AbortSignal, opts: { onPlanned?: (item: PlannedChild) => void; every?: boolean } = {}): Promise<FanOutPlanResult> {
     const planned: PlannedChild[] = []
     const seen = new Set<string>()
-    for (const found of candidates) {
-      const entry = { ...found.entry, fan_out_of: scope.label.id }
-      scope.tree.discovery.push(entry)
-      scope.tree.observer.discovered?.(entry)
+    const { tree } = scope
+    const planOne = (found: DiscoveredCandidate): void => {
+      tree.observer.considered?.({ ...found.entry, fan_out_of: scope.label.id })
       for (const match of found.matches) {
-        const workflow = match.subscription.workflow
-        const key = `${found.candidate.repository.toLowerCase()}#${workflow}`
         const item: PlannedChild = { candidate: found.candidate, match, config: found.config! }
-        if (seen.has(key)) {
-          const message = `duplicate: ${found.candidate.repository} › ${workflow} already runs for this event (subscription ${match.index} matched too)`
-          item.blocked = { status: 'skipped', error: { kind: 'duplicate', message } }
-        } else if (scope.ancestors.some((a) => a.repository.toLowerCase() === found.candidate.repository.toLowerCase() && a.workflow === workflow)) {
-          const chain = [...scope.ancestors, { repository: found.candidate.repository, workflow }].map((a) => `${a.repository}:${a.workflow}`)
-          item.blocked = { status: 'failure', error: { kind: 'cycle', message: `cycle: ${chain.join(' → ')}` } }
-        } else if (scope.depth + 1 > scope.tree.maxDepth) {
-          item.blocked = { status: 'failure', error: { kind: 'cycle', message: `depth limit ${scope.tree.maxDepth} reached at ${found.candidate.repository}:${workflow}` } }
-        }
-        seen.add(key)
+        item.blocked = this.blocked(found.candidate, match, scope, seen)
         planned.push(item)
+        opts.onPlanned?.(item)
       }
     }
-    return planned
+    const { candidates, counts, warnings } = await this.deps.discovery.discover(event, scope.config.repos, signal, { onVerdict: planOne, every: opts.every })
+    // Folders that could not be candidates were said already; what is left to say is that none could.
+    if (counts.candidates === 0) warnings.push(this.deps.discovery.nothingFound(event))
+    for (const w of warnings) warn(tree, w)
+    const record = (entry: DiscoveryEntry): void => {
+      tree.discovery.push(entry)
+      tree.observer.discovered?.(entry)
+    }
+    record({ repository: event.source, ref: '', result: overall(counts), reason: countsText(event, counts), fan_out_of: scope.label.id, event_type: event.type, fan_out: counts })
+    for (const found of candidates) if (found.record) record({ ...found.entry, fan_out_of: scope.label.id })
+    return { children: planned, verdicts: candidates.map((c) => ({ ...c.entry, fan_out_of: scope.label.id })) }
   }
 
-  private async runChildren(planned: PlannedChild[], event: TakoEvent, settings: FanOutSettings, inv: StepInvocation): Promise<FanOutResult> {
+  /** Why a match must not run (a duplicate, a cycle, the depth limit), if it must not. */
+  private blocked(candidate: Candidate, match: SubscriptionMatch, scope: RunScope, seen: Set<string>): PlannedChild['blocked'] {
+    const workflow = match.subscription.workflow
+    const repo = candidate.repository.toLowerCase()
+    const key = `${repo}#${workflow}`
+    const first = !seen.has(key)
+    seen.add(key)
+    if (!first) {
+      return { status: 'skipped', error: { kind: 'duplicate', message: `duplicate: ${candidate.repository} › ${workflow} already runs for this event (subscription ${match.index} matched too)` } }
+    }
+    if (scope.ancestors.some((a) => a.repository.toLowerCase() === repo && a.workflow === workflow)) {
+      const chain = [...scope.ancestors, { repository: candidate.repository, workflow }].map((a) => `${a.repository}:${a.workflow}`)
+      return { status: 'failure', error: { kind: 'cycle', message: `cycle: ${chain.join(' → ')}` } }
+    }
+    if (scope.depth + 1 > scope.tree.maxDepth) {
+      return { status: 'failure', error: { kind: 'cycle', message: `depth limit ${scope.tree.maxDepth} reached at ${candidate.repository}:${workflow}` } }
+    }
+    return undefined
+  }
+
+  /**
+   * Starts each match as soon as discovery knows it (issue #14: clones need not wait for the last candidate), within
+   * this fan-out's limit and the tree's. Resolves once discovery is over, with how many started and the children's
+   * ending.
+   */
+  private async runChildren(event: TakoEvent, settings: FanOutSettings, inv: StepInvocation): Promise<{ started: number; running: Promise<FanOutResult> }> {
     const deadline = withDeadline(inv.signal, settings.timeoutMs, `fan-out "${inv.step.id}"`)
     const failFast = new AbortController()
     const signal = AbortSignal.any([deadline.signal, failFast.signal])
     // Every child of this fan-out listens to the one signal: that is by design, not a leak.
     setMaxListeners(0, signal)
-    const limit = pLimit(settings.concurrency_limit ?? Math.max(1, planned.length))
+    const limit = pLimit(settings.concurrency_limit ?? Number.POSITIVE_INFINITY)
     const result: FanOutResult = { event, children: [], triggered: 0, succeeded: 0, failed: 0, skipped: 0 }
-    // Ids are handed out in plan order, before any child starts, so they follow discovery's order.
-    const requests = planned.map((item): ChildRequest => ({
-      candidate: item.candidate,
-      subscription: item.match.subscription,
-      event,
-      parent: inv.scope,
-      signal,
-      config: item.config,
-      id: this.deps.children.reserveId(item.candidate.repository, item.match.subscription.workflow)
-    }))
-    try {
-      await Promise.all(
-        planned.map(async (item, i) => {
-          const req = requests[i]
-          const report = item.blocked
-            ? this.deps.children.notRun(req, item.blocked.status, item.blocked.error)
-            : await limit(() => this.deps.children.run(req))
+    const launched: Array<Promise<void>> = []
+    let started = 0
+    const start = (item: PlannedChild): void => {
+      // The id is reserved when the verdict arrives, so ids follow the order candidates were found.
+      const req: ChildRequest = {
+        candidate: item.candidate,
+        subscription: item.match.subscription,
+        event,
+        parent: inv.scope,
+        signal,
+        config: item.config,
+        id: this.deps.children.reserveId(item.candidate.repository, item.match.subscription.workflow)
+      }
+      if (!item.blocked) started++
+      const blocked = item.blocked
+      launched.push(
+        (async () => {
+          const report = blocked ? this.deps.children.notRun(req, blocked.status, blocked.error) : await limit(() => this.deps.children.run(req))
           result.children.push(report)
-          if (!item.blocked) result.triggered++
+          if (!blocked) result.triggered++
           if (childSucceeded(report.status)) result.succeeded++
           else if (report.status === 'skipped') result.skipped++
           else {
@@ -169,12 +192,22 @@ export class FanOutExecutor implements StepExecutor {
               failFast.abort(new CancelReason(`fail_fast: ${report.repository} › ${report.workflow} failed`))
             }
           }
-        })
+        })()
       )
-    } finally {
-      deadline.dispose()
     }
-    return result
+    try {
+      await this.plan(event, inv.scope, inv.signal, { onPlanned: start })
+    } catch (error) {
+      // Children already started are stopped and awaited: nothing outlives the step.
+      failFast.abort(new CancelReason(`fan-out "${inv.step.id}": discovery failed: ${messageOf(error)}`))
+      await Promise.allSettled(launched)
+      deadline.dispose()
+      throw error
+    }
+    const running = Promise.all(launched)
+      .then(() => result)
+      .finally(() => deadline.dispose())
+    return { started, running }
   }
 }
 
@@ -183,6 +216,30 @@ export function warn(tree: RunScope['tree'], message: string): void {
   if (tree.warnings.includes(message)) return
   tree.warnings.push(message)
   tree.observer.warning?.(message)
+}
+
+export interface FanOutPlanResult {
+  children: PlannedChild[]
+  /** Verdicts returned by discovery: what the report records, or every candidate's with `every`. */
+  verdicts: DiscoveryEntry[]
+}
+
+/** A fan-out's row says what happened to the event as a whole. */
+function overall(counts: FanOutCounts): DiscoveryEntry['result'] {
+  if (counts.matched > 0) return 'matched'
+  if (counts.no_match > 0) return 'no_match'
+  if (counts.error > 0 && counts.error === counts.candidates) return 'error'
+  return 'no_subscription'
+}
+
+function countsText(event: TakoEvent, counts: FanOutCounts): string {
+  const parts: string[] = []
+  if (counts.matched) parts.push(`${counts.matched} matched`)
+  if (counts.no_match) parts.push(`${counts.no_match} subscribed but filtered out`)
+  if (counts.no_subscription) parts.push(`${counts.no_subscription} not subscribed`)
+  if (counts.error) parts.push(`${counts.error} unreadable`)
+  const what = `fan-out of ${event.type} from ${event.source}:${event.artifact} looked at ${counts.candidates} ${counts.candidates === 1 ? 'candidate' : 'candidates'}`
+  return parts.length ? `${what}: ${parts.join(', ')}` : what
 }
 
 function makeEvent(settings: FanOutSettings, scope: RunScope): TakoEvent {
