@@ -17,7 +17,7 @@ import { FanOutExecutor, parseFanOutWith, type PlannedChild } from './builtins/f
 import { builtinExecutors, builtinFor } from './builtins/index.js'
 import { previewPullRequest, type PullRequestPreview } from './builtins/pull-request.js'
 import { pushOnlyDelivery, type Delivery } from './builtins/pull-request-api.js'
-import { currentBranch } from './builtins/pull-request-git.js'
+import { currentBranch, inWorkspace } from './builtins/pull-request-git.js'
 import { ChildRunnerFactory } from './child-runner-factory.js'
 import { ChildWorkflowExecutor } from './child-workflow-executor.js'
 import { Discovery } from './discovery.js'
@@ -232,7 +232,7 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
   const pullRequests: PullRequestPreview[] = []
   try {
     applyWorkflowEnv(prepared.workflow, context)
-    const rootBranch = (await currentBranch(rootScope.workspace, signal)) ?? '(the checked-out branch)'
+    const rootBranch = (await currentBranch(inWorkspace(rootScope.workspace, signal))) ?? '(the checked-out branch)'
     for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request')) {
       pullRequests.push(previewPullRequest(step, context, prepared.workflow.name, rootBranch))
     }

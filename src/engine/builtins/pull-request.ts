@@ -12,7 +12,7 @@ import type { StepSpec } from '../../config/types.js'
 import { expect, nameList, parseWith, type WithSchema } from './with.js'
 import type { WithCheck } from './index.js'
 import { PullRequestApiError, type Delivery, type Identity, type PullRequestApi, type PullRequestInfo } from './pull-request-api.js'
-import { commitChanges, currentBranch, GitStepError, originUrl, pushBranch, PushRejected, validBranchName } from './pull-request-git.js'
+import { commitChanges, currentBranch, GitStepError, inWorkspace, originUrl, pushBranch, PushRejected, validBranchName } from './pull-request-git.js'
 
 export type { Delivery } from './pull-request-api.js'
 
@@ -120,10 +120,13 @@ export class PullRequestExecutor implements StepExecutor {
     const repository = scope.label.repository
     const rendered = renderDeep(inv.step.with ?? {}, inv.context, `step "${inv.step.id}" with`) as Record<string, unknown>
     const s = pullRequestSettings(rendered, inv.context, scope.label.workflow, this.delivery.runUrl)
-    const workspace = scope.workspace
-    const base = s.base ?? (await currentBranch(workspace, signal))
+    // What the engine's environment has beyond a step's (the action's inputs, runtime tokens) is blanked.
+    const baseEnv = scope.tree.baseEnv
+    const hidden = baseEnv ? Object.keys(process.env).filter((name) => !Object.hasOwn(baseEnv, name)) : []
+    const ws = inWorkspace(scope.workspace, signal, hidden)
+    const base = s.base ?? (await currentBranch(ws))
     if (!base) throw new Error(`${USES}: the workspace has no branch checked out (detached HEAD); give "base" in "with"`)
-    if (!(await validBranchName(s.branch, workspace, signal))) throw new Error(`${USES}: "${s.branch}" is not a valid branch name`)
+    if (!(await validBranchName(s.branch, ws))) throw new Error(`${USES}: "${s.branch}" is not a valid branch name`)
     if (s.branch === base) throw new Error(`${USES}: the branch "${s.branch}" is the base itself; tako proposes changes on a branch of its own`)
     const outputs = (operation: PullRequestOperation, head = '', pr?: PullRequestInfo): Record<string, string> => ({
       operation,
@@ -136,17 +139,17 @@ export class PullRequestExecutor implements StepExecutor {
 
     let head: string | undefined
     try {
-      head = await commitChanges({ workspace, scratch: scope.tempDir, base, paths: s.paths, message: s.commitMessage, identity: this.delivery.identity, author: s.author, signal })
+      head = await commitChanges({ ws, scratch: scope.tempDir, base, paths: s.paths, message: s.commitMessage, identity: this.delivery.identity, author: s.author })
     } catch (error) {
       throw new Error(`${USES}: cannot commit the changes: ${messageOf(error)}`)
     }
     if (!head) return outputs('no_changes')
 
-    const url = this.delivery.remoteUrl(repository, await originUrl(workspace, signal))
+    const url = this.delivery.remoteUrl(repository, await originUrl(ws))
     if (!url) throw new StepFailure('push_failed', `${USES}: the workspace of ${repository} has no "origin" remote to push to`)
     let pushed: boolean
     try {
-      pushed = await pushBranch({ workspace, scratch: scope.tempDir, url, branch: s.branch, head, auth: this.delivery.gitAuth(url), signal })
+      pushed = await pushBranch({ ws, scratch: scope.tempDir, url, branch: s.branch, head, auth: this.delivery.gitAuth(url), signal })
     } catch (error) {
       if (error instanceof PushRejected || error instanceof GitStepError) throw new StepFailure('push_failed', `${USES}: ${error.message}`)
       throw error
