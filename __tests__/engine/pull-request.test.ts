@@ -152,6 +152,35 @@ describe('tako/pull-request@v1 in the CLI (no API)', () => {
     expect(git(app.origin, 'rev-list', '--count', `${git(app.checkout, 'rev-parse', 'HEAD')}..${branch}`)).toBe('1')
   })
 
+  it('commits only add_paths, with the given author, branch and commit message', async () => {
+    const base = tempDir('tako-pr-')
+    makeRepo(path.join(base, 'api'), {
+      'tako.yml': `version: 1
+workflows:
+  release:
+    steps:
+      - uses: tako/fan-out@v1
+        with: { event_type: api_published, payload: { version: "3.0.0" } }
+`
+    })
+    const app = subscriberRepo(base, 'acme/app', `- run: printf '3.0.0\\n' > VERSION && echo scratch > notes.txt && echo changed >> README.md
+- id: propose
+  uses: tako/pull-request@v1
+  with:
+    title: "Bump to {{ .event.payload.version }}"
+    branch: "bump/{{ .event.payload.version }}"
+    commit_message: "chore: bump VERSION"
+    add_paths: VERSION
+    author: "Release Bot <bot@example.com>"
+`)
+    const report = await release(base)
+
+    expect(report.status).toBe('success')
+    expect(heads(app.origin)).toEqual(['bump/3.0.0', 'main'])
+    expect(git(app.origin, 'diff', '--name-only', 'main', 'bump/3.0.0')).toBe('VERSION')
+    expect(git(app.origin, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'bump/3.0.0')).toBe('Release Bot <bot@example.com>|Jane Doe <jane@example.com>|chore: bump VERSION')
+  })
+
   it('fails the child with push_failed and git\'s words when the origin refuses the push', async () => {
     const { base, app } = setUp()
     const hook = path.join(app.origin, 'hooks', 'pre-receive')
