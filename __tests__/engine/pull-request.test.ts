@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { executeRun, prepareRun } from '../../src/engine/engine.js'
 import { LocalRepositorySource } from '../../src/engine/local-source.js'
+import { reusableChildren } from '../../src/engine/resume.js'
 import type { RunReport } from '../../src/engine/types.js'
 import { cleanupTempDirs, gitSync, makeRepo, tempDir } from '../../__fixtures__/repos.js'
 
@@ -67,12 +68,13 @@ const PROPOSE = `- run: echo "$TAKO_EVENT_PAYLOAD" > /dev/null && printf '2.0.0\
     labels: [dependencies]
 `
 
-async function release(base: string): Promise<RunReport> {
+async function release(base: string, resume?: RunReport): Promise<RunReport> {
   const root = path.join(base, 'api')
   const source = new LocalRepositorySource({ reposDir: path.join(base, 'repos') })
   sources.push(source)
   const prepared = await prepareRun({ root, workflow: 'release', inputs: {}, source: 'acme/api' })
-  return executeRun(prepared, { root, workflow: 'release', inputs: {}, source: 'acme/api', repositorySource: source, runRoot: tempDir('tako-pr-run-') })
+  const reuse = resume ? reusableChildren([resume]) : undefined
+  return executeRun(prepared, { root, workflow: 'release', inputs: {}, source: 'acme/api', repositorySource: source, runRoot: tempDir('tako-pr-run-'), reuse })
 }
 
 function setUp(): { base: string; app: { checkout: string; origin: string }; docs: { checkout: string; origin: string } } {
@@ -179,6 +181,21 @@ workflows:
     expect(heads(app.origin)).toEqual(['bump/3.0.0', 'main'])
     expect(git(app.origin, 'diff', '--name-only', 'main', 'bump/3.0.0')).toBe('VERSION')
     expect(git(app.origin, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'bump/3.0.0')).toBe('Release Bot <bot@example.com>|Jane Doe <jane@example.com>|chore: bump VERSION')
+  })
+
+  it('does not deliver again for a child reused by --resume, and keeps its pull requests in the report', async () => {
+    const { base, app } = setUp()
+    const first = await release(base)
+    // Anything pushed again would move the branch: it is set back to main to tell.
+    const main = git(app.origin, 'rev-parse', 'main')
+    gitSync(app.origin, 'update-ref', 'refs/heads/tako/api_published-api', main)
+
+    const resumed = await release(base, first)
+
+    const child = resumed.children.find((c) => c.repository === 'acme/app')!
+    expect(child.status).toBe('reused')
+    expect(child.pull_requests).toEqual(first.children.find((c) => c.repository === 'acme/app')!.pull_requests)
+    expect(git(app.origin, 'rev-parse', 'tako/api_published-api')).toBe(main)
   })
 
   it('fails the child with push_failed and git\'s words when the origin refuses the push', async () => {
