@@ -191,6 +191,8 @@ describe('tako/pull-request@v1 in the action', () => {
   it('creates no second pull request on the same run again: the branch stays, the pull requests are updated or unchanged', async () => {
     const before = { pulls: api.pulls.length, web: await inBare('acme/web', 'rev-parse', BRANCH), billing: await inBare('acme/billing', 'rev-parse', BRANCH) }
     const creationsBefore = api.requests.filter((q) => q.method === 'POST' && /\/pulls$/.test(q.path)).length
+    const reviewRequests = (): number => api.requests.filter((q) => q.path.endsWith('/requested_reviewers')).length
+    const reviewsBefore = reviewRequests()
 
     const again = await action('acme/web\nacme/billing\nacme/docs')
 
@@ -202,6 +204,9 @@ describe('tako/pull-request@v1 in the action', () => {
     const operations = (JSON.parse(again.outputs['pull-requests']) as Array<{ operation: string }>).map((p) => p.operation)
     expect(operations).toHaveLength(2)
     for (const operation of operations) expect(['updated', 'unchanged']).toContain(operation)
+    // Reviews are not requested again; the label is still there, once.
+    expect(reviewRequests()).toBe(reviewsBefore)
+    for (const pr of api.pulls) expect(pr.labels).toEqual(['dependencies'])
   })
 
   it('says in a dry run which pull requests would be proposed, with branch and base, and pushes nothing', async () => {

@@ -27,10 +27,10 @@ export const withSchema = z.strictObject({
   body: expect.string().optional().describe('Body of the pull request; default: the triggering event, its source and a link to the run'),
   commit_message: expect.string().optional().describe('Message of the commit; default the title'),
   add_paths: expect.names().optional().describe('Pathspecs to commit; default every change in the workspace'),
-  labels: expect.names().optional().describe('Labels added to a new pull request'),
+  labels: expect.names().optional().describe('Labels added to the pull request'),
   reviewers: expect.names().optional().describe('Users asked to review a new pull request'),
   team_reviewers: expect.names().optional().describe('Teams (slugs) asked to review a new pull request'),
-  assignees: expect.names().optional().describe('Users assigned to a new pull request'),
+  assignees: expect.names().optional().describe('Users assigned to the pull request'),
   draft: expect.boolean().optional().describe('Open the pull request as a draft (default false)'),
   push_only: expect.boolean().optional().describe('Push the branch and open no pull request (default false)'),
   author: z.string().regex(AUTHOR, { error: 'a name and an e-mail address, as in "Jane Doe <jane@example.com>"' }).optional().describe('Author of the commit, "Name <email>"; default the committer')
@@ -176,17 +176,22 @@ async function propose(api: PullRequestApi, s: PullRequestSettings, base: string
       throw new StepFailure('pull_request_failed', apiMessage(what, repository, error))
     }
   }
+  // Labels and assignees are added on every proposal (adding is idempotent, and one removed by hand comes back as
+  // create-pull-request does); reviews are requested only of a new pull request, so a re-run never re-requests them.
+  const decorate = async (pr: PullRequestInfo): Promise<void> => {
+    if (s.labels.length) await call(`labelling #${pr.number}`, () => api.addLabels(pr.number, s.labels))
+    if (s.assignees.length) await call(`assigning #${pr.number}`, () => api.addAssignees(pr.number, s.assignees))
+  }
   const open = await call('finding the open pull request', () => api.findOpen(s.branch, base))
   if (open) {
     const changed = open.title !== s.title || open.body !== s.body
     const pr = changed ? await call(`updating pull request #${open.number}`, () => api.update(open.number, { title: s.title, body: s.body })) : open
+    await decorate(pr)
     return { operation: pushed || changed ? 'updated' : 'unchanged', pr }
   }
   const pr = await call('creating the pull request', () => api.create({ title: s.title, body: s.body, head: s.branch, base, draft: s.draft }))
-  // Labels, reviewers and assignees go to a new pull request only: a re-run must not re-request reviews.
-  if (s.labels.length) await call(`labelling #${pr.number}`, () => api.addLabels(pr.number, s.labels))
+  await decorate(pr)
   if (s.reviewers.length || s.teamReviewers.length) await call(`requesting reviews on #${pr.number}`, () => api.requestReviewers(pr.number, s.reviewers, s.teamReviewers))
-  if (s.assignees.length) await call(`assigning #${pr.number}`, () => api.addAssignees(pr.number, s.assignees))
   return { operation: 'created', pr }
 }
 
