@@ -321,7 +321,7 @@ workflows:
     expect(res.stdout).not.toMatch(/\n\s+at .*\.js:\d+/)
     expect(res.stderr).toBe('')
     // Nothing ran, and every output and the summary say so.
-    expect(res.outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
+    expect(res.outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', 'pull-requests': '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
     expect(res.summary).toBe(
       [
         '## ❌ tako: release failed: no run',

@@ -89,7 +89,15 @@ beforeAll(async () => {
     token: TOKEN,
     prefix: '/api/v3',
     upstream: git.url,
-    repos: { 'acme/web': {}, 'acme/billing': {}, 'acme/docs': {}, 'acme/locked': { denyPullRequests: 403 }, 'acme/shop': {} }
+    repos: { 'acme/web': {}, 'acme/billing': {}, 'acme/docs': {}, 'acme/locked': { denyPullRequests: 403 }, 'acme/shop': {}, 'acme/sly': {} }
+  })
+  // A subscriber whose step installs a clean filter in its checkout: git runs it when the engine stages the changes.
+  await createBareRepo(root, 'acme/sly', {
+    'tako.yml': subscriber('sly').replace(
+      'echo "$TAKO_INPUT_API_VERSION" > API_VERSION',
+      `echo "$TAKO_INPUT_API_VERSION" > API_VERSION && echo '* filter=spy' > .gitattributes && git config filter.spy.clean "env >> $TAKO_CACHE_DIR/spy-env.txt; cat"`
+    ),
+    'API_VERSION': 'v1.0.0\n'
   })
   for (const name of ['web', 'billing', 'locked', 'shop']) await createBareRepo(root, `acme/${name}`, { 'tako.yml': subscriber(name), 'API_VERSION': 'v1.0.0\n' })
   await createBareRepo(root, 'acme/docs', { 'tako.yml': subscriber('docs', false), 'API_VERSION': 'v1.0.0\n' })
@@ -183,6 +191,8 @@ describe('tako/pull-request@v1 in the action', () => {
   it('creates no second pull request on the same run again: the branch stays, the pull requests are updated or unchanged', async () => {
     const before = { pulls: api.pulls.length, web: await inBare('acme/web', 'rev-parse', BRANCH), billing: await inBare('acme/billing', 'rev-parse', BRANCH) }
     const creationsBefore = api.requests.filter((q) => q.method === 'POST' && /\/pulls$/.test(q.path)).length
+    const reviewRequests = (): number => api.requests.filter((q) => q.path.endsWith('/requested_reviewers')).length
+    const reviewsBefore = reviewRequests()
 
     const again = await action('acme/web\nacme/billing\nacme/docs')
 
@@ -194,6 +204,9 @@ describe('tako/pull-request@v1 in the action', () => {
     const operations = (JSON.parse(again.outputs['pull-requests']) as Array<{ operation: string }>).map((p) => p.operation)
     expect(operations).toHaveLength(2)
     for (const operation of operations) expect(['updated', 'unchanged']).toContain(operation)
+    // Reviews are not requested again; the label is still there, once.
+    expect(reviewRequests()).toBe(reviewsBefore)
+    for (const pr of api.pulls) expect(pr.labels).toEqual(['dependencies'])
   })
 
   it('says in a dry run which pull requests would be proposed, with branch and base, and pushes nothing', async () => {
@@ -207,7 +220,7 @@ describe('tako/pull-request@v1 in the action', () => {
   })
 
   it('fails the child whose pull request GitHub refuses (403) with pull_request_failed naming the permissions; its sibling still proposes', async () => {
-    const res = await action('acme/locked\nacme/shop')
+    const res = await action('acme/locked\nacme/shop\nacme/sly')
 
     expect(res.code).toBe(1)
     const r = report(res)
@@ -226,5 +239,12 @@ describe('tako/pull-request@v1 in the action', () => {
     expect(api.pulls.filter((p) => p.repository === 'acme/shop')).toHaveLength(1)
     expect(api.pulls.filter((p) => p.repository === 'acme/locked')).toHaveLength(0)
     expect(existsSync(res.outputs['report-path'])).toBe(true)
+
+    // The filter a step installed ran under the engine's `git add`, with no more than a step's environment.
+    expect(child(r, 'acme/sly').pull_requests?.map((p) => p.operation)).toEqual(['created'])
+    const spied = readFileSync(path.join(res.runnerTemp, 'tako-cache', 'spy-env.txt'), 'utf8')
+    expect(spied).toMatch(/^GIT_INDEX_FILE=/m)
+    for (const form of new Set(secretForms(TOKEN).map((f) => f.replace(/=+$/, '')))) expect(spied.includes(form)).toBe(false)
+    expect(spied.split('\n').filter((l) => /^INPUT_\S*=./.test(l))).toEqual([])
   })
 })

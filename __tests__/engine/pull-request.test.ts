@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { executeRun, prepareRun } from '../../src/engine/engine.js'
 import { LocalRepositorySource } from '../../src/engine/local-source.js'
+import { reusableChildren } from '../../src/engine/resume.js'
 import type { RunReport } from '../../src/engine/types.js'
 import { cleanupTempDirs, gitSync, makeRepo, tempDir } from '../../__fixtures__/repos.js'
 
@@ -67,12 +68,13 @@ const PROPOSE = `- run: echo "$TAKO_EVENT_PAYLOAD" > /dev/null && printf '2.0.0\
     labels: [dependencies]
 `
 
-async function release(base: string): Promise<RunReport> {
+async function release(base: string, resume?: RunReport): Promise<RunReport> {
   const root = path.join(base, 'api')
   const source = new LocalRepositorySource({ reposDir: path.join(base, 'repos') })
   sources.push(source)
   const prepared = await prepareRun({ root, workflow: 'release', inputs: {}, source: 'acme/api' })
-  return executeRun(prepared, { root, workflow: 'release', inputs: {}, source: 'acme/api', repositorySource: source, runRoot: tempDir('tako-pr-run-') })
+  const reuse = resume ? reusableChildren([resume]) : undefined
+  return executeRun(prepared, { root, workflow: 'release', inputs: {}, source: 'acme/api', repositorySource: source, runRoot: tempDir('tako-pr-run-'), reuse })
 }
 
 function setUp(): { base: string; app: { checkout: string; origin: string }; docs: { checkout: string; origin: string } } {
@@ -150,6 +152,50 @@ describe('tako/pull-request@v1 in the CLI (no API)', () => {
     const branch = 'tako/api_published-api'
     expect(git(app.origin, 'show', `${branch}:VERSION`)).toBe('2.0.1')
     expect(git(app.origin, 'rev-list', '--count', `${git(app.checkout, 'rev-parse', 'HEAD')}..${branch}`)).toBe('1')
+  })
+
+  it('commits only add_paths, with the given author, branch and commit message', async () => {
+    const base = tempDir('tako-pr-')
+    makeRepo(path.join(base, 'api'), {
+      'tako.yml': `version: 1
+workflows:
+  release:
+    steps:
+      - uses: tako/fan-out@v1
+        with: { event_type: api_published, payload: { version: "3.0.0" } }
+`
+    })
+    const app = subscriberRepo(base, 'acme/app', `- run: printf '3.0.0\\n' > VERSION && echo scratch > notes.txt && echo changed >> README.md
+- id: propose
+  uses: tako/pull-request@v1
+  with:
+    title: "Bump to {{ .event.payload.version }}"
+    branch: "bump/{{ .event.payload.version }}"
+    commit_message: "chore: bump VERSION"
+    add_paths: VERSION
+    author: "Release Bot <bot@example.com>"
+`)
+    const report = await release(base)
+
+    expect(report.status).toBe('success')
+    expect(heads(app.origin)).toEqual(['bump/3.0.0', 'main'])
+    expect(git(app.origin, 'diff', '--name-only', 'main', 'bump/3.0.0')).toBe('VERSION')
+    expect(git(app.origin, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'bump/3.0.0')).toBe('Release Bot <bot@example.com>|Jane Doe <jane@example.com>|chore: bump VERSION')
+  })
+
+  it('does not deliver again for a child reused by --resume, and keeps its pull requests in the report', async () => {
+    const { base, app } = setUp()
+    const first = await release(base)
+    // Anything pushed again would move the branch: it is set back to main to tell.
+    const main = git(app.origin, 'rev-parse', 'main')
+    gitSync(app.origin, 'update-ref', 'refs/heads/tako/api_published-api', main)
+
+    const resumed = await release(base, first)
+
+    const child = resumed.children.find((c) => c.repository === 'acme/app')!
+    expect(child.status).toBe('reused')
+    expect(child.pull_requests).toEqual(first.children.find((c) => c.repository === 'acme/app')!.pull_requests)
+    expect(git(app.origin, 'rev-parse', 'tako/api_published-api')).toBe(main)
   })
 
   it('fails the child with push_failed and git\'s words when the origin refuses the push', async () => {

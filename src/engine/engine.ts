@@ -18,7 +18,7 @@ import { FanOutExecutor, type PlannedChild } from './builtins/fan-out.js'
 import { builtinExecutors, builtinFor } from './builtins/index.js'
 import { previewPullRequest, type PullRequestPreview } from './builtins/pull-request.js'
 import { pushOnlyDelivery, type Delivery } from './builtins/pull-request-api.js'
-import { currentBranch } from './builtins/pull-request-git.js'
+import { currentBranch, inWorkspace } from './builtins/pull-request-git.js'
 import { planErrors, planFanOuts, planJson, type ChildPlan, type FanOutPlan } from './plan.js'
 import { renderDeep } from './template.js'
 import { ChildRunnerFactory } from './child-runner-factory.js'
@@ -266,11 +266,12 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
   const pullRequests: PullRequestPreview[] = []
   let error: string | undefined
   try {
-    const rootBranch = (await currentBranch(rootScope.workspace, signal)) ?? '(the checked-out branch)'
+    // planFanOuts applies the workflow's env to the context, so the previews below render as the run would.
+    fanOuts = await planFanOuts(fanOut, prepared.workflow, context, rootScope, signal)
+    const rootBranch = (await currentBranch(inWorkspace(rootScope.workspace, signal))) ?? '(the checked-out branch)'
     for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request')) {
       pullRequests.push(previewPullRequest(step, context, prepared.workflow.name, rootBranch))
     }
-    fanOuts = await planFanOuts(fanOut, prepared.workflow, context, rootScope, signal)
     pullRequests.push(...plannedPullRequests(fanOuts, context))
   } catch (e) {
     error = messageOf(e)

@@ -29,20 +29,27 @@ async function tryRun(args: string[], opts: GitOptions & { cwd: string }): Promi
   return res.code === 0 ? res.stdout.toString('utf8').trim() : undefined
 }
 
-export async function currentBranch(workspace: string, signal: AbortSignal): Promise<string | undefined> {
-  return (await tryRun(['symbolic-ref', '--quiet', '--short', 'HEAD'], { cwd: workspace, signal })) || undefined
+/** Git in the checkout reads config a step may have written (core.fsmonitor, clean filters run commands): it runs
+    with no more of the engine's environment than a step gets (`hidden`: names to blank), and without fsmonitor. */
+export function inWorkspace(workspace: string, signal: AbortSignal, hidden: string[] = []): GitOptions & { cwd: string } {
+  return { cwd: workspace, signal, env: Object.fromEntries(hidden.map((name) => [name, ''])), config: { 'core.fsmonitor': 'false', 'core.hooksPath': '/dev/null' } }
 }
 
-export async function originUrl(workspace: string, signal: AbortSignal): Promise<string | undefined> {
-  return (await tryRun(['remote', 'get-url', 'origin'], { cwd: workspace, signal })) || undefined
+export async function currentBranch(ws: GitOptions & { cwd: string }): Promise<string | undefined> {
+  return (await tryRun(['symbolic-ref', '--quiet', '--short', 'HEAD'], ws)) || undefined
 }
 
-export async function validBranchName(name: string, workspace: string, signal: AbortSignal): Promise<boolean> {
-  return (await tryRun(['check-ref-format', '--branch', name], { cwd: workspace, signal })) !== undefined
+export async function originUrl(ws: GitOptions & { cwd: string }): Promise<string | undefined> {
+  return (await tryRun(['remote', 'get-url', 'origin'], ws)) || undefined
+}
+
+export async function validBranchName(name: string, ws: GitOptions & { cwd: string }): Promise<boolean> {
+  return (await tryRun(['check-ref-format', '--branch', name], ws)) !== undefined
 }
 
 export interface CommitRequest {
-  workspace: string
+  /** The checkout (see inWorkspace). */
+  ws: GitOptions & { cwd: string }
   scratch: string
   base: string
   /** Pathspecs to commit; empty: every change. */
@@ -50,20 +57,19 @@ export interface CommitRequest {
   message: string
   identity?: Identity
   author?: Identity
-  signal: AbortSignal
 }
 
 /** The commit to propose: HEAD plus the selected changes. Undefined when the selected paths equal `base` (as the
     workspace knows it: origin/<base>, else HEAD). A commit the steps made themselves is proposed as it is. */
 export async function commitChanges(req: CommitRequest): Promise<string | undefined> {
-  const opts = { cwd: req.workspace, signal: req.signal }
+  const opts = req.ws
   const head = await run(['rev-parse', '--verify', 'HEAD^{commit}'], opts)
   const baseCommit = (await tryRun(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${req.base}^{commit}`], opts)) ?? head
   await mkdir(req.scratch, { recursive: true })
   const index = path.join(req.scratch, `index-${randomUUID()}`)
   let tree: string
   try {
-    const env = { GIT_INDEX_FILE: index }
+    const env = { ...opts.env, GIT_INDEX_FILE: index }
     await run(['read-tree', head], { ...opts, env })
     await run(['add', '--all', '--', ...(req.paths.length ? req.paths : ['.'])], { ...opts, env })
     tree = await run(['write-tree'], { ...opts, env })
@@ -74,12 +80,13 @@ export async function commitChanges(req: CommitRequest): Promise<string | undefi
   if (tree === (await run(['rev-parse', `${head}^{tree}`], opts))) return head
   const who = (role: 'AUTHOR' | 'COMMITTER', id: Identity | undefined): Record<string, string> =>
     id ? { [`GIT_${role}_NAME`]: id.name, [`GIT_${role}_EMAIL`]: id.email } : {}
-  const env = { ...who('AUTHOR', req.author ?? req.identity), ...who('COMMITTER', req.identity) }
+  const env = { ...opts.env, ...who('AUTHOR', req.author ?? req.identity), ...who('COMMITTER', req.identity) }
   return run(['commit-tree', tree, '-p', head, '-m', req.message], { ...opts, env })
 }
 
 export interface PushRequest {
-  workspace: string
+  /** The checkout (see inWorkspace). */
+  ws: GitOptions & { cwd: string }
   scratch: string
   url: string
   branch: string
@@ -93,12 +100,13 @@ export class PushRejected extends Error {}
 /** Makes `branch` on `url` hold `head`: pushed with a lease on what the branch held, only when its tree or parents
     differ (a re-run of the same change pushes nothing). Returns whether it pushed. */
 export async function pushBranch(req: PushRequest): Promise<boolean> {
-  const ws = { cwd: req.workspace, signal: req.signal }
+  const { ws } = req
   const repo = path.join(req.scratch, `push-${randomUUID()}.git`)
+  await mkdir(req.scratch, { recursive: true })
   try {
-    await run(['init', '--quiet', '--bare', repo], ws)
-    await writeFile(path.join(repo, 'objects', 'info', 'alternates'), `${path.resolve(req.workspace, await run(['rev-parse', '--git-path', 'objects'], ws))}\n`)
-    const shallow = path.resolve(req.workspace, await run(['rev-parse', '--git-path', 'shallow'], ws))
+    await run(['init', '--quiet', '--bare', repo], { cwd: req.scratch, signal: req.signal })
+    await writeFile(path.join(repo, 'objects', 'info', 'alternates'), `${path.resolve(ws.cwd, await run(['rev-parse', '--git-path', 'objects'], ws))}\n`)
+    const shallow = path.resolve(ws.cwd, await run(['rev-parse', '--git-path', 'shallow'], ws))
     const isShallow = (await run(['rev-parse', '--is-shallow-repository'], ws)) === 'true'
     if (isShallow) await copyFile(shallow, path.join(repo, 'shallow'))
     const remote = { cwd: repo, signal: req.signal, config: SAFE_REMOTE_CONFIG, auth: req.auth }

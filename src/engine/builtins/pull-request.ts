@@ -12,7 +12,7 @@ import type { StepSpec } from '../../config/types.js'
 import { expect, nameList, parseWith, type WithSchema } from './with.js'
 import type { WithCheck } from './index.js'
 import { PullRequestApiError, type Delivery, type Identity, type PullRequestApi, type PullRequestInfo } from './pull-request-api.js'
-import { commitChanges, currentBranch, GitStepError, originUrl, pushBranch, PushRejected, validBranchName } from './pull-request-git.js'
+import { commitChanges, currentBranch, GitStepError, inWorkspace, originUrl, pushBranch, PushRejected, validBranchName } from './pull-request-git.js'
 
 export type { Delivery } from './pull-request-api.js'
 
@@ -27,10 +27,10 @@ export const withSchema = z.strictObject({
   body: expect.string().optional().describe('Body of the pull request; default: the triggering event, its source and a link to the run'),
   commit_message: expect.string().optional().describe('Message of the commit; default the title'),
   add_paths: expect.names().optional().describe('Pathspecs to commit; default every change in the workspace'),
-  labels: expect.names().optional().describe('Labels added to a new pull request'),
+  labels: expect.names().optional().describe('Labels added to the pull request'),
   reviewers: expect.names().optional().describe('Users asked to review a new pull request'),
   team_reviewers: expect.names().optional().describe('Teams (slugs) asked to review a new pull request'),
-  assignees: expect.names().optional().describe('Users assigned to a new pull request'),
+  assignees: expect.names().optional().describe('Users assigned to the pull request'),
   draft: expect.boolean().optional().describe('Open the pull request as a draft (default false)'),
   push_only: expect.boolean().optional().describe('Push the branch and open no pull request (default false)'),
   author: z.string().regex(AUTHOR, { error: 'a name and an e-mail address, as in "Jane Doe <jane@example.com>"' }).optional().describe('Author of the commit, "Name <email>"; default the committer')
@@ -120,10 +120,13 @@ export class PullRequestExecutor implements StepExecutor {
     const repository = scope.label.repository
     const rendered = renderDeep(inv.step.with ?? {}, inv.context, `step "${inv.step.id}" with`) as Record<string, unknown>
     const s = pullRequestSettings(rendered, inv.context, scope.label.workflow, this.delivery.runUrl)
-    const workspace = scope.workspace
-    const base = s.base ?? (await currentBranch(workspace, signal))
+    // What the engine's environment has beyond a step's (the action's inputs, runtime tokens) is blanked.
+    const baseEnv = scope.tree.baseEnv
+    const hidden = baseEnv ? Object.keys(process.env).filter((name) => !Object.hasOwn(baseEnv, name)) : []
+    const ws = inWorkspace(scope.workspace, signal, hidden)
+    const base = s.base ?? (await currentBranch(ws))
     if (!base) throw new Error(`${USES}: the workspace has no branch checked out (detached HEAD); give "base" in "with"`)
-    if (!(await validBranchName(s.branch, workspace, signal))) throw new Error(`${USES}: "${s.branch}" is not a valid branch name`)
+    if (!(await validBranchName(s.branch, ws))) throw new Error(`${USES}: "${s.branch}" is not a valid branch name`)
     if (s.branch === base) throw new Error(`${USES}: the branch "${s.branch}" is the base itself; tako proposes changes on a branch of its own`)
     const outputs = (operation: PullRequestOperation, head = '', pr?: PullRequestInfo): Record<string, string> => ({
       operation,
@@ -136,17 +139,17 @@ export class PullRequestExecutor implements StepExecutor {
 
     let head: string | undefined
     try {
-      head = await commitChanges({ workspace, scratch: scope.tempDir, base, paths: s.paths, message: s.commitMessage, identity: this.delivery.identity, author: s.author, signal })
+      head = await commitChanges({ ws, scratch: scope.tempDir, base, paths: s.paths, message: s.commitMessage, identity: this.delivery.identity, author: s.author })
     } catch (error) {
       throw new Error(`${USES}: cannot commit the changes: ${messageOf(error)}`)
     }
     if (!head) return outputs('no_changes')
 
-    const url = this.delivery.remoteUrl(repository, await originUrl(workspace, signal))
+    const url = this.delivery.remoteUrl(repository, await originUrl(ws))
     if (!url) throw new StepFailure('push_failed', `${USES}: the workspace of ${repository} has no "origin" remote to push to`)
     let pushed: boolean
     try {
-      pushed = await pushBranch({ workspace, scratch: scope.tempDir, url, branch: s.branch, head, auth: this.delivery.gitAuth(url), signal })
+      pushed = await pushBranch({ ws, scratch: scope.tempDir, url, branch: s.branch, head, auth: this.delivery.gitAuth(url), signal })
     } catch (error) {
       if (error instanceof PushRejected || error instanceof GitStepError) throw new StepFailure('push_failed', `${USES}: ${error.message}`)
       throw error
@@ -173,17 +176,22 @@ async function propose(api: PullRequestApi, s: PullRequestSettings, base: string
       throw new StepFailure('pull_request_failed', apiMessage(what, repository, error))
     }
   }
+  // Labels and assignees are added on every proposal (adding is idempotent, and one removed by hand comes back as
+  // create-pull-request does); reviews are requested only of a new pull request, so a re-run never re-requests them.
+  const decorate = async (pr: PullRequestInfo): Promise<void> => {
+    if (s.labels.length) await call(`labelling #${pr.number}`, () => api.addLabels(pr.number, s.labels))
+    if (s.assignees.length) await call(`assigning #${pr.number}`, () => api.addAssignees(pr.number, s.assignees))
+  }
   const open = await call('finding the open pull request', () => api.findOpen(s.branch, base))
   if (open) {
     const changed = open.title !== s.title || open.body !== s.body
     const pr = changed ? await call(`updating pull request #${open.number}`, () => api.update(open.number, { title: s.title, body: s.body })) : open
+    await decorate(pr)
     return { operation: pushed || changed ? 'updated' : 'unchanged', pr }
   }
   const pr = await call('creating the pull request', () => api.create({ title: s.title, body: s.body, head: s.branch, base, draft: s.draft }))
-  // Labels, reviewers and assignees go to a new pull request only: a re-run must not re-request reviews.
-  if (s.labels.length) await call(`labelling #${pr.number}`, () => api.addLabels(pr.number, s.labels))
+  await decorate(pr)
   if (s.reviewers.length || s.teamReviewers.length) await call(`requesting reviews on #${pr.number}`, () => api.requestReviewers(pr.number, s.reviewers, s.teamReviewers))
-  if (s.assignees.length) await call(`assigning #${pr.number}`, () => api.addAssignees(pr.number, s.assignees))
   return { operation: 'created', pr }
 }
 
