@@ -76,7 +76,7 @@ describe('tako completion bash', () => {
     expect(zsh.stdout).toMatch(/^#compdef tako\n/)
     expect(zsh.stdout).toContain('compadd -- exec validate graph run completion schema help --help --version')
     const fish = await runTako(['completion', 'fish'])
-    expect(fish.stdout).toContain("complete -c tako -n __fish_use_subcommand -a run -d 'one command in each repository, publishers first'")
+    expect(fish.stdout).toContain("complete -c tako -n __fish_use_subcommand -a run -d 'one command in each repository of the graph, publishers before their subscribers'")
     expect(fish.stdout).toContain("complete -c tako -n '__fish_seen_subcommand_from run' -l keep-going")
     const bad = await runTako(['completion', 'tcsh'])
     expect(bad.code).toBe(2)

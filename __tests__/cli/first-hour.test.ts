@@ -113,7 +113,7 @@ describe('silent no-ops say why, and fail under --strict', () => {
     makeRepo(path.join(dir, 'repos', 'acme', 'sub'), { 'tako.yml': SUBSCRIBER })
     await saysOnceAndFailsStrict(
       ['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', 'repos'],
-      'acme/sub skipped: ref "no-such-branch" does not exist in acme/sub (repos/acme/sub)',
+      'acme/sub skipped: cannot read acme/sub: has no branch, tag or commit "no-such-branch"',
       dir
     )
   })
@@ -139,7 +139,7 @@ describe('a CLI that guides', () => {
     expect(validate.stdout).toMatch(/^\s+--repos DIR\s+validate every repository/m)
     const typo = await runTako(['exce', 'release'])
     expect(typo.code).toBe(2)
-    expect(typo.stderr).toBe('tako: unknown command "exce" (did you mean "exec"?) (commands: exec, validate, schema; see tako --help)\n')
+    expect(typo.stderr).toBe('tako: unknown command "exce" (did you mean "exec"?) (commands: exec, validate, graph, run, completion, schema; see tako --help)\n')
     const option = await runTako(['exec', 'release', '--dryrun'])
     expect(option.code).toBe(2)
     expect(option.stderr).toContain('unknown option --dryrun for "tako exec" (did you mean "--dry-run"?)')

@@ -283,7 +283,7 @@ workflows:
     expect(res.code).toBe(1)
     expect(res.outputs.status).toBe('failure')
     expect(res.summary).toMatch(/^## ❌ tako \(dry run\): /)
-    expect(res.summary).toContain('fan-out step &quot;fan-out&quot; cannot be planned: tako/fan-out@v1: &quot;event\\_type&quot; must be a snake\\_case event type')
+    expect(res.summary).toContain('fan-out step &quot;fan-out&quot; cannot be planned: fan-out: event\\_type must be snake\\_case (like api\\_published), got &quot;Not-Snake&quot;')
     expect(res.annotations.filter((a) => a.level === 'error').map((a) => a.message)).toEqual([expect.stringContaining('cannot be planned')])
   })
 

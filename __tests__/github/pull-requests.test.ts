@@ -65,7 +65,7 @@ describe('cliDelivery', () => {
     expect(cliDelivery({ token: 't', apiUrl: 'https://ghe.example.com/api/v3' }).api('acme/web', 'https://ghe.example.com/acme/web.git')).toBeInstanceOf(GitHubPullRequests)
     const delivery = cliDelivery({ token: 't' })
     expect(delivery.remoteUrl('acme/web', '/srv/git/acme/web.git')).toBe('/srv/git/acme/web.git')
-    expect(delivery.gitAuth('https://github.com/acme/web')).toEqual({})
+    expect(delivery.gitAuth('https://github.com/acme/web')).toBeUndefined()
     expect(delivery.identity).toBeUndefined()
   })
 })

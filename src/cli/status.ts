@@ -100,7 +100,8 @@ export class StatusLine implements RunObserver {
   }
 
   discovered(entry: DiscoveryEntry): void {
-    if (entry.result === 'matched') this.matched += Math.max(1, entry.reason.split(';').length)
+    // A fan-out's own row (fan_out) counts its candidates; only a candidate's row is a child to come.
+    if (entry.result === 'matched' && !entry.fan_out) this.matched += Math.max(1, entry.reason.split(';').length)
     this.inner.discovered?.(entry)
   }
 

@@ -39,6 +39,8 @@ export interface DiscoveryOutcome {
   candidates: DiscoveredCandidate[]
   counts: FanOutCounts
   warnings: string[]
+  /** Candidates listed (those that could not even be listed are in `counts.error` only). */
+  listed: number
 }
 
 /** Everything known about one list of candidates (the source's plus one `repos:` list). */
@@ -105,7 +107,7 @@ export class Discovery {
       const all = await Promise.all(reads)
       listing.index ??= indexOf(all)
     }
-    return { candidates: kept.sort((a, b) => a.i - b.i).map((k) => k.found), counts, warnings }
+    return { candidates: kept.sort((a, b) => a.i - b.i).map((k) => k.found), counts, warnings, listed: listing.candidates.length }
   }
 
   /** The warning of a fan-out that found no candidate at all: where it looked and the layout it expects. */

@@ -118,9 +118,9 @@ export class FanOutExecutor implements StepExecutor {
         opts.onPlanned?.(item)
       }
     }
-    const { candidates, counts, warnings } = await this.deps.discovery.discover(event, scope.config.repos, signal, { onVerdict: planOne, every: opts.every })
+    const { candidates, counts, warnings, listed } = await this.deps.discovery.discover(event, scope.config.repos, signal, { onVerdict: planOne, every: opts.every })
     // Folders that could not be candidates were said already; what is left to say is that none could.
-    if (counts.candidates === 0) warnings.push(this.deps.discovery.nothingFound(event))
+    if (listed === 0) warnings.push(this.deps.discovery.nothingFound(event))
     for (const w of warnings) warn(tree, w)
     const record = (entry: DiscoveryEntry): void => {
       tree.discovery.push(entry)
