@@ -139,6 +139,8 @@ export function startInGroup(req: StartRequest): Promise<StartedProcess> {
         // A process that exits without reading it closes the other end: that is no error.
         channel.on('error', () => {})
         channel.end(req.fd3)
+        // A process it started in the background (git's auto gc) may keep the other end: not a reason to wait.
+        child.once('exit', () => child.stdio[3]?.destroy())
       }
       resolve({
         pid: child.pid as number,
