@@ -16,6 +16,7 @@ import { RemoteRepositorySource } from './github/remote-source.js'
 import { makeOwnerLister } from './github/list-repos.js'
 import { noRunMarkdown, summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
 import { WorkflowDispatcher } from './github/dispatch.js'
+import { createOctokit } from './github/octokit.js'
 import { actionDelivery } from './github/pull-requests.js'
 import { childRunNote } from './github/child-mode.js'
 import { ANNOTATIONS_PER_LEVEL, configAnnotations, runAnnotations, type Annotation } from './github/annotations.js'
@@ -163,6 +164,8 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   if (earlier.warning) warn(step, earlier.warning)
   if (earlier.reuse?.size) core.info(`re-run: ${earlier.reuse.size} children that succeeded in an earlier attempt are reused, not run again`)
 
+  // One Octokit for every API call of the run, so retries, rate-limit waits and spaced writes see all of them.
+  const octokit = createOctokit({ token: inputs.token, baseUrl: env.apiUrl, log: (m) => core.info(redact(m, step.secrets)) })
   const progress = new RunProgress(
     new GroupedLogs(
       (text) => process.stdout.write(redact(text, step.secrets)),
@@ -181,7 +184,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       token: inputs.token,
       repositories: inputs.repositories,
       cacheRoot: path.join(env.runnerTemp, 'tako-git'),
-      listOwnerRepos: makeOwnerLister(inputs.token, env.apiUrl),
+      listOwnerRepos: makeOwnerLister(octokit),
       warn: (m) => warn(step, m)
     }),
     runRoot: env.runnerTemp,
@@ -197,15 +200,14 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
     mode: inputs.mode,
     // Always there: a subscriber's `runs_on: dispatch` asks for it even when the mode is local.
     dispatcher: new WorkflowDispatcher({
-      apiUrl: env.apiUrl,
-      token: inputs.token,
+      octokit,
       workflowFile: inputs.dispatchWorkflow,
       parentRunUrl: env.attemptUrl,
       runId: step.runId,
       warn: (m) => warn(step, m)
     }),
     // tako/pull-request@v1: the engine pushes with the token and proposes through the API; steps never see either.
-    delivery: actionDelivery({ serverUrl: env.serverUrl, apiUrl: env.apiUrl, token: inputs.token, runUrl: env.attemptUrl, log: (m) => core.info(redact(m, step.secrets)) })
+    delivery: actionDelivery({ serverUrl: env.serverUrl, token: inputs.token, octokit, runUrl: env.attemptUrl })
   }
 
   const header: RunHeader = { runId: step.runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }

@@ -4,6 +4,7 @@ import { CancelReason, DeadlineReason } from '../../src/engine/run-scope.js'
 import type { DispatchRequest } from '../../src/engine/child-dispatcher.js'
 import type { TakoEvent } from '../../src/engine/types.js'
 import { jobLogTail, WorkflowDispatcher } from '../../src/github/dispatch.js'
+import { createOctokit } from '../../src/github/octokit.js'
 
 const TOKEN = 'ghs_dispatchTestToken'
 const EVENT: TakoEvent = { id: 'ev-1', type: 'api_published', source: 'acme/api', artifact: 'default', schema_version: '1.2.0', payload: { git_tag: 'v1.2.0' } }
@@ -15,20 +16,23 @@ afterEach(async () => {
   api = undefined
 })
 
-async function setup(opts: Omit<FakeGitHubOptions, 'now' | 'token'>): Promise<{ api: FakeGitHub; clock: SimulatedClock; dispatcher: WorkflowDispatcher; warnings: string[] }> {
+async function setup(
+  opts: Omit<FakeGitHubOptions, 'now' | 'token'>
+): Promise<{ api: FakeGitHub; clock: SimulatedClock; dispatcher: WorkflowDispatcher; warnings: string[]; octokitLog: string[] }> {
   const clock = new SimulatedClock()
   api = await startFakeGitHub({ ...opts, token: TOKEN, now: clock.now })
   const warnings: string[] = []
+  const octokitLog: string[] = []
   const dispatcher = new WorkflowDispatcher({
-    apiUrl: api.url,
-    token: TOKEN,
+    // Waits the Octokit chooses (retry-after, GitHub's 60 s for a secondary limit) pass in milliseconds here.
+    octokit: createOctokit({ token: TOKEN, baseUrl: api.url, retryAfterBaseValue: 1, log: (m) => octokitLog.push(m) }),
     workflowFile: 'tako.yml',
     parentRunUrl: 'https://github.com/acme/api/actions/runs/77/attempts/1',
     runId: 'exec-20260301-120000-0badcafe',
     warn: (m) => warnings.push(m),
     clock
   })
-  return { api, clock, dispatcher, warnings }
+  return { api, clock, dispatcher, warnings, octokitLog }
 }
 
 function request(repository: string, signal = new AbortController().signal, ref = ''): DispatchRequest {
@@ -131,6 +135,33 @@ describe('WorkflowDispatcher', () => {
     expect(outcome.error?.message).toBe(
       'cannot dispatch tako.yml in acme/locked: the token needs `actions: write` on acme/locked (a workflow\'s GITHUB_TOKEN cannot dispatch workflows in other repositories: use a GitHub App or fine-grained token) (GitHub said: HTTP 403: Resource not accessible by integration)'
     )
+    expect(api.runs).toHaveLength(0)
+  })
+
+  it('retries a dispatch refused by the secondary rate limit after waiting, and dispatches once', async () => {
+    const { api, dispatcher, octokitLog } = await setup({ secondaryLimitedWrites: 1, repos: { 'acme/web': {} } })
+    const outcome = await dispatcher.dispatch(request('acme/web', undefined, 'main'))
+
+    expect(outcome).toEqual({ status: 'success', url: `${api.origin}/acme/web/actions/runs/9001` })
+    expect(api.requests.filter((r) => r.path.endsWith('/dispatches')).map((r) => r.status)).toEqual([403, 200])
+    expect(api.runs).toHaveLength(1)
+    // No retry-after in the answer: the throttling plugin waits GitHub's documented minute before the retry.
+    expect(octokitLog).toEqual([`GitHub secondary rate limit on POST /repos/acme/web/actions/workflows/tako.yml/dispatches: retrying in 60s`])
+  })
+
+  it('reports a secondary rate limit that outlasts the retries as a rate limit, not as a permission problem', async () => {
+    const { api, dispatcher, octokitLog } = await setup({ secondaryLimitedWrites: 10, repos: { 'acme/web': {} } })
+    const outcome = await dispatcher.dispatch(request('acme/web', undefined, 'main'))
+
+    expect(outcome.status).toBe('failure')
+    expect(outcome.error?.kind).toBe('dispatch_failed')
+    expect(outcome.error?.message).toMatch(
+      /^cannot dispatch tako\.yml in acme\/web: GitHub's rate limit still refused the dispatch after waiting \(GitHub said: HTTP 403: You have exceeded a secondary rate limit\. .*\); re-run later, or dispatch fewer children at once \(max-concurrency\)$/
+    )
+    expect(outcome.error?.message).not.toContain('actions: write')
+    // The first try and two retries, each after the wait; then the plugin gives up.
+    expect(api.requests.filter((r) => r.path.endsWith('/dispatches')).map((r) => r.status)).toEqual([403, 403, 403])
+    expect(octokitLog.map((l) => l.replace(/^.*: /, ''))).toEqual(['retrying in 60s', 'retrying in 60s', 'giving up'])
     expect(api.runs).toHaveLength(0)
   })
 

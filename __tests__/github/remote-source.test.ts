@@ -9,6 +9,7 @@ import path from 'node:path'
 import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures__/git-server.js'
 import { SourceError, type Candidate } from '../../src/engine/repository-source.js'
 import { makeOwnerLister } from '../../src/github/list-repos.js'
+import { createOctokit } from '../../src/github/octokit.js'
 import { gitAuthConfig, parseRepositoriesInput, RemoteRepositorySource, type RemoteSourceOptions } from '../../src/github/remote-source.js'
 
 const TOKEN = 'ghs_remoteSourceToken42'
@@ -400,7 +401,7 @@ describe('makeOwnerLister', () => {
   })
 
   it('lists an organization across pages without archived repositories, else a user', async () => {
-    const list = makeOwnerLister(TOKEN, apiUrl)
+    const list = makeOwnerLister(createOctokit({ token: TOKEN, baseUrl: apiUrl }))
     expect(await list('acme')).toEqual(['acme/api', 'acme/web'])
     expect(await list('solo')).toEqual(['solo/dotfiles'])
     expect(seen.every((s) => s.endsWith(`token ${TOKEN}`))).toBe(true)
