@@ -1,9 +1,53 @@
-// JSON Schema of tako.yml for editors (yaml-language-server, VS Code), generated from the zod schema.
+// JSON Schema of tako.yml for editors (yaml-language-server, VS Code), generated from the zod schema. Each built-in
+// step's `with` is modelled from that step's own zod `withSchema` (src/engine/builtins), the one load.ts checks with:
+// a step whose `uses` names a built-in gets that built-in's keys, so a misspelt key is flagged in the editor too.
 
 import { z } from 'zod'
-import { takoFileSchema } from './schema.js'
+import { stepMapSchema, takoFileSchema } from './schema.js'
+import { BUILTINS } from '../engine/builtins/index.js'
+
+type JsonSchema = Record<string, unknown>
 
 export function takoJsonSchema(): object {
-  const { $schema, ...schema } = z.toJSONSchema(takoFileSchema) as Record<string, unknown>
+  const generated = z.toJSONSchema(takoFileSchema, {
+    override: ({ zodSchema, jsonSchema }) => {
+      if ((zodSchema as unknown) === stepMapSchema) jsonSchema.allOf = builtinWithRules()
+    }
+  }) as JsonSchema
+  const { $schema, ...schema } = generated
   return { $schema, $id: 'urn:tako-action:schema:tako.yml', title: 'tako.yml', ...schema }
+}
+
+/** One `if uses is this built-in, then with is its schema` per built-in (draft-07 if/then, kept by 2019-09+). */
+export function builtinWithRules(): JsonSchema[] {
+  return BUILTINS.map((builtin) => {
+    const uses = builtin.versions.map((version) => `${builtin.name}@${version}`)
+    const { $schema: _, ...withJson } = z.toJSONSchema(builtin.withSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema
+    const properties = Object.fromEntries(Object.entries((withJson.properties ?? {}) as Record<string, JsonSchema>).map(([key, value]) => [key, templatable(value)]))
+    const required = (withJson.required ?? []) as string[]
+    return {
+      if: { properties: { uses: uses.length === 1 ? { const: uses[0] } : { enum: uses } }, required: ['uses'] },
+      then: {
+        properties: { with: { ...withJson, description: `Arguments of ${uses.join(', ')}: ${builtin.description}`, properties } },
+        // load.ts refuses such a step without `with` too: its required keys are missing.
+        ...(required.length ? { required: ['with'] } : {})
+      }
+    }
+  })
+}
+
+/** A value holding `{{ }}` is known only at run time (load.ts skips it; the run coerces "true", "4"), so wherever a
+    number, a boolean, a map or a patterned string is expected, a template is accepted too. */
+function templatable(property: JsonSchema): JsonSchema {
+  if (acceptsAnyString(property)) return property
+  const { description, ...rest } = property
+  return {
+    ...(description === undefined ? {} : { description }),
+    anyOf: [rest, { type: 'string', pattern: '\\{\\{', description: 'A {{ }} template, rendered at run time' }]
+  }
+}
+
+function acceptsAnyString(s: JsonSchema): boolean {
+  if (s.type === 'string') return s.pattern === undefined && s.enum === undefined && s.format === undefined && s.const === undefined
+  return Array.isArray(s.anyOf) && (s.anyOf as JsonSchema[]).some(acceptsAnyString)
 }

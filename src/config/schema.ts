@@ -102,7 +102,8 @@ export interface RawStepMap {
 }
 export type RawStep = string | RawStepMap
 
-const stepMap: z.ZodType<RawStepMap> = z.strictObject({
+/** A step written as a map; json-schema.ts adds what each built-in's `with` takes. */
+export const stepMapSchema: z.ZodType<RawStepMap> = z.strictObject({
   id: name('step id').optional().describe('Unique in the workflow; default step-<n>'),
   name: z.string().optional(),
   if: z.union([z.string(), z.boolean()]).optional().describe('CEL expression; the step runs only when it is true'),
@@ -128,7 +129,7 @@ const stepMap: z.ZodType<RawStepMap> = z.strictObject({
 })
 
 export const step: z.ZodType<RawStep> = z
-  .union([z.string(), stepMap])
+  .union([z.string(), stepMapSchema])
   .meta({ id: 'Step', description: 'A step: a script (shorthand for run) or a map' })
 
 const inputsSchema = z.record(name('input name'), inputSpecSchema)
