@@ -442,7 +442,8 @@ class GitHubApi {
     const gatedFetch = (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
       if (waitSignal?.aborted) {
         refused = true
-        return Promise.reject(new NotSent())
+        // An AbortError is one the retry plugin does not retry.
+        return Promise.reject(new DOMException('not sent: the child was stopped first', 'AbortError'))
       }
       sent = true
       return base(url, init)
