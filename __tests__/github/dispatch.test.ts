@@ -17,7 +17,8 @@ afterEach(async () => {
 })
 
 async function setup(
-  opts: Omit<FakeGitHubOptions, 'now' | 'token'>
+  opts: Omit<FakeGitHubOptions, 'now' | 'token'>,
+  retryAfterBaseValue = 1
 ): Promise<{ api: FakeGitHub; clock: SimulatedClock; dispatcher: WorkflowDispatcher; warnings: string[]; octokitLog: string[] }> {
   const clock = new SimulatedClock()
   api = await startFakeGitHub({ ...opts, token: TOKEN, now: clock.now })
@@ -25,7 +26,7 @@ async function setup(
   const octokitLog: string[] = []
   const dispatcher = new WorkflowDispatcher({
     // Waits the Octokit chooses (retry-after, GitHub's 60 s for a secondary limit) pass in milliseconds here.
-    octokit: createOctokit({ token: TOKEN, baseUrl: api.url, retryAfterBaseValue: 1, log: (m) => octokitLog.push(m) }),
+    octokit: createOctokit({ token: TOKEN, baseUrl: api.url, retryAfterBaseValue, log: (m) => octokitLog.push(m) }),
     workflowFile: 'tako.yml',
     parentRunUrl: 'https://github.com/acme/api/actions/runs/77/attempts/1',
     runId: 'exec-20260301-120000-0badcafe',
@@ -164,6 +165,20 @@ describe('WorkflowDispatcher', () => {
     expect(octokitLog.map((l) => l.replace(/^.*: /, ''))).toEqual(['retrying in 60s', 'retrying in 60s', 'giving up'])
     expect(api.runs).toHaveLength(0)
   })
+
+  it('stops waiting out a secondary rate limit when the child is cancelled, and dispatches nothing', async () => {
+    // Real waits of 18 s before each retry: only the cancellation can end this test within its ceiling.
+    const { api, dispatcher } = await setup({ secondaryLimitedWrites: 10, repos: { 'acme/web': {} } }, 300)
+    const controller = new AbortController()
+    const watch = setInterval(() => {
+      if (api.requests.some((r) => r.path.endsWith('/dispatches'))) controller.abort(new CancelReason('cancelled by SIGTERM'))
+    }, 5)
+    const outcome = await dispatcher.dispatch(request('acme/web', controller.signal, 'main')).finally(() => clearInterval(watch))
+
+    expect(outcome).toEqual({ status: 'cancelled', error: { kind: 'cancelled', message: 'cancelled by SIGTERM; the run was not dispatched' } })
+    expect(api.requests.filter((r) => r.path.endsWith('/dispatches')).map((r) => r.status)).toEqual([403])
+    expect(api.runs).toHaveLength(0)
+  }, 15_000)
 
   it('explains a missing workflow file and a workflow without the tako inputs', async () => {
     const { dispatcher } = await setup({ repos: { 'acme/nofile': { workflows: ['ci.yml'] }, 'acme/old': { inputs: ['workflow'] } } })

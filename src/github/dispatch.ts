@@ -446,7 +446,11 @@ class GitHubApi {
         return Promise.reject(new DOMException('not sent: the child was stopped first', 'AbortError'))
       }
       sent = true
-      return base(url, init)
+      // A 4xx (a rate limit among them) was not acted on: the wait before the plugin's retry is abortable again.
+      return base(url, init).then((res) => {
+        if (res.status >= 400 && res.status < 500) sent = false
+        return res
+      })
     }
     const call = this.octokit
       .request(`${method} ${path}`, {
