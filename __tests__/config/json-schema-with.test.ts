@@ -53,7 +53,7 @@ describe("the JSON schema's built-in `with` keys", () => {
 
   it('requires what the built-in requires, and the types of its values', () => {
     expect(validate(withStep('tako/pull-request@v1', { branch: 'tako/x' })).map((e) => e.params.missingProperty)).toContain('title')
-    expect(validate(withStep('tako/fan-out@v1', undefined)).map((e) => e.params.missingProperty)).toContain('with')
+    expect(validate(withStep('tako/fan-out@v1', {})).map((e) => e.params.missingProperty)).toContain('event_type')
     expect(validate(withStep('tako/fan-out@v1', { event_type: 'Not Snake' })).length).toBeGreaterThan(0)
     expect(validate(withStep('tako/fan-out@v1', { event_type: 'a', concurrency_limit: 0 })).length).toBeGreaterThan(0)
     expect(validate(withStep('tako/fan-out@v1', { event_type: 'a', wait_for_children: 'yes' })).length).toBeGreaterThan(0)

@@ -24,14 +24,11 @@ export function builtinWithRules(): JsonSchema[] {
     const uses = builtin.versions.map((version) => `${builtin.name}@${version}`)
     const { $schema: _, ...withJson } = z.toJSONSchema(builtin.withSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema
     const properties = Object.fromEntries(Object.entries((withJson.properties ?? {}) as Record<string, JsonSchema>).map(([key, value]) => [key, templatable(value)]))
-    const required = (withJson.required ?? []) as string[]
+    const which = uses.length === 1 ? { const: uses[0] } : { enum: uses }
+    // A step without `with` is left to load.ts ("needs event_type"): the schema names missing keys once `with` is there.
     return {
-      if: { properties: { uses: uses.length === 1 ? { const: uses[0] } : { enum: uses } }, required: ['uses'] },
-      then: {
-        properties: { with: { ...withJson, description: `Arguments of ${uses.join(', ')}: ${builtin.description}`, properties } },
-        // load.ts refuses such a step without `with` too: its required keys are missing.
-        ...(required.length ? { required: ['with'] } : {})
-      }
+      if: { properties: { uses: { ...which, description: `A step using ${builtin.name}` } }, required: ['uses'] },
+      then: { properties: { with: { ...withJson, description: `Arguments of ${uses.join(', ')}: ${builtin.description}`, properties } } }
     }
   })
 }
