@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
+import { createServer } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import { SimulatedClock, startFakeGitHub, type FakeGitHub, type FakeGitHubOptions } from '../../__fixtures__/github-api.js'
 import { CancelReason, DeadlineReason } from '../../src/engine/run-scope.js'
 import type { DispatchRequest } from '../../src/engine/child-dispatcher.js'
@@ -179,6 +181,45 @@ describe('WorkflowDispatcher', () => {
     expect(api.requests.filter((r) => r.path.endsWith('/dispatches')).map((r) => r.status)).toEqual([403])
     expect(api.runs).toHaveLength(0)
   }, 15_000)
+
+  it('sends every call through http_proxy when one is set, the dispatch included', async () => {
+    // A CONNECT proxy, as undici's EnvHttpProxyAgent speaks to one, that records where each tunnel went.
+    const tunnels: string[] = []
+    const proxy = createServer()
+    proxy.on('connect', (req, client, head) => {
+      tunnels.push(req.url ?? '')
+      const [host, port] = (req.url ?? '').split(':')
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        upstream.write(head)
+        upstream.pipe(client).pipe(upstream)
+      })
+      upstream.on('error', () => client.destroy())
+      client.on('error', () => upstream.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const saved = { http_proxy: process.env.http_proxy, no_proxy: process.env.no_proxy, NO_PROXY: process.env.NO_PROXY }
+    try {
+      process.env.http_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+      delete process.env.no_proxy
+      delete process.env.NO_PROXY
+      const clock = new SimulatedClock()
+      api = await startFakeGitHub({ repos: { 'acme/web': {} }, token: TOKEN, now: clock.now })
+      const octokit = createOctokit({ token: TOKEN, baseUrl: api.url })
+      const dispatcher = new WorkflowDispatcher({ octokit, workflowFile: 'tako.yml', parentRunUrl: 'https://github.com/acme/api/actions/runs/77', runId: 'exec-1', warn: () => undefined, clock })
+      expect(await dispatcher.dispatch(request('acme/web'))).toEqual({ status: 'success', url: `${api.origin}/acme/web/actions/runs/9001` })
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key]
+        else process.env[key] = value
+      }
+      proxy.closeAllConnections()
+      await new Promise((resolve) => proxy.close(resolve))
+    }
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /repos/acme/web', 'POST /repos/acme/web/actions/workflows/tako.yml/dispatches', 'GET /repos/acme/web/actions/runs/9001'])
+    expect(tunnels.length).toBeGreaterThan(0)
+    expect(new Set(tunnels)).toEqual(new Set([new URL(api.url).host]))
+  })
 
   it('explains a missing workflow file and a workflow without the tako inputs', async () => {
     const { dispatcher } = await setup({ repos: { 'acme/nofile': { workflows: ['ci.yml'] }, 'acme/old': { inputs: ['workflow'] } } })
