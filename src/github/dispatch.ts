@@ -436,6 +436,8 @@ class GitHubApi {
     if (waitSignal?.aborted) throw new NotSent()
     let sent = false
     let refused = false
+    /** Set while the caller waits: gives up on the call when the child was stopped and nothing is in flight. */
+    let recheck = (): void => undefined
     const base = (this.octokit.request.endpoint.DEFAULTS.request?.fetch as typeof fetch | undefined) ?? fetch
     // The Octokit may hold a request back (spaced writes, a rate-limit wait) before it reaches fetch: past an abort,
     // what was not sent yet never is.
@@ -448,7 +450,10 @@ class GitHubApi {
       sent = true
       // A 4xx (a rate limit among them) was not acted on: the wait before the plugin's retry is abortable again.
       return base(url, init).then((res) => {
-        if (res.status >= 400 && res.status < 500) sent = false
+        if (res.status >= 400 && res.status < 500) {
+          sent = false
+          recheck()
+        }
         return res
       })
     }
@@ -468,7 +473,18 @@ class GitHubApi {
           throw refused ? new NotSent() : error
         }
       )
-    const res = waitSignal ? await abortable(call, waitSignal, () => opts.signal !== undefined || !sent) : await call
+    const res = waitSignal
+      ? await new Promise<ApiResponse>((resolve, reject) => {
+          // Checked when the child is stopped, and again when an answer says the server did nothing (a stop that came
+          // while the request was in flight).
+          recheck = () => {
+            if (waitSignal.aborted && (opts.signal !== undefined || !sent)) reject(new NotSent())
+          }
+          recheck()
+          waitSignal.addEventListener('abort', recheck, { once: true })
+          call.then(resolve, reject).finally(() => waitSignal.removeEventListener('abort', recheck))
+        })
+      : await call
     this.track(res.headers)
     return res
   }
@@ -508,18 +524,6 @@ class GitHubApi {
     await this.clock.sleep(this.resetAt - this.clock.now() + 1000, signal)
     this.remaining = undefined
   }
-}
-
-/** Settles as `promise` does, or rejects with NotSent when `signal` fires while `stoppable()` still says so. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal, stoppable: () => boolean): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const stop = (): void => {
-      if (stoppable()) reject(new NotSent())
-    }
-    if (signal.aborted) stop()
-    signal.addEventListener('abort', stop, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop))
-  })
 }
 
 function timeoutSignal(signal?: AbortSignal): AbortSignal {
