@@ -24,10 +24,9 @@ export function builtinWithRules(): JsonSchema[] {
     const uses = builtin.versions.map((version) => `${builtin.name}@${version}`)
     const { $schema: _, ...withJson } = z.toJSONSchema(builtin.withSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema
     const properties = Object.fromEntries(Object.entries((withJson.properties ?? {}) as Record<string, JsonSchema>).map(([key, value]) => [key, templatable(value)]))
-    const which = uses.length === 1 ? { const: uses[0] } : { enum: uses }
     // A step without `with` is left to load.ts ("needs event_type"): the schema names missing keys once `with` is there.
     return {
-      if: { properties: { uses: { ...which, description: `A step using ${builtin.name}` } }, required: ['uses'] },
+      if: { properties: { uses: { enum: uses, description: `A step using ${builtin.name}` } }, required: ['uses'] },
       then: { properties: { with: { ...withJson, description: `Arguments of ${uses.join(', ')}: ${builtin.description}`, properties } } }
     }
   })
