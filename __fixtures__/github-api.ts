@@ -64,6 +64,9 @@ export interface FakeGitHubOptions {
   prefix?: string
   /** Requests outside the API prefix are proxied here (a git server), so one origin serves both like GHES. */
   upstream?: string
+  /** The next this many writes (POST, PATCH, PUT, DELETE) are refused as GitHub refuses content created too fast: a
+      403 naming the secondary rate limit, without retry-after, the primary budget untouched. */
+  secondaryLimitedWrites?: number
   /** Core rate limit per window (default 5000 per hour). */
   rateLimit?: { limit: number; remaining?: number; windowMs?: number }
   /** Serve GraphQL (`POST /graphql`, `/api/graphql` on GHES) from these bare repositories; without it, 404. */
@@ -146,6 +149,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   let remaining = opts.rateLimit?.remaining ?? limit
   let resetAt = Math.ceil((now() + windowMs) / 1000) * 1000
   let origin = ''
+  let secondaryLeft = opts.secondaryLimitedWrites ?? 0
   const scripts = new Map<string, number>()
 
   const runState = (run: FakeRun): { status: string; conclusion: string | null } => {
@@ -259,6 +263,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         res.writeHead(403, { 'content-type': 'application/json', 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAt / 1000) })
         res.end(JSON.stringify({ message: 'API rate limit exceeded for installation ID 1.' }))
         return
+      }
+      if (secondaryLeft > 0 && req.method !== 'GET' && req.method !== 'HEAD') {
+        secondaryLeft--
+        return send(403, {
+          message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222.',
+          documentation_url: 'https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits',
+          status: '403'
+        })
       }
       route(req.method ?? 'GET', path, url.searchParams, body, send, req.headers['if-none-match'])
     })

@@ -18,6 +18,7 @@ import { makeOwnerLister } from './github/list-repos.js'
 import { makeGraphql } from './github/graphql.js'
 import { noRunMarkdown, summaryMarkdown, SUMMARY_MAX_BYTES } from './github/summary.js'
 import { WorkflowDispatcher } from './github/dispatch.js'
+import { createOctokit } from './github/octokit.js'
 import { actionDelivery } from './github/pull-requests.js'
 import type { PullRequestPreview } from './engine/builtins/pull-request.js'
 import { childRunNote } from './github/child-mode.js'
@@ -172,6 +173,8 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   if (earlier.warning) warn(step, earlier.warning)
   if (earlier.reuse?.size) core.info(`re-run: ${earlier.reuse.size} children that succeeded in an earlier attempt are reused, not run again`)
 
+  // One Octokit for every API call of the run, so retries, rate-limit waits and spaced writes see all of them.
+  const octokit = createOctokit({ token: inputs.token, baseUrl: env.apiUrl, log: (m) => core.info(redact(m, step.secrets)) })
   const progress = new RunProgress(
     new GroupedLogs(
       (text) => process.stdout.write(redact(text, step.secrets)),
@@ -190,8 +193,8 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       token: inputs.token,
       repositories: inputs.repositories,
       cacheRoot: path.join(env.runnerTemp, 'tako-git'),
-      listOwnerRepos: makeOwnerLister(inputs.token, env.apiUrl),
-      graphql: makeGraphql(inputs.token, env.apiUrl),
+      listOwnerRepos: makeOwnerLister(octokit),
+      graphql: makeGraphql(octokit),
       info: (m) => core.info(redact(m, step.secrets)),
       warn: (m) => warn(step, m)
     }),
@@ -209,8 +212,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
     mode: inputs.mode,
     // Always there: a subscriber's `runs_on: dispatch` asks for it even when the mode is local.
     dispatcher: new WorkflowDispatcher({
-      apiUrl: env.apiUrl,
-      token: inputs.token,
+      octokit,
       workflowFile: inputs.dispatchWorkflow,
       parentRunUrl: env.attemptUrl,
       runId: step.runId,
@@ -220,7 +222,7 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
       onRunEnded: (r) => core.saveState(`${State.RunPrefix}${r.id}`, '')
     }),
     // tako/pull-request@v1: the engine pushes with the token and proposes through the API; steps never see either.
-    delivery: actionDelivery({ serverUrl: env.serverUrl, apiUrl: env.apiUrl, token: inputs.token, runUrl: env.attemptUrl, log: (m) => core.info(redact(m, step.secrets)) })
+    delivery: actionDelivery({ serverUrl: env.serverUrl, token: inputs.token, octokit, runUrl: env.attemptUrl })
   }
 
   const header: RunHeader = { runId: step.runId, source: prepared.source, workflow: prepared.workflow.name, inputs: prepared.inputs, startedAt: new Date() }

@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
+import { createServer } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import { SimulatedClock, startFakeGitHub, type FakeGitHub, type FakeGitHubOptions } from '../../__fixtures__/github-api.js'
 import { CancelReason, DeadlineReason } from '../../src/engine/run-scope.js'
 import type { DispatchRequest } from '../../src/engine/child-dispatcher.js'
 import type { TakoEvent } from '../../src/engine/types.js'
 import { jobLogTail, WorkflowDispatcher } from '../../src/github/dispatch.js'
+import { createOctokit } from '../../src/github/octokit.js'
 
 const TOKEN = 'ghs_dispatchTestToken'
 const EVENT: TakoEvent = { id: 'ev-1', type: 'api_published', source: 'acme/api', artifact: 'default', schema_version: '1.2.0', payload: { git_tag: 'v1.2.0' } }
@@ -15,20 +18,24 @@ afterEach(async () => {
   api = undefined
 })
 
-async function setup(opts: Omit<FakeGitHubOptions, 'now' | 'token'>): Promise<{ api: FakeGitHub; clock: SimulatedClock; dispatcher: WorkflowDispatcher; warnings: string[] }> {
+async function setup(
+  opts: Omit<FakeGitHubOptions, 'now' | 'token'>,
+  retryAfterBaseValue = 1
+): Promise<{ api: FakeGitHub; clock: SimulatedClock; dispatcher: WorkflowDispatcher; warnings: string[]; octokitLog: string[] }> {
   const clock = new SimulatedClock()
   api = await startFakeGitHub({ ...opts, token: TOKEN, now: clock.now })
   const warnings: string[] = []
+  const octokitLog: string[] = []
   const dispatcher = new WorkflowDispatcher({
-    apiUrl: api.url,
-    token: TOKEN,
+    // Waits the Octokit chooses (retry-after, GitHub's 60 s for a secondary limit) pass in milliseconds here.
+    octokit: createOctokit({ token: TOKEN, baseUrl: api.url, retryAfterBaseValue, log: (m) => octokitLog.push(m) }),
     workflowFile: 'tako.yml',
     parentRunUrl: 'https://github.com/acme/api/actions/runs/77/attempts/1',
     runId: 'exec-20260301-120000-0badcafe',
     warn: (m) => warnings.push(m),
     clock
   })
-  return { api, clock, dispatcher, warnings }
+  return { api, clock, dispatcher, warnings, octokitLog }
 }
 
 function request(repository: string, signal = new AbortController().signal, ref = ''): DispatchRequest {
@@ -132,6 +139,86 @@ describe('WorkflowDispatcher', () => {
       'cannot dispatch tako.yml in acme/locked: the token needs `actions: write` on acme/locked (a workflow\'s GITHUB_TOKEN cannot dispatch workflows in other repositories: use a GitHub App or fine-grained token) (GitHub said: HTTP 403: Resource not accessible by integration)'
     )
     expect(api.runs).toHaveLength(0)
+  })
+
+  it('retries a dispatch refused by the secondary rate limit after waiting, and dispatches once', async () => {
+    const { api, dispatcher, octokitLog } = await setup({ secondaryLimitedWrites: 1, repos: { 'acme/web': {} } })
+    const outcome = await dispatcher.dispatch(request('acme/web', undefined, 'main'))
+
+    expect(outcome).toEqual({ status: 'success', url: `${api.origin}/acme/web/actions/runs/9001` })
+    expect(api.requests.filter((r) => r.path.endsWith('/dispatches')).map((r) => r.status)).toEqual([403, 200])
+    expect(api.runs).toHaveLength(1)
+    // No retry-after in the answer: the throttling plugin waits GitHub's documented minute before the retry.
+    expect(octokitLog).toEqual([`GitHub secondary rate limit on POST /repos/acme/web/actions/workflows/tako.yml/dispatches: retrying in 60s`])
+  })
+
+  it('reports a secondary rate limit that outlasts the retries as a rate limit, not as a permission problem', async () => {
+    const { api, dispatcher, octokitLog } = await setup({ secondaryLimitedWrites: 10, repos: { 'acme/web': {} } })
+    const outcome = await dispatcher.dispatch(request('acme/web', undefined, 'main'))
+
+    expect(outcome.status).toBe('failure')
+    expect(outcome.error?.kind).toBe('dispatch_failed')
+    expect(outcome.error?.message).toMatch(
+      /^cannot dispatch tako\.yml in acme\/web: GitHub's rate limit still refused the dispatch after waiting \(GitHub said: HTTP 403: You have exceeded a secondary rate limit\. .*\); re-run later, or dispatch fewer children at once \(max-concurrency\)$/
+    )
+    expect(outcome.error?.message).not.toContain('actions: write')
+    // The first try and two retries, each after the wait; then the plugin gives up.
+    expect(api.requests.filter((r) => r.path.endsWith('/dispatches')).map((r) => r.status)).toEqual([403, 403, 403])
+    expect(octokitLog.map((l) => l.replace(/^.*: /, ''))).toEqual(['retrying in 60s', 'retrying in 60s', 'giving up'])
+    expect(api.runs).toHaveLength(0)
+  })
+
+  it('stops waiting out a secondary rate limit when the child is cancelled, and dispatches nothing', async () => {
+    // Real waits of 18 s before each retry: only the cancellation can end this test within its ceiling.
+    const { api, dispatcher } = await setup({ secondaryLimitedWrites: 10, repos: { 'acme/web': {} } }, 300)
+    const controller = new AbortController()
+    const watch = setInterval(() => {
+      if (api.requests.some((r) => r.path.endsWith('/dispatches'))) controller.abort(new CancelReason('cancelled by SIGTERM'))
+    }, 5)
+    const outcome = await dispatcher.dispatch(request('acme/web', controller.signal, 'main')).finally(() => clearInterval(watch))
+
+    expect(outcome).toEqual({ status: 'cancelled', error: { kind: 'cancelled', message: 'cancelled by SIGTERM; the run was not dispatched' } })
+    expect(api.requests.filter((r) => r.path.endsWith('/dispatches')).map((r) => r.status)).toEqual([403])
+    expect(api.runs).toHaveLength(0)
+  }, 15_000)
+
+  it('sends every call through http_proxy when one is set, the dispatch included', async () => {
+    // A CONNECT proxy, as undici's EnvHttpProxyAgent speaks to one, that records where each tunnel went.
+    const tunnels: string[] = []
+    const proxy = createServer()
+    proxy.on('connect', (req, client, head) => {
+      tunnels.push(req.url ?? '')
+      const [host, port] = (req.url ?? '').split(':')
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        upstream.write(head)
+        upstream.pipe(client).pipe(upstream)
+      })
+      upstream.on('error', () => client.destroy())
+      client.on('error', () => upstream.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const saved = { http_proxy: process.env.http_proxy, no_proxy: process.env.no_proxy, NO_PROXY: process.env.NO_PROXY }
+    try {
+      process.env.http_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+      delete process.env.no_proxy
+      delete process.env.NO_PROXY
+      const clock = new SimulatedClock()
+      api = await startFakeGitHub({ repos: { 'acme/web': {} }, token: TOKEN, now: clock.now })
+      const octokit = createOctokit({ token: TOKEN, baseUrl: api.url })
+      const dispatcher = new WorkflowDispatcher({ octokit, workflowFile: 'tako.yml', parentRunUrl: 'https://github.com/acme/api/actions/runs/77', runId: 'exec-1', warn: () => undefined, clock })
+      expect(await dispatcher.dispatch(request('acme/web'))).toEqual({ status: 'success', url: `${api.origin}/acme/web/actions/runs/9001` })
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key]
+        else process.env[key] = value
+      }
+      proxy.closeAllConnections()
+      await new Promise((resolve) => proxy.close(resolve))
+    }
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /repos/acme/web', 'POST /repos/acme/web/actions/workflows/tako.yml/dispatches', 'GET /repos/acme/web/actions/runs/9001'])
+    expect(tunnels.length).toBeGreaterThan(0)
+    expect(new Set(tunnels)).toEqual(new Set([new URL(api.url).host]))
   })
 
   it('explains a missing workflow file and a workflow without the tako inputs', async () => {

@@ -12,6 +12,7 @@ import { startFakeGitHub, type FakeGitHub } from '../../__fixtures__/github-api.
 import { makeRepo } from '../../__fixtures__/repos.js'
 import { executeRun, prepareRun } from '../../src/engine/engine.js'
 import { makeGraphql } from '../../src/github/graphql.js'
+import { createOctokit } from '../../src/github/octokit.js'
 import { RemoteRepositorySource } from '../../src/github/remote-source.js'
 import type { RunReport } from '../../src/engine/types.js'
 
@@ -83,7 +84,7 @@ async function discover(dir: string, repositories: string[], opts: { graphql: bo
     token: TOKEN,
     repositories: repositories.join('\n'),
     cacheRoot,
-    graphql: makeGraphql(TOKEN, api.url),
+    graphql: makeGraphql(createOctokit({ token: TOKEN, baseUrl: api.url })),
     info: (m) => info.push(m)
   })
   const prepared = await prepareRun({ root: publisher, workflow: 'release', inputs: {}, source: 'acme/api' })
@@ -141,7 +142,7 @@ describe('action discovery through GraphQL', () => {
 
     // Both were read by GraphQL itself, not by the git fallback: reading made no mirror.
     const fresh = path.join(dir, 'fresh-mirrors')
-    const direct = new RemoteRepositorySource({ serverUrl: git!.url, token: TOKEN, repositories: '', cacheRoot: fresh, graphql: makeGraphql(TOKEN, api!.url) })
+    const direct = new RemoteRepositorySource({ serverUrl: git!.url, token: TOKEN, repositories: '', cacheRoot: fresh, graphql: makeGraphql(createOctokit({ token: TOKEN, baseUrl: api!.url })) })
     const files = await direct.readConfigs([{ repository: 'acme/sub-00', ref: 'v1' }, { repository: 'acme/sub-01', ref: 'feature' }], new AbortController().signal)
     expect(files).toEqual([{ text: SUBSCRIBER, file: 'tako.yml' }, { text: SUBSCRIBER, file: 'tako.yml' }])
     expect(existsSync(fresh)).toBe(false)

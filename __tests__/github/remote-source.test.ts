@@ -10,6 +10,7 @@ import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures
 import { SourceError, type Candidate } from '../../src/engine/repository-source.js'
 import { makeOwnerLister } from '../../src/github/list-repos.js'
 import { git, gitAuth } from '../../src/engine/git.js'
+import { createOctokit } from '../../src/github/octokit.js'
 import { parseRepositoriesInput, RemoteRepositorySource, type RemoteSourceOptions } from '../../src/github/remote-source.js'
 
 const TOKEN = 'ghs_remoteSourceToken42'
@@ -420,6 +421,8 @@ describe('makeOwnerLister', () => {
       }
       if (url.pathname === '/orgs/acme/repos') return send(200, [repo('acme/web')])
       if (url.pathname === '/orgs/solo/repos') return send(404, { message: 'Not Found' })
+      if (url.pathname === '/orgs/busy/repos') return send(403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' })
+      if (url.pathname === '/orgs/locked/repos') return send(403, { message: 'Resource not accessible by integration' })
       if (url.pathname === '/user') return send(403, { message: 'Resource not accessible by integration' })
       if (url.pathname === '/users/solo/repos') return send(200, [repo('solo/dotfiles')])
       send(404, { message: 'Not Found' })
@@ -433,9 +436,18 @@ describe('makeOwnerLister', () => {
   })
 
   it('lists an organization across pages without archived repositories, else a user', async () => {
-    const list = makeOwnerLister(TOKEN, apiUrl)
+    const list = makeOwnerLister(createOctokit({ token: TOKEN, baseUrl: apiUrl }))
     expect(await list('acme')).toEqual(['acme/api', 'acme/web'])
     expect(await list('solo')).toEqual(['solo/dotfiles'])
     expect(seen.every((s) => s.endsWith(`token ${TOKEN}`))).toBe(true)
+  })
+
+  it('waits out a secondary rate limit through the Octokit and, when it persists, says so rather than blame the token', async () => {
+    const log: string[] = []
+    const list = makeOwnerLister(createOctokit({ token: TOKEN, baseUrl: apiUrl, retryAfterBaseValue: 1, log: (m) => log.push(m) }))
+    await expect(list('busy')).rejects.toThrow(/^cannot list the repositories of busy: GitHub's rate limit still refused the request after waiting \(HTTP 403\)/)
+    expect(seen.filter((s) => s.startsWith('/orgs/busy/repos'))).toHaveLength(3)
+    expect(log.map((l) => l.replace(/^.*: /, ''))).toEqual(['retrying in 60s', 'retrying in 60s', 'giving up'])
+    await expect(list('locked')).rejects.toThrow(/^cannot list the repositories of locked \(HTTP 403\): the token needs Metadata: read/)
   })
 })

@@ -1,16 +1,14 @@
 // JSON Schema of tako.yml for editors (yaml-language-server, VS Code), generated from the zod schema as draft-07:
 // the draft yaml-language-server and SchemaStore support fully. It adds what only a JSON schema needs to say
 // (load.ts checks the same with its own messages): a step has `run` or `uses`, not both, `uses` is a built-in, and
-// the `with` of each built-in step comes from that step's own schema (src/engine/builtins/), chosen by its `uses`.
+// each built-in step's `with` is modelled from that step's own zod `withSchema` (src/engine/builtins), so a misspelt
+// key is flagged in the editor too.
 
 import { z } from 'zod'
 import { stepMapSchema, takoFileSchema, usesSchema } from './schema.js'
 import { BUILTINS, builtinSteps } from '../engine/builtins/index.js'
 
-type Json = Record<string, unknown>
-
-/** A `{{ }}` template, accepted wherever a value of another type is expected (it is only known at run time). */
-const TEMPLATE: Json = { type: 'string', pattern: '\\{\\{', description: 'A template, rendered when the step runs' }
+type JsonSchema = Record<string, unknown>
 
 /** Every `uses:` value this version runs, such as tako/fan-out@v1. */
 export function builtinUses(): string[] {
@@ -31,25 +29,40 @@ export function takoJsonSchema(): object {
           { description: 'A script step', properties: { run: {} }, required: ['run'] },
           { description: 'A built-in step', properties: { uses: {} }, required: ['uses'] }
         ]
-        jsonSchema.allOf = BUILTINS.map((builtin) => ({
-          if: { properties: { uses: { enum: builtin.versions.map((v) => `${builtin.name}@${v}`) } }, required: ['uses'] },
-          then: { properties: { with: withJsonSchema(builtin.withSchema, builtin.description) } }
-        }))
+        jsonSchema.allOf = builtinWithRules()
       }
     }
-  }) as Json
+  }) as JsonSchema
   const { $schema, ...schema } = generated
   return { $schema, $id: 'urn:tako-action:schema:tako.yml', title: 'tako.yml', ...schema }
 }
 
-function withJsonSchema(schema: z.ZodType, description: string): Json {
-  const { $schema: _, ...json } = z.toJSONSchema(schema, { io: 'input', target: 'draft-7' }) as Json
-  const properties = json.properties as Record<string, Json>
-  const anyText = (p: Json): boolean => (p.type === 'string' && !p.pattern) || ((p.anyOf as Json[] | undefined) ?? []).some(anyText)
-  for (const [key, property] of Object.entries(properties)) {
-    if (anyText(property)) continue
-    const { description: about, ...rest } = property
-    properties[key] = { description: about, anyOf: [rest, TEMPLATE] }
+/** One `if uses is this built-in, then with is its schema` per built-in (draft-07 if/then). */
+export function builtinWithRules(): JsonSchema[] {
+  return BUILTINS.map((builtin) => {
+    const uses = builtin.versions.map((version) => `${builtin.name}@${version}`)
+    const { $schema: _, ...withJson } = z.toJSONSchema(builtin.withSchema, { io: 'input', unrepresentable: 'any', target: 'draft-7' }) as JsonSchema
+    const properties = Object.fromEntries(Object.entries((withJson.properties ?? {}) as Record<string, JsonSchema>).map(([key, value]) => [key, templatable(value)]))
+    // A step without `with` is left to load.ts ("needs event_type"): the schema names missing keys once `with` is there.
+    return {
+      if: { properties: { uses: { enum: uses, description: `A step using ${builtin.name}` } }, required: ['uses'] },
+      then: { properties: { with: { ...withJson, description: `Arguments of ${uses.join(', ')}: ${builtin.description}`, properties } } }
+    }
+  })
+}
+
+/** A value holding `{{ }}` is known only at run time (load.ts skips it; the run coerces "true", "4"), so wherever a
+    number, a boolean, a map or a patterned string is expected, a template is accepted too. */
+function templatable(property: JsonSchema): JsonSchema {
+  if (acceptsAnyString(property)) return property
+  const { description, ...rest } = property
+  return {
+    ...(description === undefined ? {} : { description }),
+    anyOf: [rest, { type: 'string', pattern: '\\{\\{', description: 'A {{ }} template, rendered at run time' }]
   }
-  return { ...json, description }
+}
+
+function acceptsAnyString(s: JsonSchema): boolean {
+  if (s.type === 'string') return s.pattern === undefined && s.enum === undefined && s.format === undefined && s.const === undefined
+  return Array.isArray(s.anyOf) && (s.anyOf as JsonSchema[]).some(acceptsAnyString)
 }

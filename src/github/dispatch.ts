@@ -1,7 +1,9 @@
 // Dispatch mode (SPEC 7): each child runs as a `workflow_dispatch` run in its own repository. WorkflowDispatcher
-// starts that run, polls it (conditional requests, backoff, rate limits), cancels it on the deadline and reports it.
+// starts that run, polls it (conditional requests, backoff, sharing the rate-limit budget), cancels it on the deadline
+// and reports it. HTTP, retries and GitHub's rate-limit answers are the shared Octokit's (src/github/octokit.ts).
 
 import { setTimeout as delay } from 'node:timers/promises'
+import { createOctokit, isRateLimited, URGENT, type Octokit } from './octokit.js'
 import type { ChildDispatcher, DispatchOutcome, DispatchRequest } from '../engine/child-dispatcher.js'
 import { abortStatus } from '../engine/run-scope.js'
 import type { ChildError } from '../engine/types.js'
@@ -29,9 +31,8 @@ export interface PollSettings {
 export const DEFAULT_POLL: PollSettings = { initialMs: 5_000, maxMs: 30_000, findForMs: 120_000 }
 
 export interface WorkflowDispatcherOptions {
-  /** GITHUB_API_URL. */
-  apiUrl: string
-  token: string
+  /** The action's one Octokit (GITHUB_API_URL, the token, retry and throttling). */
+  octokit: Octokit
   /** File name of the child workflow in each subscriber, under .github/workflows/. */
   workflowFile: string
   /** This run's page, handed to each child as its `parent-run` input. */
@@ -58,7 +59,6 @@ const REQUEST_TIMEOUT_MS = 30_000
 export const CANCEL_TIMEOUT_MS = 4_000
 /** Consecutive failed looks at a run (network errors, 5xx) before giving up on it. */
 const MAX_POLL_FAILURES = 5
-const MAX_RATE_LIMIT_WAITS = 10
 /** Below this many requests left, polling slows down to spread what is left until the reset. */
 const LOW_BUDGET = 100
 
@@ -80,7 +80,7 @@ interface Job {
 
 interface ApiResponse {
   status: number
-  headers: Headers
+  headers: Record<string, string | number | undefined>
   body: unknown
 }
 
@@ -88,7 +88,9 @@ interface ApiResponse {
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    apiMessage: string
+    apiMessage: string,
+    /** "Too many requests" that outlasted the Octokit's waits: not a permission problem. */
+    readonly rateLimited = false
   ) {
     super(`HTTP ${status}${apiMessage ? `: ${apiMessage}` : ''}`)
   }
@@ -111,7 +113,7 @@ export interface DispatchedRun {
 
 /** Sends the cancellation of every run at once, each bounded by CANCEL_TIMEOUT_MS; says how each went. */
 export async function cancelRuns(opts: { apiUrl: string; token: string }, runs: DispatchedRun[]): Promise<Array<{ run: DispatchedRun; stopped: boolean; note: string }>> {
-  const api = new GitHubApi(opts.apiUrl, opts.token, systemClock)
+  const api = new GitHubApi(createOctokit({ token: opts.token, baseUrl: opts.apiUrl }), systemClock)
   return Promise.all(runs.map(async (run) => ({ run, ...(await cancelRun(api, run)) })))
 }
 
@@ -138,7 +140,7 @@ export class WorkflowDispatcher implements ChildDispatcher {
   constructor(private readonly opts: WorkflowDispatcherOptions) {
     this.clock = opts.clock ?? systemClock
     this.poll = { ...DEFAULT_POLL, ...opts.poll }
-    this.api = new GitHubApi(opts.apiUrl, opts.token, this.clock)
+    this.api = new GitHubApi(opts.octokit, this.clock)
   }
 
   async dispatch(req: DispatchRequest): Promise<DispatchOutcome> {
@@ -271,7 +273,7 @@ export class WorkflowDispatcher implements ChildDispatcher {
         const res = await this.api.request('GET', path, { etag, signal: req.signal })
         if (res.status === 200) {
           last = res.body as WorkflowRun
-          etag = res.headers.get('etag') ?? undefined
+          etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined
           if (last.html_url) run.url = last.html_url
         } else if (res.status !== 304) {
           throw apiError(res)
@@ -369,6 +371,9 @@ export class WorkflowDispatcher implements ChildDispatcher {
     const said = error instanceof ApiError ? `GitHub said: ${error.message}` : errorText(error)
     const permission = `the token needs \`actions: write\` on ${repository} (a workflow's GITHUB_TOKEN cannot dispatch workflows in other repositories: use a GitHub App or fine-grained token)`
     if (error instanceof ApiError) {
+      if (error.rateLimited) {
+        return `cannot dispatch ${file} in ${repository}: GitHub's rate limit still refused the dispatch after waiting (${said}); re-run later, or dispatch fewer children at once (max-concurrency)`
+      }
       if (error.status === 401) return `cannot dispatch ${file} in ${repository}: the token was rejected (${said})`
       if (error.status === 403) return `cannot dispatch ${file} in ${repository}: ${permission} (${said})`
       if (error.status === 404) {
@@ -411,11 +416,12 @@ function messageOf(body: unknown): string {
 }
 
 function apiError(res: ApiResponse): ApiError {
-  return new ApiError(res.status, messageOf(res.body) || (typeof res.body === 'string' ? res.body.slice(0, 200) : ''))
+  const message = messageOf(res.body) || (typeof res.body === 'string' ? res.body.slice(0, 200) : '')
+  return new ApiError(res.status, message, isRateLimited(res.status, res.headers, message))
 }
 
 function isTransient(error: unknown): boolean {
-  if (error instanceof ApiError) return error.status >= 500
+  if (error instanceof ApiError) return error.status >= 500 || error.rateLimited
   return true
 }
 
@@ -426,24 +432,23 @@ function errorText(error: unknown): string {
   return cause ? `${message}: ${cause}` : message
 }
 
-/** The few REST calls of dispatch mode over fetch, honouring the rate-limit headers of every answer. */
+/** The REST calls of dispatch mode over the shared Octokit, which retries transient failures and waits out GitHub's
+    "too many requests" answers (retry-after, secondary limits). What stays here is what no plugin does: keeping
+    this run's pollers within the budget the headers announce, and making every wait abortable by the child's signal. */
 class GitHubApi {
   private remaining: number | undefined
   private resetAt = 0
 
   constructor(
-    private readonly baseUrl: string,
-    private readonly token: string,
+    private readonly octokit: Octokit,
     private readonly clock: Clock
-  ) {
-    this.baseUrl = baseUrl.replace(/\/+$/, '')
-  }
+  ) {}
 
   /**
-   * One call; waits out an exhausted budget (x-ratelimit-remaining 0 until x-ratelimit-reset) and retries an answer
-   * that only says "too many requests" (403/429 with retry-after or a zero budget), which the server did not act on.
-   * `signal` aborts the call and its waits; `waitSignal` only the waits, throwing NotSent when one is cut short.
-   * An `urgent` call neither waits nor retries.
+   * One call, answered whatever its status (an error status comes back as a response, not thrown). Waits out an
+   * exhausted budget (x-ratelimit-remaining 0 until x-ratelimit-reset) on the dispatcher's clock before sending.
+   * `signal` aborts the call and its waits; `waitSignal` only the waits before it is sent, throwing NotSent when one is
+   * cut short (once sent, the call is awaited). An `urgent` call neither waits nor retries.
    */
   async request(
     method: string,
@@ -451,44 +456,74 @@ class GitHubApi {
     opts: { body?: unknown; etag?: string; signal?: AbortSignal; waitSignal?: AbortSignal; urgent?: boolean } = {}
   ): Promise<ApiResponse> {
     const waitSignal = opts.signal ?? opts.waitSignal
-    for (let waits = 0; ; waits++) {
-      if (!opts.urgent) await this.waitForBudget(waitSignal)
-      if (waitSignal?.aborted) throw new NotSent()
-      const headers: Record<string, string> = this.headers()
-      if (opts.etag) headers['if-none-match'] = opts.etag
-      if (opts.body !== undefined) headers['content-type'] = 'application/json'
-      const res = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: timeoutSignal(opts.signal)
-      })
-      this.track(res.headers)
-      const text = await res.text()
-      let body: unknown = text
-      try {
-        body = text ? JSON.parse(text) : undefined
-      } catch {
-        // Not JSON: kept as text for the error message.
+    if (!opts.urgent) await this.waitForBudget(waitSignal)
+    if (waitSignal?.aborted) throw new NotSent()
+    let sent = false
+    let refused = false
+    /** Set while the caller waits: gives up on the call when the child was stopped and nothing is in flight. */
+    let recheck = (): void => undefined
+    const base = (this.octokit.request.endpoint.DEFAULTS.request?.fetch as typeof fetch | undefined) ?? fetch
+    // The Octokit may hold a request back (spaced writes, a rate-limit wait) before it reaches fetch: past an abort,
+    // what was not sent yet never is.
+    const gatedFetch = (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      if (waitSignal?.aborted) {
+        refused = true
+        // An AbortError is one the retry plugin does not retry.
+        return Promise.reject(new DOMException('not sent: the child was stopped first', 'AbortError'))
       }
-      const limited = res.status === 429 || (res.status === 403 && (res.headers.has('retry-after') || res.headers.get('x-ratelimit-remaining') === '0'))
-      if (!limited || waits >= MAX_RATE_LIMIT_WAITS || opts.urgent) return { status: res.status, headers: res.headers, body }
-      const retryAfter = Number(res.headers.get('retry-after'))
-      const wait = retryAfter > 0 ? retryAfter * 1000 : Math.max(1000, this.resetAt - this.clock.now() + 1000)
-      await this.clock.sleep(wait, waitSignal)
+      sent = true
+      // A 4xx (a rate limit among them) was not acted on: the wait before the plugin's retry is abortable again.
+      return base(url, init).then((res) => {
+        if (res.status >= 400 && res.status < 500) {
+          sent = false
+          recheck()
+        }
+        return res
+      })
     }
+    const call = this.octokit
+      .request(`${method} ${path}`, {
+        ...(opts.body as Record<string, unknown> | undefined),
+        headers: opts.etag ? { 'if-none-match': opts.etag } : {},
+        // A dispatch is no idempotent write (a retry after a 502 could start a second run): only rate limits, which the
+        // server did not act on, are retried. A cancellation goes out now or not at all.
+        request: { fetch: gatedFetch, signal: timeoutSignal(opts.signal), ...(opts.urgent ? URGENT : method === 'GET' ? {} : { retries: 0 }) }
+      })
+      .then(
+        (res) => ({ status: res.status, headers: res.headers as ApiResponse['headers'], body: res.data as unknown }),
+        (error: unknown) => {
+          const answer = (error as { status?: number; response?: { headers: ApiResponse['headers']; data: unknown } }).response
+          if (answer && typeof (error as { status?: unknown }).status === 'number') return { status: (error as { status: number }).status, headers: answer.headers, body: answer.data }
+          throw refused ? new NotSent() : error
+        }
+      )
+    const res = waitSignal
+      ? await new Promise<ApiResponse>((resolve, reject) => {
+          // Checked when the child is stopped, and again when an answer says the server did nothing (a stop that came
+          // while the request was in flight).
+          recheck = () => {
+            if (waitSignal.aborted && (opts.signal !== undefined || !sent)) reject(new NotSent())
+          }
+          recheck()
+          waitSignal.addEventListener('abort', recheck, { once: true })
+          call.then(resolve, reject).finally(() => waitSignal.removeEventListener('abort', recheck))
+        })
+      : await call
+    this.track(res.headers)
+    return res
   }
 
   /** The end of a plain-text download (the API answers with a redirect, which fetch follows), at most `maxBytes`. */
   async text(path: string, maxBytes: number): Promise<string | undefined> {
-    const res = await fetch(`${this.baseUrl}${path}`, { headers: this.headers(), signal: timeoutSignal() })
-    if (res.status !== 200 || !res.body) {
-      await res.body?.cancel()
+    const res = await this.octokit.request(`GET ${path}`, { request: { signal: timeoutSignal(), parseSuccessResponseBody: false } }).catch(() => undefined)
+    const body = res?.data as ReadableStream<Uint8Array> | undefined
+    if (res?.status !== 200 || !body) {
+      await body?.cancel?.()
       return undefined
     }
     let window = Buffer.alloc(0)
-    for await (const chunk of res.body) {
-      window = Buffer.concat([window, chunk as Uint8Array])
+    for await (const chunk of body) {
+      window = Buffer.concat([window, chunk])
       if (window.length > 2 * maxBytes) window = window.subarray(window.length - maxBytes)
     }
     return window.subarray(Math.max(0, window.length - maxBytes)).toString('utf8')
@@ -501,21 +536,11 @@ class GitHubApi {
     return Math.max(waitMs, Math.ceil((untilReset / Math.max(1, this.remaining)) * Math.max(1, active)))
   }
 
-  private headers(): Record<string, string> {
-    const headers: Record<string, string> = {
-      accept: 'application/vnd.github+json',
-      'x-github-api-version': '2022-11-28',
-      'user-agent': 'tako-action'
-    }
-    if (this.token) headers.authorization = `Bearer ${this.token}`
-    return headers
-  }
-
-  private track(headers: Headers): void {
-    const remaining = headers.get('x-ratelimit-remaining')
-    const reset = headers.get('x-ratelimit-reset')
-    if (remaining !== null && /^\d+$/.test(remaining)) this.remaining = Number(remaining)
-    if (reset !== null && /^\d+$/.test(reset)) this.resetAt = Number(reset) * 1000
+  private track(headers: ApiResponse['headers']): void {
+    const remaining = String(headers['x-ratelimit-remaining'] ?? '')
+    const reset = String(headers['x-ratelimit-reset'] ?? '')
+    if (/^\d+$/.test(remaining)) this.remaining = Number(remaining)
+    if (/^\d+$/.test(reset)) this.resetAt = Number(reset) * 1000
   }
 
   private async waitForBudget(signal?: AbortSignal): Promise<void> {

@@ -1,7 +1,7 @@
-// A GraphQL client for discovery: @actions/github's octokit (its GHES URL handling: /api/v3 -> /api/graphql), shaped
-// as the small function the remote source takes, so another client (a shared, throttled octokit) can replace it.
+// A GraphQL client for discovery over the action's one Octokit (octokit.ts: retries, rate limits, proxies; its GHES
+// URL handling maps /api/v3 to /api/graphql), shaped as the small function the remote source takes.
 
-import { getOctokit } from '@actions/github'
+import type { Octokit } from './octokit.js'
 
 export interface GraphqlAnswer {
   data?: Record<string, unknown> | null
@@ -12,8 +12,7 @@ export interface GraphqlAnswer {
 /** Sends one query; resolves with data and partial errors, throws when the server refuses the request as a whole. */
 export type GraphqlQuery = (query: string, variables: Record<string, string>) => Promise<GraphqlAnswer>
 
-export function makeGraphql(token: string, apiUrl: string): GraphqlQuery {
-  const octokit = getOctokit(token, { baseUrl: apiUrl.replace(/\/+$/, '') })
+export function makeGraphql(octokit: Octokit): GraphqlQuery {
   return async (query, variables) => {
     try {
       return { data: await octokit.graphql<Record<string, unknown>>(query, variables) }

@@ -1,7 +1,6 @@
 // Expands `owner/*` in the repositories input: every non-archived repository of an organization or user.
 
-import { getOctokit } from '@actions/github'
-import { withRetry } from './retry.js'
+import { isRateLimitError, statusOf, type Octokit } from './octokit.js'
 
 interface RepoItem {
   full_name: string
@@ -9,23 +8,23 @@ interface RepoItem {
   disabled?: boolean
 }
 
-/** Lists every non-archived repository of an owner (org, else user) with @actions/github's octokit, paginated. */
-export function makeOwnerLister(token: string, apiUrl: string): (owner: string) => Promise<string[]> {
-  const octokit = getOctokit(token, { baseUrl: apiUrl.replace(/\/+$/, '') })
+/** Lists every non-archived repository of an owner (org, else user), paginated, with the action's one Octokit: its
+    retry and throttling plugins handle transient failures and rate limits. */
+export function makeOwnerLister(octokit: Octokit): (owner: string) => Promise<string[]> {
   return async (owner) => {
-    const list = async (): Promise<RepoItem[]> => {
-      try {
-        return await octokit.paginate(octokit.rest.repos.listForOrg, { org: owner, type: 'all', per_page: 100 })
-      } catch (error) {
-        if (statusOf(error) !== 404) throw error
-        return listUserRepos(octokit, owner)
-      }
-    }
     let repos: RepoItem[]
     try {
-      repos = await withRetry(list, { isTransient: (e) => statusOf(e) === undefined || statusOf(e)! >= 500 || statusOf(e) === 429 })
+      try {
+        repos = await octokit.paginate(octokit.rest.repos.listForOrg, { org: owner, type: 'all', per_page: 100 })
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error
+        repos = await listUserRepos(octokit, owner)
+      }
     } catch (error) {
       const status = statusOf(error)
+      if (isRateLimitError(error)) {
+        throw new Error(`cannot list the repositories of ${owner}: GitHub's rate limit still refused the request after waiting (HTTP ${status}); re-run later, or list the repositories by name`)
+      }
       if (status === 401 || status === 403) {
         throw new Error(`cannot list the repositories of ${owner} (HTTP ${status}): the token needs Metadata: read on ${owner}'s repositories (GITHUB_TOKEN cannot list other repositories; use a PAT or a GitHub App token)`)
       }
@@ -35,14 +34,9 @@ export function makeOwnerLister(token: string, apiUrl: string): (owner: string) 
   }
 }
 
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status
-  return typeof status === 'number' ? status : undefined
-}
-
 // /users/{name}/repos shows only public repositories; when the token belongs to that user, its private ones
 // come from /user/repos. Installation tokens cannot call /user, which simply means "not that user".
-async function listUserRepos(octokit: ReturnType<typeof getOctokit>, owner: string): Promise<RepoItem[]> {
+async function listUserRepos(octokit: Octokit, owner: string): Promise<RepoItem[]> {
   const self = await octokit.rest.users.getAuthenticated().then((r) => r.data.login, () => '')
   if (self.toLowerCase() === owner.toLowerCase()) {
     return octokit.paginate(octokit.rest.repos.listForAuthenticatedUser, { affiliation: 'owner', per_page: 100 })

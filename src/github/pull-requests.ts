@@ -84,25 +84,23 @@ function apiWords(error: unknown): string {
 
 export interface ActionDeliveryOptions {
   serverUrl: string
-  apiUrl: string
   token: string
+  /** The action's one Octokit, shared with dispatch mode and `owner/*` listing. */
+  octokit: Octokit
   /** This attempt's page, linked from the default body. */
   runUrl: string
-  log?: (message: string) => void
 }
 
 /** The action: every run pushes to its repository on GITHUB_SERVER_URL with the token (an extra header on that one
     git command), commits as github-actions[bot] and proposes through the API. */
 export function actionDelivery(opts: ActionDeliveryOptions): Delivery {
-  let octokit: Octokit | undefined
   const server = opts.serverUrl.replace(/\/+$/, '')
   return {
     remoteUrl: (repository) => `${server}/${repository}`,
     gitAuth: () => gitAuth(server, opts.token),
     api: (repository) => {
       const [owner, repo] = repository.split('/')
-      octokit ??= createOctokit({ token: opts.token, baseUrl: opts.apiUrl, log: opts.log })
-      return new GitHubPullRequests(octokit, owner, repo)
+      return new GitHubPullRequests(opts.octokit, owner, repo)
     },
     identity: BOT_IDENTITY,
     runUrl: opts.runUrl
