@@ -220,7 +220,24 @@ export function parseOutputFile(text: string): Record<string, string> {
 }
 
 /** The commands the runner registers (ActionCommandManager's extensions, plus stop-commands). */
-const REGISTERED = ['add-mask', 'add-path', 'set-env', 'set-output', 'save-state', 'add-matcher', 'remove-matcher', 'debug', 'warning', 'error', 'notice', 'group', 'endgroup', 'echo', 'internal-set-repo-path', 'stop-commands']
+const REGISTERED = [
+  'add-mask',
+  'add-path',
+  'set-env',
+  'set-output',
+  'save-state',
+  'add-matcher',
+  'remove-matcher',
+  'debug',
+  'warning',
+  'error',
+  'notice',
+  'group',
+  'endgroup',
+  'echo',
+  'internal-set-repo-path',
+  'stop-commands'
+]
 
 /** A workflow command as the runner parsed and acted on it. */
 export interface RunnerCommand {
@@ -238,9 +255,25 @@ const DOTNET_LEADING_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028
 
 const unescape = (s: string, map: Array<[string, string]>): string => map.reduce((t, [code, ch]) => t.split(code).join(ch), s)
 // The runner's mappings, in its order (% last).
-const DATA: Array<[string, string]> = [['%0D', '\r'], ['%0A', '\n'], ['%25', '%']]
-const PROPERTY: Array<[string, string]> = [['%0D', '\r'], ['%0A', '\n'], ['%3A', ':'], ['%2C', ','], ['%25', '%']]
-const V1: Array<[string, string]> = [['%3B', ';'], ['%0D', '\r'], ['%0A', '\n'], ['%5D', ']'], ['%25', '%']]
+const DATA: Array<[string, string]> = [
+  ['%0D', '\r'],
+  ['%0A', '\n'],
+  ['%25', '%']
+]
+const PROPERTY: Array<[string, string]> = [
+  ['%0D', '\r'],
+  ['%0A', '\n'],
+  ['%3A', ':'],
+  ['%2C', ','],
+  ['%25', '%']
+]
+const V1: Array<[string, string]> = [
+  ['%3B', ';'],
+  ['%0D', '\r'],
+  ['%0A', '\n'],
+  ['%5D', ']'],
+  ['%25', '%']
+]
 
 function properties(text: string, separator: string, map: Array<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {}
@@ -262,7 +295,12 @@ function tryParseV2(line: string, registered: Set<string>): RunnerCommand | unde
   const space = info.indexOf(' ')
   const name = space < 0 ? info : info.slice(0, space)
   if (!registered.has(name.toLowerCase())) return undefined
-  return { command: name.toLowerCase(), properties: space > 0 ? properties(info.slice(space + 1).trim(), ',', PROPERTY) : {}, data: unescape(message.slice(end + 2), DATA), syntax: '::' }
+  return {
+    command: name.toLowerCase(),
+    properties: space > 0 ? properties(info.slice(space + 1).trim(), ',', PROPERTY) : {},
+    data: unescape(message.slice(end + 2), DATA),
+    syntax: '::'
+  }
 }
 
 /** ActionCommand.TryParse: the first `##[name props]data` anywhere in the line. */
@@ -275,7 +313,12 @@ function tryParseV1(line: string, registered: Set<string>): RunnerCommand | unde
   const space = info.indexOf(' ')
   const name = space < 0 ? info : info.slice(0, space)
   if (!registered.has(name.toLowerCase())) return undefined
-  return { command: name.toLowerCase(), properties: space > 0 ? properties(info.slice(space + 1), ';', V1) : {}, data: unescape(line.slice(rb + 1), V1), syntax: '##[' }
+  return {
+    command: name.toLowerCase(),
+    properties: space > 0 ? properties(info.slice(space + 1), ';', V1) : {},
+    data: unescape(line.slice(rb + 1), V1),
+    syntax: '##['
+  }
 }
 
 /**
@@ -298,7 +341,8 @@ export function runnerCommands(stdout: string): RunnerCommand[] {
       continue
     }
     if (cmd.command === 'stop-commands') {
-      if (!cmd.data || registered.has(cmd.data.toLowerCase()) || cmd.data.toLowerCase() === 'pause-logging') throw new Error(`the runner refuses stop token "${cmd.data}"`)
+      if (!cmd.data || registered.has(cmd.data.toLowerCase()) || cmd.data.toLowerCase() === 'pause-logging')
+        throw new Error(`the runner refuses stop token "${cmd.data}"`)
       stopToken = cmd.data
       registered.add(cmd.data.toLowerCase())
       continue

@@ -5,6 +5,5 @@
 import * as cache from '@actions/cache'
 
 const { op, key, paths, restoreKeys } = JSON.parse(process.argv[2])
-const result =
-  op === 'save' ? await cache.saveCache(paths, key) : await cache.restoreCache(paths, key, restoreKeys ?? [])
+const result = op === 'save' ? await cache.saveCache(paths, key) : await cache.restoreCache(paths, key, restoreKeys ?? [])
 process.stdout.write(`\n${JSON.stringify({ result: result ?? null })}\n`)

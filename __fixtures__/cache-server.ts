@@ -81,7 +81,10 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
       case 'FinalizeCacheEntryUpload': {
         const blob = reserved.get(id)
         if (!blob) return [404, twirpError('not_found', `no reserved cache entry ${key}`)]
-        const size = await stat(path.join(blobDir, blob)).then(s => s.size, () => -1)
+        const size = await stat(path.join(blobDir, blob)).then(
+          (s) => s.size,
+          () => -1
+        )
         if (size < 0 || String(size) !== String(body.size_bytes)) {
           return [200, { ok: false, entry_id: '0', message: `uploaded ${size} bytes, announced ${body.size_bytes}` }]
         }
@@ -94,9 +97,9 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
         // As documented for actions/cache: for the key, then each restore key in order, an exact match
         // wins, else the newest entry whose key starts with it; always within the same version.
         const candidates = [key, ...((body.restore_keys as string[] | undefined) ?? [])]
-        const newestFirst = [...entries.values()].filter(e => e.version === version).reverse()
+        const newestFirst = [...entries.values()].filter((e) => e.version === version).reverse()
         for (const candidate of candidates) {
-          const hit = newestFirst.find(e => e.key === candidate) ?? newestFirst.find(e => e.key.startsWith(candidate))
+          const hit = newestFirst.find((e) => e.key === candidate) ?? newestFirst.find((e) => e.key.startsWith(candidate))
           if (hit) {
             const blob = blobs.get(`${hit.key}@${version}`)!
             return [200, { ok: true, signed_download_url: blobUrl(blob), matched_key: hit.key }]
@@ -117,7 +120,10 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     const file = path.join(blobDir, name)
     const azureHeaders = { 'x-ms-request-id': randomBytes(8).toString('hex'), 'x-ms-version': '2024-01-01' }
     if (req.method === 'GET') {
-      const size = await stat(file).then(s => s.size, () => undefined)
+      const size = await stat(file).then(
+        (s) => s.size,
+        () => undefined
+      )
       if (size === undefined) return void res.writeHead(404, azureHeaders).end(azureError('BlobNotFound'))
       res.writeHead(200, { ...azureHeaders, 'Content-Type': 'application/octet-stream', 'Content-Length': size })
       return pipeline(createReadStream(file), res)
@@ -133,10 +139,8 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
       await pipeline(req, createWriteStream(path.join(`${file}.blocks`, Buffer.from(blockId).toString('hex'))))
     } else if (comp === 'blocklist') {
       const xml = (await readBody(req)).toString('utf8')
-      const ids = [...xml.matchAll(/<(?:Latest|Committed|Uncommitted)>([^<]*)<\//g)].map(m => m[1])
-      const parts = await Promise.all(
-        ids.map(id => readFile(path.join(`${file}.blocks`, Buffer.from(id).toString('hex'))))
-      )
+      const ids = [...xml.matchAll(/<(?:Latest|Committed|Uncommitted)>([^<]*)<\//g)].map((m) => m[1])
+      const parts = await Promise.all(ids.map((id) => readFile(path.join(`${file}.blocks`, Buffer.from(id).toString('hex')))))
       await writeFile(file, Buffer.concat(parts))
       await rm(`${file}.blocks`, { recursive: true, force: true })
     } else if (req.headers['x-ms-blob-type'] === 'BlockBlob') {
@@ -180,13 +184,13 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
       }
       sendJson(res, ...(await twirp(parsed.pathname.slice(TWIRP_PREFIX.length), body)))
     }
-    handle().catch(err => {
+    handle().catch((err) => {
       if (!res.headersSent) sendJson(res, 500, twirpError('internal', String(err)))
       else res.destroy()
     })
   })
 
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     url,
@@ -194,7 +198,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     requests,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close(err => (err ? reject(err) : resolve()))
+        server.close((err) => (err ? reject(err) : resolve()))
         server.closeAllConnections()
       })
   }

@@ -50,9 +50,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const authorized = opts.token === undefined || basicPassword(req.headers.authorization) === opts.token
-    res.on('close', () =>
-      requests.push({ method: req.method ?? 'GET', path: url.pathname, authorized, status: res.statusCode })
-    )
+    res.on('close', () => requests.push({ method: req.method ?? 'GET', path: url.pathname, authorized, status: res.statusCode }))
 
     if (failuresLeft > 0) {
       failuresLeft--
@@ -71,14 +69,14 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     else runBackend(backend, opts.root, req, url, res)
   })
 
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close(err => (err ? reject(err) : resolve()))
+        server.close((err) => (err ? reject(err) : resolve()))
         server.closeAllConnections()
       })
   }
@@ -122,7 +120,7 @@ function runBackend(backend: string, root: string, req: IncomingMessage, url: UR
 
   const child = spawn(backend, [], { env, stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
-  child.stderr.on('data', chunk => (stderr += chunk))
+  child.stderr.on('data', (chunk) => (stderr += chunk))
   // http-backend may exit without reading the whole body (an error answer), and a client may hang up.
   child.stdin.on('error', () => undefined)
   res.on('close', () => {
@@ -153,10 +151,10 @@ function runBackend(backend: string, root: string, req: IncomingMessage, url: UR
     res.writeHead(status)
     res.write(head.subarray(end.at + end.length))
   })
-  child.on('error', err => {
+  child.on('error', (err) => {
     if (!headersSent) res.writeHead(500).end(`cannot run git http-backend: ${err.message}\n`)
   })
-  child.on('close', code => {
+  child.on('close', (code) => {
     if (!headersSent) res.writeHead(500).end(`git http-backend exited ${code}: ${stderr}`)
     else res.end()
   })

@@ -260,14 +260,20 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       }
       if (remaining === 0) {
         entry.status = 403
-        res.writeHead(403, { 'content-type': 'application/json', 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAt / 1000) })
+        res.writeHead(403, {
+          'content-type': 'application/json',
+          'x-ratelimit-limit': String(limit),
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(resetAt / 1000)
+        })
         res.end(JSON.stringify({ message: 'API rate limit exceeded for installation ID 1.' }))
         return
       }
       if (secondaryLeft > 0 && req.method !== 'GET' && req.method !== 'HEAD') {
         secondaryLeft--
         return send(403, {
-          message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222.',
+          message:
+            'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222.',
           documentation_url: 'https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits',
           status: '403'
         })
@@ -310,7 +316,11 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const m = /^\/repos\/([^/]+\/[^/]+)(\/.*)?$/.exec(path)
     const repo = m ? opts.repos[m[1]] : undefined
     if (!m || !repo) return send(404, { message: 'Not Found' })
-    if (repo.deny === 403) return send(403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event' })
+    if (repo.deny === 403)
+      return send(403, {
+        message: 'Resource not accessible by integration',
+        documentation_url: 'https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event'
+      })
     if (repo.deny === 404) return send(404, { message: 'Not Found' })
     const repository = m[1]
     const rest = m[2] ?? ''
@@ -353,7 +363,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         .reverse()
       return send(200, { total_count: listed.length, workflow_runs: listed.map(runJson) })
     }
-    const run = (p = /^\/actions\/runs\/(\d+)/.exec(rest)) ? runs.find((r) => r.id === Number(p![1]) && r.repository === repository) : undefined
+    const runMatch = /^\/actions\/runs\/(\d+)/.exec(rest)
+    const run = runMatch ? runs.find((r) => r.id === Number(runMatch[1]) && r.repository === repository) : undefined
     if (/^\/actions\/runs\/\d+$/.test(rest) && method === 'GET' && run) {
       const json = runJson(run)
       const etag = `W/"${createHash('sha1').update(`${json.status}/${json.conclusion}`).digest('hex')}"`
@@ -389,7 +400,11 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const b = (body ?? {}) as Record<string, unknown>
     const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : [])
     if (method !== 'GET' && repo.denyPullRequests === 403) {
-      return send(403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request', status: '403' })
+      return send(403, {
+        message: 'Resource not accessible by integration',
+        documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request',
+        status: '403'
+      })
     }
     const mine = pulls.filter((p) => p.repository === repository)
     if (rest === '/pulls' && method === 'GET') {
@@ -402,9 +417,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     }
     if (rest === '/pulls' && method === 'POST') {
       const missing = ['title', 'head', 'base'].filter((k) => typeof b[k] !== 'string' || b[k] === '')
-      if (missing.length) return send(422, { message: 'Validation Failed', errors: missing.map((field) => ({ resource: 'PullRequest', field, code: 'missing_field' })) })
+      if (missing.length)
+        return send(422, { message: 'Validation Failed', errors: missing.map((field) => ({ resource: 'PullRequest', field, code: 'missing_field' })) })
       if (mine.some((p) => p.state === 'open' && p.head === b.head && p.base === b.base)) {
-        return send(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${repository.split('/')[0]}:${String(b.head)}.` }] })
+        return send(422, {
+          message: 'Validation Failed',
+          errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${repository.split('/')[0]}:${String(b.head)}.` }]
+        })
       }
       const pr: FakePull = {
         number: pulls.length + 1,
@@ -435,7 +454,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     if (p[1] === 'pulls' && sub === '' && method === 'GET') return send(200, pullJson(pr))
     if (p[1] === 'issues' && sub === '/labels' && method === 'POST') {
       pr.labels.push(...strings(b.labels).filter((l) => !pr.labels.includes(l)))
-      return send(200, pr.labels.map((name) => ({ name })))
+      return send(
+        200,
+        pr.labels.map((name) => ({ name }))
+      )
     }
     if (p[1] === 'pulls' && sub === '/requested_reviewers' && method === 'POST') {
       pr.reviewers.push(...strings(b.reviewers))

@@ -72,8 +72,19 @@ interface GitObject {
 export async function answerGraphql(opts: FakeGraphqlOptions, body: unknown): Promise<{ status: number; payload: unknown }> {
   const { query, variables } = (body ?? {}) as { query?: unknown; variables?: Record<string, unknown> }
   if (typeof query !== 'string') return { status: 400, payload: { message: 'Problems parsing JSON' } }
-  const result = await graphql({ schema: SCHEMA, source: query, variableValues: variables, rootValue: root(opts), typeResolver: (value) => (value as GitObject).__typename })
-  const errors = result.errors?.map((e) => ({ type: (e.extensions?.type as string | undefined) ?? undefined, path: e.path, locations: e.locations, message: e.message }))
+  const result = await graphql({
+    schema: SCHEMA,
+    source: query,
+    variableValues: variables,
+    rootValue: root(opts),
+    typeResolver: (value) => (value as GitObject).__typename
+  })
+  const errors = result.errors?.map((e) => ({
+    type: (e.extensions?.type as string | undefined) ?? undefined,
+    path: e.path,
+    locations: e.locations,
+    message: e.message
+  }))
   return { status: 200, payload: errors ? { data: result.data ?? null, errors } : { data: result.data } }
 }
 
@@ -82,7 +93,10 @@ function root(opts: FakeGraphqlOptions): Record<string, unknown> {
     repository: async ({ owner, name }: { owner: string; name: string }) => {
       const full = `${owner}/${name}`
       const dir = path.join(opts.root, owner, `${name}.git`)
-      const exists = await stat(dir).then((s) => s.isDirectory(), () => false)
+      const exists = await stat(dir).then(
+        (s) => s.isDirectory(),
+        () => false
+      )
       if (!exists || opts.hidden?.includes(full)) {
         throw new GraphQLError(`Could not resolve to a Repository with the name '${full}'.`, { extensions: { type: 'NOT_FOUND' } })
       }
@@ -144,7 +158,9 @@ async function git(dir: string, args: string[]): Promise<string> {
 
 function gitBuffer(dir: string, args: string[], input?: string): Promise<Buffer> {
   return new Promise((resolve) => {
-    const child = execFile('git', ['--git-dir', dir, ...args], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }, (_err, stdout) => resolve(stdout ?? Buffer.alloc(0)))
+    const child = execFile('git', ['--git-dir', dir, ...args], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }, (_err, stdout) =>
+      resolve(stdout ?? Buffer.alloc(0))
+    )
     // A command that reads no input may exit before it is written: that is not an error.
     child.stdin?.on('error', () => undefined)
     child.stdin?.end(input ?? '')

@@ -80,7 +80,11 @@ const dirArg = argValue('--dir')
 const benchRoot = dirArg !== undefined ? path.resolve(dirArg) : os.tmpdir()
 const tmp = mkdtempSync(path.join(benchRoot, 'tako-bench-'))
 const cleanup = () => rmSync(tmp, { recursive: true, force: true })
-for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { cleanup(); process.exit(130) })
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.once(sig, () => {
+    cleanup()
+    process.exit(130)
+  })
 
 function run(cmd, args, { cwd, env, log } = {}) {
   return new Promise((resolve, reject) => {
@@ -132,7 +136,23 @@ async function takoRun(dir, repos, pub, n) {
   const report = path.join(dir, 'report.json')
   const log = path.join(dir, 'tako.log')
   const rssFile = path.join(dir, 'rss.txt')
-  const args = [cli, 'exec', 'release', '--root', pub, '--source', 'acme/pub', '--repos', repos, '--workspace', ws, '--report', report, '--max-concurrency', String(CONCURRENCY)]
+  const args = [
+    cli,
+    'exec',
+    'release',
+    '--root',
+    pub,
+    '--source',
+    'acme/pub',
+    '--repos',
+    repos,
+    '--workspace',
+    ws,
+    '--report',
+    report,
+    '--max-concurrency',
+    String(CONCURRENCY)
+  ]
   const useTime = existsSync(gnuTime)
   const res = useTime
     ? await run(gnuTime, ['-f', '%M', '-o', rssFile, process.execPath, ...args], { log })
@@ -199,9 +219,7 @@ function table(rows, baseline) {
   const head = ['case', 'floor (median)', 'tako (median)', 'ratio', 'peak RSS', 'report', 'target', 'result', 'vs baseline']
   const lines = rows.map((r) => {
     const base = baseline?.results?.find((b) => b.case === r.case)
-    const delta = base
-      ? `time ${signed(((r.tako_ms - base.tako_ms) / base.tako_ms) * 100)}%, RSS ${signed(r.peak_rss_mb - base.peak_rss_mb)} MB`
-      : '-'
+    const delta = base ? `time ${signed(((r.tako_ms - base.tako_ms) / base.tako_ms) * 100)}%, RSS ${signed(r.peak_rss_mb - base.peak_rss_mb)} MB` : '-'
     return [
       r.case,
       `${r.floor_ms} ms`,
@@ -215,7 +233,11 @@ function table(rows, baseline) {
     ]
   })
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
-  const fmt = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
+  const fmt = (cells) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n')
 }
 
@@ -223,21 +245,33 @@ const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`
 
 async function main() {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build:cli first`)
-  const only = argValue('--case')?.split(',').map((s) => s.trim().toLowerCase())
+  const only = argValue('--case')
+    ?.split(',')
+    .map((s) => s.trim().toLowerCase())
   const cases = only ? CASES.filter((c) => only.some((o) => c.name.toLowerCase().includes(o))) : CASES
   if (cases.length === 0) throw new Error(`no case matches --case ${only.join(',')} (cases: ${CASES.map((c) => c.name).join(', ')})`)
   const rss = existsSync(gnuTime) ? 'GNU time (%M)' : 'getrusage of the node process'
-  console.log(`tako bench: ${cases.map((c) => c.name).join(' / ')} subscribers, one trivial step each (wide2: then a fan-out nobody hears), --max-concurrency ${CONCURRENCY}; ` +
-    `floor = git cat-file + git clone + bash per repo via xargs -P ${CONCURRENCY}; median of ${RUNS}; peak RSS of the tako process by ${rss}`)
+  console.log(
+    `tako bench: ${cases.map((c) => c.name).join(' / ')} subscribers, one trivial step each (wide2: then a fan-out nobody hears), --max-concurrency ${CONCURRENCY}; ` +
+      `floor = git cat-file + git clone + bash per repo via xargs -P ${CONCURRENCY}; median of ${RUNS}; peak RSS of the tako process by ${rss}`
+  )
   console.log(`machine: ${os.cpus().length} cpus, node ${process.version}, ${os.platform()}; files under ${benchRoot}`)
-  const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ')
+  const load0 = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
   const results = []
   for (const c of cases) results.push(await bench(c))
   process.stdout.write('\n\n')
   const baseline = existsSync(baselineFile) ? JSON.parse(readFileSync(baselineFile, 'utf8')) : undefined
   console.log(table(results, baseline))
   // Other work on the machine moves both sides, the floor most; a high load makes the ratio unreliable.
-  console.log(`\nload average: ${load0} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after (${os.cpus().length} cpus)`)
+  console.log(
+    `\nload average: ${load0} before, ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} after (${os.cpus().length} cpus)`
+  )
   if (process.argv.includes('--update-baseline')) {
     const data = { node: process.version, cpus: os.cpus().length, dir: benchRoot, results }
     writeFileSync(baselineFile, `${JSON.stringify(data, null, 2)}\n`)

@@ -34,18 +34,35 @@ const env = { ...process.env }
 let identity = ''
 try {
   identity = git(tmp, 'config', 'user.email').trim()
-} catch {}
-if (!identity) Object.assign(env, { GIT_AUTHOR_NAME: 'tako demo', GIT_AUTHOR_EMAIL: 'demo@example.invalid', GIT_COMMITTER_NAME: 'tako demo', GIT_COMMITTER_EMAIL: 'demo@example.invalid' })
+} catch {
+  // No identity configured: the demo sets one below.
+}
+if (!identity)
+  Object.assign(env, {
+    GIT_AUTHOR_NAME: 'tako demo',
+    GIT_AUTHOR_EMAIL: 'demo@example.invalid',
+    GIT_COMMITTER_NAME: 'tako demo',
+    GIT_COMMITTER_EMAIL: 'demo@example.invalid'
+  })
 
 const args = [
-  path.join(project, 'dist/cli/index.js'), 'exec', 'release',
-  '--root', path.join(repos, 'acme/api-definitions'),
-  '--source', 'acme/api-definitions',
-  '--repos', repos,
-  '--workspace', path.join(tmp, 'run'),
-  '--report', path.join(tmp, 'report.json'),
-  '-i', 'version=v1.4.0',
-  '-i', 'services_affected=User-Service, auth-service',
+  path.join(project, 'dist/cli/index.js'),
+  'exec',
+  'release',
+  '--root',
+  path.join(repos, 'acme/api-definitions'),
+  '--source',
+  'acme/api-definitions',
+  '--repos',
+  repos,
+  '--workspace',
+  path.join(tmp, 'run'),
+  '--report',
+  path.join(tmp, 'report.json'),
+  '-i',
+  'version=v1.4.0',
+  '-i',
+  'services_affected=User-Service, auth-service',
   ...process.argv.slice(2)
 ]
 // Quoted as a POSIX shell reads it, so the line can be pasted back (with `tako` on the PATH).

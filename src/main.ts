@@ -131,7 +131,13 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
   const { env } = step
   let prepared: PreparedRun
   try {
-    prepared = await prepareRun({ root: env.workspace, configPath: inputs.config, workflow: inputs.workflow, inputs: inputs.inputs, source: env.repository || undefined })
+    prepared = await prepareRun({
+      root: env.workspace,
+      configPath: inputs.config,
+      workflow: inputs.workflow,
+      inputs: inputs.inputs,
+      source: env.repository || undefined
+    })
   } catch (error) {
     // One error is left for the failed step's own.
     if (error instanceof ConfigError) annotate(step, configAnnotations(error.issues, fileOf(error.issues, env.workspace), room(step, 1)))
@@ -153,7 +159,12 @@ async function runWorkflow(inputs: ActionInputs, step: StepState): Promise<void>
     const restored = await withRuntimeEnv(() => sharedCache.restore())
     step.cacheHit = restored.hit
     if (restored.warning) warn(step, restored.warning)
-    else core.info(restored.restoredKey ? `cache restored from ${restored.restoredKey}${restored.hit ? '' : ` (primary key ${keys.key} missed)`}` : `cache miss for ${keys.key}`)
+    else
+      core.info(
+        restored.restoredKey
+          ? `cache restored from ${restored.restoredKey}${restored.hit ? '' : ` (primary key ${keys.key} missed)`}`
+          : `cache miss for ${keys.key}`
+      )
   }
 
   const outcomeScope: OutcomeScope = {
@@ -282,7 +293,13 @@ function redactReport(report: RunReport, secrets: string[]): RunReport {
  */
 function publish(
   step: StepState,
-  what: { report: RunReport; plan?: { fanOuts: FanOutPlan[]; pullRequests: PullRequestPreview[] }; /** Already written there ('' when it could not be). */ reportPath?: string } | { status: 'failure' | 'cancelled'; error: string }
+  what:
+    | {
+        report: RunReport
+        plan?: { fanOuts: FanOutPlan[]; pullRequests: PullRequestPreview[] }
+        /** Already written there ('' when it could not be). */ reportPath?: string
+      }
+    | { status: 'failure' | 'cancelled'; error: string }
 ): void {
   if (step.published) return
   step.published = true
@@ -296,7 +313,13 @@ function publish(
       writeJsonFileSync(reportPath, report)
     }
     writeOutputs(actionOutputs(report, { reportPath, cacheHit: step.cacheHit }))
-    writeSummary(step.note + summaryMarkdown(report, step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan?.fanOuts, pullRequests: what.plan?.pullRequests } : { maxBytes }))
+    writeSummary(
+      step.note +
+        summaryMarkdown(
+          report,
+          step.dryRun ? { title: 'tako (dry run)', maxBytes, plan: what.plan?.fanOuts, pullRequests: what.plan?.pullRequests } : { maxBytes }
+        )
+    )
   } else {
     writeOutputs(noRunOutputs({ status: what.status, runId: step.runId, cacheHit: step.cacheHit }))
     writeSummary(step.note + noRunMarkdown({ workflow: step.workflow, error: what.error, status: what.status, maxBytes }))
@@ -393,7 +416,11 @@ function fileOf(issues: ConfigIssue[], workspace: string): string {
 /** One place turns anything thrown into a failed step with outputs and a summary; a user's mistake never shows a stack trace. */
 function fail(step: StepState, error: unknown): void {
   let message: string
-  if (error instanceof ConfigError) message = error.issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n')
+  if (error instanceof ConfigError)
+    message = error.issues
+      .filter((i) => i.severity === 'error')
+      .map(formatIssue)
+      .join('\n')
   else if (error instanceof UserError) message = error.message
   else message = `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
   message = redact(message, step.secrets)

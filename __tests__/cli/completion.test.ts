@@ -27,7 +27,11 @@ function shellScript(script: string, name: string): string {
 /** The bash script sourced, the words given, COMPREPLY printed. */
 function complete(script: string, words: string[], cwd: string): string[] {
   const driver = `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _tako; printf '%s\\n' "\${COMPREPLY[@]}"`
-  const out = execFileSync('bash', ['--noprofile', '--norc', '-c', driver, 'bash', shellScript(script, 'tako.bash'), ...words], { cwd, encoding: 'utf8', env: { ...process.env, PATH: takoOnPath() } })
+  const out = execFileSync('bash', ['--noprofile', '--norc', '-c', driver, 'bash', shellScript(script, 'tako.bash'), ...words], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: takoOnPath() }
+  })
   return out.split('\n').filter((l) => l !== '')
 }
 
@@ -40,7 +44,9 @@ describe('tako completion bash', () => {
   it('sourced in bash, completes tako ex to tako exec, options, formats and workflow names', async () => {
     const res = await runTako(['completion', 'bash'])
     expect(res.code).toBe(0)
-    const root = makeRepo(path.join(tempDir(), 'repo'), { 'tako.yml': 'version: 1\nworkflows:\n  release: { steps: [echo] }\n  rebuild: { steps: [echo] }\n  test: { steps: [echo] }\n' })
+    const root = makeRepo(path.join(tempDir(), 'repo'), {
+      'tako.yml': 'version: 1\nworkflows:\n  release: { steps: [echo] }\n  rebuild: { steps: [echo] }\n  test: { steps: [echo] }\n'
+    })
     const elsewhere = tempDir()
     expect(complete(res.stdout, ['tako', 'ex'], elsewhere)).toEqual(['exec'])
     expect(complete(res.stdout, ['tako', 'run', '--keep'], elsewhere)).toEqual(['--keep-going'])
@@ -54,7 +60,13 @@ describe('tako completion bash', () => {
     const file = shellScript((await runTako(['completion', 'fish'])).stdout, 'tako.fish')
     const root = makeRepo(path.join(tempDir(), 'repo'), { 'tako.yml': 'version: 1\nworkflows:\n  release: { steps: [echo] }\n' })
     const fish = (line: string): string[] =>
-      execFileSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', file, line], { encoding: 'utf8', env: { ...process.env, PATH: takoOnPath() } }).split('\n').filter((l) => l !== '').map((l) => l.split('\t')[0])
+      execFileSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', file, line], {
+        encoding: 'utf8',
+        env: { ...process.env, PATH: takoOnPath() }
+      })
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.split('\t')[0])
     expect(fish('tako ex')).toEqual(['exec'])
     expect(fish('tako graph --format ')).toEqual(['dot', 'json', 'mermaid', 'tree'])
     expect(fish(`tako exec --root ${root} `)).toEqual(['release'])
@@ -64,7 +76,19 @@ describe('tako completion bash', () => {
     const file = shellScript((await runTako(['completion', 'zsh'])).stdout, 'tako.zsh')
     const root = makeRepo(path.join(tempDir(), 'repo'), { 'tako.yml': 'version: 1\nworkflows:\n  release: { steps: [echo] }\n' })
     const zsh = (...words: string[]): string[] =>
-      execFileSync('zsh', ['-fc', 'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }; source $1; shift; words=("$@"); CURRENT=$#; _tako', 'zsh', file, ...words], { encoding: 'utf8', env: { ...process.env, PATH: takoOnPath() } }).split('\n').filter((l) => l !== '')
+      execFileSync(
+        'zsh',
+        [
+          '-fc',
+          'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }; source $1; shift; words=("$@"); CURRENT=$#; _tako',
+          'zsh',
+          file,
+          ...words
+        ],
+        { encoding: 'utf8', env: { ...process.env, PATH: takoOnPath() } }
+      )
+        .split('\n')
+        .filter((l) => l !== '')
     expect(zsh('tako', 'ex')).toContain('exec')
     expect(zsh('tako', 'run', '--k')).toContain('--keep-going')
     expect(zsh('tako', 'graph', '--format', '')).toEqual(['tree', 'mermaid', 'dot', 'json'])
@@ -76,7 +100,9 @@ describe('tako completion bash', () => {
     expect(zsh.stdout).toMatch(/^#compdef tako\n/)
     expect(zsh.stdout).toContain('compadd -- exec validate graph run completion schema help --help --version')
     const fish = await runTako(['completion', 'fish'])
-    expect(fish.stdout).toContain("complete -c tako -n __fish_use_subcommand -a run -d 'one command in each repository of the graph, publishers before their subscribers'")
+    expect(fish.stdout).toContain(
+      "complete -c tako -n __fish_use_subcommand -a run -d 'one command in each repository of the graph, publishers before their subscribers'"
+    )
     expect(fish.stdout).toContain("complete -c tako -n '__fish_seen_subcommand_from run' -l keep-going")
     const bad = await runTako(['completion', 'tcsh'])
     expect(bad.code).toBe(2)

@@ -60,23 +60,31 @@ async function until(check: () => boolean, what: string, ceilingMs = 60_000): Pr
 
 describe('path options that cannot be used are usage errors', () => {
   const cases: Array<[string, (base: string) => string[], RegExp]> = [
-    ['--workspace under /proc/self', () => ['--workspace', '/proc/self/x'], /^tako: --workspace \/proc\/self\/x: cannot create \/proc\/self\/x: no such file or directory/],
+    [
+      '--workspace under /proc/self',
+      () => ['--workspace', '/proc/self/x'],
+      /^tako: --workspace \/proc\/self\/x: cannot create \/proc\/self\/x: no such file or directory/
+    ],
     ['--workspace under a file', (base) => ['--workspace', path.join(base, 'file', 'ws')], /^tako: --workspace .*: cannot use .*file\/ws: not a directory/],
     ['--cache-dir under a file', (base) => ['--cache-dir', path.join(base, 'file', 'cache')], /^tako: --cache-dir .*: cannot use .*: not a directory/],
     ['--cache-dir under /proc/self', () => ['--cache-dir', '/proc/self/cache-x'], /^tako: --cache-dir \/proc\/self\/cache-x: cannot create/],
     ['--report in a missing folder', (base) => ['--report', path.join(base, 'missing', 'r.json')], /^tako: --report .*: its folder does not exist/],
     ['--report naming a folder', (base) => ['--report', base], /^tako: --report .* is a directory/]
   ]
-  it.each(cases)('%s: exit 2, one line saying what, no stack, nothing run', async (_, args, message) => {
-    const base = tempDir()
-    writeFileSync(path.join(base, 'file'), '')
-    const root = makeRepo(path.join(base, 'api'), { 'tako.yml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - run: touch ran\n' })
-    const res = await runTako(['exec', 'release', '--root', root, ...args(base)])
-    expect(res.stderr).toMatch(message)
-    expect(res.stderr).not.toMatch(/internal error|\n\s+at /)
-    expect(res.code).toBe(2)
-    expect(existsSync(path.join(root, 'ran'))).toBe(false)
-  }, 60_000)
+  it.each(cases)(
+    '%s: exit 2, one line saying what, no stack, nothing run',
+    async (_, args, message) => {
+      const base = tempDir()
+      writeFileSync(path.join(base, 'file'), '')
+      const root = makeRepo(path.join(base, 'api'), { 'tako.yml': 'version: 1\nworkflows:\n  release:\n    steps:\n      - run: touch ran\n' })
+      const res = await runTako(['exec', 'release', '--root', root, ...args(base)])
+      expect(res.stderr).toMatch(message)
+      expect(res.stderr).not.toMatch(/internal error|\n\s+at /)
+      expect(res.code).toBe(2)
+      expect(existsSync(path.join(root, 'ran'))).toBe(false)
+    },
+    60_000
+  )
 
   it('a report that cannot be written (a full device) is said so with exit 2 after the run', async () => {
     const base = tempDir()
@@ -89,14 +97,16 @@ describe('path options that cannot be used are usage errors', () => {
 })
 
 describe('dead-man switch', () => {
-  it('kill -9 of the engine during a fan-out: no step process remains, and the next run removes the dead run\'s scratch', async () => {
+  it("kill -9 of the engine during a fan-out: no step process remains, and the next run removes the dead run's scratch", async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
     const sleeper = subscriber('- run: |\n    sleep 300 &\n    sleep 300\n')
     makeRepos(repos, { 'acme/a': { 'tako.yml': sleeper }, 'acme/b': { 'tako.yml': sleeper }, 'acme/c': { 'tako.yml': sleeper } })
     const root = publisher(path.join(base, 'api'))
     const runRoot = path.join(base, 'run')
-    const engine = spawn(process.execPath, [CLI, 'exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--workspace', runRoot], { stdio: 'ignore' })
+    const engine = spawn(process.execPath, [CLI, 'exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--workspace', runRoot], {
+      stdio: 'ignore'
+    })
     const gone = new Promise((resolve) => engine.on('exit', resolve))
     // 3 children, each a shell and two sleeps.
     await until(() => stepProcesses(runRoot).length >= 9, 'every child step running')
@@ -114,7 +124,7 @@ describe('dead-man switch', () => {
 })
 
 describe('two runs on one --workspace', () => {
-  it('both succeed, each child in its own folder, and neither removes the other\'s scratch space', async () => {
+  it("both succeed, each child in its own folder, and neither removes the other's scratch space", async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
     const steps = '- id: s\n  run: |\n    sleep 1\n    echo "at=$TAKO_WORKSPACE" >> "$TAKO_OUTPUT"\n'
@@ -123,11 +133,16 @@ describe('two runs on one --workspace', () => {
     const runRoot = path.join(base, 'run')
     const reports = [path.join(base, 'r1.json'), path.join(base, 'r2.json')]
     const results = await Promise.all(
-      reports.map((report) => runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--workspace', runRoot, '--keep-workspaces', '--report', report]))
+      reports.map((report) =>
+        runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--workspace', runRoot, '--keep-workspaces', '--report', report])
+      )
     )
     expect(results.map((r) => r.code)).toEqual([0, 0])
     const workspaces = reports.flatMap((file) => {
-      const report = JSON.parse(readFileSync(file, 'utf8')) as { status: string; children: Array<{ status: string; workspace: string; steps: Array<{ outputs: Record<string, string> }> }> }
+      const report = JSON.parse(readFileSync(file, 'utf8')) as {
+        status: string
+        children: Array<{ status: string; workspace: string; steps: Array<{ outputs: Record<string, string> }> }>
+      }
       expect(report.status).toBe('success')
       return report.children.map((c) => {
         expect(c.status).toBe('success')

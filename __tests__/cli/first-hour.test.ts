@@ -68,12 +68,17 @@ describe('silent no-ops say why, and fail under --strict', () => {
       'repos/acme/sub is a git repository where an owner folder was expected: --repos wants DIR/<owner>/<repo> (did you mean --repos repos?)',
       dir
     )
-    expect(res.stdout).toContain('warning: fan-out api_published found no candidate repositories (looked in --repos repos/acme; expected DIR/<owner>/<repo> git checkouts)')
+    expect(res.stdout).toContain(
+      'warning: fan-out api_published found no candidate repositories (looked in --repos repos/acme; expected DIR/<owner>/<repo> git checkouts)'
+    )
   })
 
   it('a folder under --repos that is not a git repository, met by two fan-outs, is said once', async () => {
     const dir = tempDir()
-    const twice = PUBLISHER.replace('      - id: fan\n', '      - id: first\n        uses: tako/fan-out@v1\n        with: { event_type: api_published, payload: { title: first } }\n      - id: fan\n')
+    const twice = PUBLISHER.replace(
+      '      - id: fan\n',
+      '      - id: first\n        uses: tako/fan-out@v1\n        with: { event_type: api_published, payload: { title: first } }\n      - id: fan\n'
+    )
     const root = makeRepo(path.join(dir, 'api'), { 'tako.yml': twice })
     mkdirSync(path.join(dir, 'repos', 'acme', 'plain'), { recursive: true })
     writeFileSync(path.join(dir, 'repos', 'acme', 'plain', 'tako.yml'), SUBSCRIBER)
@@ -122,7 +127,11 @@ describe('silent no-ops say why, and fail under --strict', () => {
     const dir = tempDir()
     const root = makeRepo(path.join(dir, 'api'), { 'tako.yml': PUBLISHER })
     makeRepo(path.join(dir, 'repos', 'acme', 'sub'), { 'tako.yml': SUBSCRIBER })
-    await saysOnceAndFailsStrict(['exec', 'release', '--root', root, '--repos', 'repos'], 'acme/sub subscribes to acme/api, not local/api: did you mean `--source acme/api`?', dir)
+    await saysOnceAndFailsStrict(
+      ['exec', 'release', '--root', root, '--repos', 'repos'],
+      'acme/sub subscribes to acme/api, not local/api: did you mean `--source acme/api`?',
+      dir
+    )
   })
 })
 
@@ -139,7 +148,9 @@ describe('a CLI that guides', () => {
     expect(validate.stdout).toMatch(/^\s+--repos DIR\s+validate every repository/m)
     const typo = await runTako(['exce', 'release'])
     expect(typo.code).toBe(2)
-    expect(typo.stderr).toBe('tako: unknown command "exce" (did you mean "exec"?) (commands: exec, validate, graph, run, completion, schema; see tako --help)\n')
+    expect(typo.stderr).toBe(
+      'tako: unknown command "exce" (did you mean "exec"?) (commands: exec, validate, graph, run, completion, schema; see tako --help)\n'
+    )
     const option = await runTako(['exec', 'release', '--dryrun'])
     expect(option.code).toBe(2)
     expect(option.stderr).toContain('unknown option --dryrun for "tako exec" (did you mean "--dry-run"?)')
@@ -175,7 +186,9 @@ describe('tako exec --event', () => {
     const bad = await runTako(['exec', 'update', '--root', 'sub', '--event', '{"source":"acme/api"}'], { cwd: dir })
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('tako: --event expected {"type", "source", "artifact", "payload"} of a tako event: "type"')
-    const wrong = await runTako(['exec', 'update', '--root', 'sub', '--event', '{"type":"api_published","source":"acme/api"}', '--subscription', '2'], { cwd: dir })
+    const wrong = await runTako(['exec', 'update', '--root', 'sub', '--event', '{"type":"api_published","source":"acme/api"}', '--subscription', '2'], {
+      cwd: dir
+    })
     expect(wrong.stderr).toBe('tako: --subscription 2: the file has 1 subscription\n')
   })
 })
@@ -184,8 +197,13 @@ describe('tako validate --repos', () => {
   it('checks every repository and reports a wrongly typed subscription input with its file and line', async () => {
     const dir = tempDir()
     makeRepo(path.join(dir, 'repos', 'acme', 'good'), { 'tako.yml': SUBSCRIBER })
-    const typed = SUBSCRIBER.replace('inputs: { title: "{{ .event.payload.title }}" }', 'inputs: { title: "{{ .event.payload.title }}", shards: "many" }')
-      .replace('inputs: { title: { type: string, required: true } }', 'inputs: { title: { type: string, required: true }, shards: { type: number, default: 2 } }')
+    const typed = SUBSCRIBER.replace(
+      'inputs: { title: "{{ .event.payload.title }}" }',
+      'inputs: { title: "{{ .event.payload.title }}", shards: "many" }'
+    ).replace(
+      'inputs: { title: { type: string, required: true } }',
+      'inputs: { title: { type: string, required: true }, shards: { type: number, default: 2 } }'
+    )
     makeRepo(path.join(dir, 'repos', 'acme', 'typed'), { 'tako.yml': typed })
     const res = await runTako(['validate', '--repos', 'repos'], { cwd: dir })
     expect(res.code).toBe(2)
@@ -211,7 +229,10 @@ describe('tako validate --repos across repositories', () => {
 })
 
 describe('script injection validate warns about', () => {
-  const wrong = SUBSCRIBER.replace(`run: printf '%s|%s' "$TAKO_INPUT_TITLE" "$TAKO_EVENT_SOURCE" > got.txt`, 'run: echo "x {{ .event.payload.title | shell_quote }}"')
+  const wrong = SUBSCRIBER.replace(
+    `run: printf '%s|%s' "$TAKO_INPUT_TITLE" "$TAKO_EVENT_SOURCE" > got.txt`,
+    'run: echo "x {{ .event.payload.title | shell_quote }}"'
+  )
   const hostile = JSON.stringify({ type: 'api_published', source: 'acme/api', payload: { title: 'hi"; touch PWNED; echo "' } })
 
   it('shell_quote inside double quotes: a warning with line and column, and the payload really runs', async () => {
@@ -237,7 +258,12 @@ describe('script injection validate warns about', () => {
 
 describe('dry run', () => {
   it('fails, as the run would, when a fan-out event_type renders to something not snake_case', async () => {
-    const root = makeRepo(path.join(tempDir(), 'api'), { 'tako.yml': PUBLISHER.replace('    steps:', '    inputs: { kind: { type: string } }\n    steps:').replace('event_type: api_published', 'event_type: "{{ .inputs.kind }}"') })
+    const root = makeRepo(path.join(tempDir(), 'api'), {
+      'tako.yml': PUBLISHER.replace('    steps:', '    inputs: { kind: { type: string } }\n    steps:').replace(
+        'event_type: api_published',
+        'event_type: "{{ .inputs.kind }}"'
+      )
+    })
     const args = ['exec', 'release', '--root', root, '--source', 'acme/api', '-i', 'kind=Bad-Type']
     const dry = await runTako([...args, '--dry-run'])
     expect(dry.code).toBe(1)
@@ -277,7 +303,7 @@ describe('the dry-run plan of the whole tree', () => {
     ])
   })
 
-  it('checks each child\'s inputs against its types and marks what only the run can decide', async () => {
+  it("checks each child's inputs against its types and marks what only the run can decide", async () => {
     const dir = tempDir()
     const publisher = `version: 1
 workflows:
@@ -293,8 +319,10 @@ workflows:
         with: { event_type: api_published, payload: { title: t, n: "{{ .steps.build.outputs.n }}" } }
 `
     const root = makeRepo(path.join(dir, 'api'), { 'tako.yml': publisher })
-    const typed = SUBSCRIBER.replace('inputs: { title: "{{ .event.payload.title }}" }', 'inputs: { title: "{{ .event.payload.title }}", n: "{{ .event.payload.n }}" }')
-      .replace('inputs: { title: { type: string, required: true } }', 'inputs: { title: { type: string, required: true }, n: { type: number } }')
+    const typed = SUBSCRIBER.replace(
+      'inputs: { title: "{{ .event.payload.title }}" }',
+      'inputs: { title: "{{ .event.payload.title }}", n: "{{ .event.payload.n }}" }'
+    ).replace('inputs: { title: { type: string, required: true } }', 'inputs: { title: { type: string, required: true }, n: { type: number } }')
     makeRepo(path.join(dir, 'repos', 'acme', 'sub'), { 'tako.yml': typed })
     const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', 'repos', '--dry-run'], { cwd: dir })
     expect(res.code).toBe(1)

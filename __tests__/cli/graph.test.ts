@@ -66,7 +66,22 @@ describe('tako graph --report', () => {
   it('draws the actual tree of a run report as the job summary does', async () => {
     const dir = exampleRepos(tempDir())
     const file = path.join(tempDir(), 'report.json')
-    const run = await runTako(['exec', 'release', '--root', path.join(dir, 'acme/api-definitions'), '--source', 'acme/api-definitions', '--repos', dir, '-i', 'version=v1.4.0', '-i', 'services_affected=user-service', '--report', file])
+    const run = await runTako([
+      'exec',
+      'release',
+      '--root',
+      path.join(dir, 'acme/api-definitions'),
+      '--source',
+      'acme/api-definitions',
+      '--repos',
+      dir,
+      '-i',
+      'version=v1.4.0',
+      '-i',
+      'services_affected=user-service',
+      '--report',
+      file
+    ])
     expect(run.code).toBe(0)
     const res = await runTako(['graph', '--report', file])
     expect(res.code).toBe(0)
@@ -79,15 +94,23 @@ describe('tako graph --report', () => {
   it('exits 2 on a folder with nothing to draw, saying where to look', async () => {
     const res = await runTako(['graph'], { cwd: tempDir() })
     expect(res.code).toBe(2)
-    expect(res.stderr).toMatch(/^tako: no workflow found to draw: give --root DIR \(a checkout with a tako\.yml\) or --repos DIR .*\n {2}local\/[^:]+: no tako\.yml or tako\.yaml found here\n$/)
+    expect(res.stderr).toMatch(
+      /^tako: no workflow found to draw: give --root DIR \(a checkout with a tako\.yml\) or --repos DIR .*\n {2}local\/[^:]+: no tako\.yml or tako\.yaml found here\n$/
+    )
   })
 })
 
 describe('tako graph on a cycle', () => {
   it('reports A → B → A with its chain, as a warning (exit 0)', async () => {
     const dir = makeRepos(tempDir(), {
-      'o/a': { 'tako.yml': 'version: 1\nworkflows:\n  build:\n    steps:\n      - uses: tako/fan-out@v1\n        with: { event_type: a_built }\nsubscriptions:\n  - { artifact: o/b, events: [b_built], workflow: build }\n' },
-      'o/b': { 'tako.yml': 'version: 1\nworkflows:\n  build:\n    steps:\n      - uses: tako/fan-out@v1\n        with: { event_type: b_built }\nsubscriptions:\n  - { artifact: o/a, events: [a_built], workflow: build }\n' }
+      'o/a': {
+        'tako.yml':
+          'version: 1\nworkflows:\n  build:\n    steps:\n      - uses: tako/fan-out@v1\n        with: { event_type: a_built }\nsubscriptions:\n  - { artifact: o/b, events: [b_built], workflow: build }\n'
+      },
+      'o/b': {
+        'tako.yml':
+          'version: 1\nworkflows:\n  build:\n    steps:\n      - uses: tako/fan-out@v1\n        with: { event_type: b_built }\nsubscriptions:\n  - { artifact: o/a, events: [a_built], workflow: build }\n'
+      }
     })
     const tree = await runTako(['graph', '--repos', dir])
     expect(tree.code).toBe(0)

@@ -35,11 +35,20 @@ describe('cancellation', () => {
     const repos = path.join(base, 'repos')
     const pids = path.join(base, 'pids')
     makeRepos(repos, {
-      'acme/sleeper': { 'tako.yml': subscriber('nap', `    steps:\n      - id: nap\n        run: |\n          echo $$ >> ${pids}\n          sleep 600 &\n          echo $! >> ${pids}\n          wait\n`) }
+      'acme/sleeper': {
+        'tako.yml': subscriber(
+          'nap',
+          `    steps:\n      - id: nap\n        run: |\n          echo $$ >> ${pids}\n          sleep 600 &\n          echo $! >> ${pids}\n          wait\n`
+        )
+      }
     })
     const root = makeRepo(path.join(base, 'api'), { 'tako.yml': PUBLISHER('{}') })
     const report = path.join(base, 'report.json')
-    const child = spawn(process.execPath, [CLI, 'exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--report', report, '--workspace', path.join(base, 'run')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [CLI, 'exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--report', report, '--workspace', path.join(base, 'run')],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     let stdout = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -65,7 +74,9 @@ describe('a second signal', () => {
       'tako.yml': `version: 1\nworkflows:\n  stubborn:\n    steps:\n      - run: |\n          trap '' TERM\n          echo $$ > ${ready}.pid\n          sleep 30 &\n          echo $! >> ${ready}.pid\n          touch ${ready}\n          wait\n`
     })
     const report = path.join(base, 'report.json')
-    const child = spawn(process.execPath, [CLI, 'exec', 'stubborn', '--root', root, '--workspace', path.join(base, 'run'), '--report', report], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [CLI, 'exec', 'stubborn', '--root', root, '--workspace', path.join(base, 'run'), '--report', report], {
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))

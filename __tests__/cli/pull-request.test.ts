@@ -30,7 +30,7 @@ workflows:
   const checkout = makeRepo(
     path.join(base, 'repos', 'acme', 'app'),
     {
-      'API_VERSION': 'v1.0.0\n',
+      API_VERSION: 'v1.0.0\n',
       'tako.yml': `version: 1
 subscriptions:
   - { artifact: acme/api, events: [api_published], workflow: update, inputs: { v: "{{ .event.payload.git_tag }}" } }
@@ -55,17 +55,22 @@ workflows:
 }
 
 describe('tako exec with tako/pull-request@v1', () => {
-  it('pushes the branch to the checkout\'s origin, prints it in the closing lines and leaves the checkout as it was', async () => {
+  it("pushes the branch to the checkout's origin, prints it in the closing lines and leaves the checkout as it was", async () => {
     const { base, env, origin, checkout } = layout()
     const head = gitSync(checkout, 'rev-parse', 'HEAD').trim()
     const report = path.join(base, 'report.json')
-    const res = await runTako(['exec', 'release', '--root', path.join(base, 'api'), '--source', 'acme/api', '--repos', path.join(base, 'repos'), '--report', report], { env })
+    const res = await runTako(
+      ['exec', 'release', '--root', path.join(base, 'api'), '--source', 'acme/api', '--repos', path.join(base, 'repos'), '--report', report],
+      { env }
+    )
 
     expect(res.stderr).toBe('')
     expect(res.code).toBe(0)
     expect(res.stdout).toMatch(/^Pull requests:\n {2}pushed {4}acme\/app tako\/api-v2\.0\.0 → main$/m)
     const r = JSON.parse(readFileSync(report, 'utf8')) as RunReport
-    expect(r.children[0].pull_requests).toEqual([{ repository: 'acme/app', number: null, url: null, branch: 'tako/api-v2.0.0', base: 'main', operation: 'pushed' }])
+    expect(r.children[0].pull_requests).toEqual([
+      { repository: 'acme/app', number: null, url: null, branch: 'tako/api-v2.0.0', base: 'main', operation: 'pushed' }
+    ])
     expect(gitSync(origin, 'log', '-1', '--format=%an|%s', 'tako/api-v2.0.0').trim()).toBe('Jane Doe|Update the API to v2.0.0')
     expect(gitSync(origin, 'show', 'tako/api-v2.0.0:API_VERSION').trim()).toBe('v2.0.0')
     expect(gitSync(checkout, 'rev-parse', 'HEAD').trim()).toBe(head)
@@ -75,7 +80,10 @@ describe('tako exec with tako/pull-request@v1', () => {
 
   it('says in a dry run which branch would be proposed against which base, and pushes nothing', async () => {
     const { base, env, origin } = layout()
-    const res = await runTako(['exec', 'release', '--root', path.join(base, 'api'), '--source', 'acme/api', '--repos', path.join(base, 'repos'), '--dry-run', '-i', 'version=v3.1.0'], { env })
+    const res = await runTako(
+      ['exec', 'release', '--root', path.join(base, 'api'), '--source', 'acme/api', '--repos', path.join(base, 'repos'), '--dry-run', '-i', 'version=v3.1.0'],
+      { env }
+    )
 
     expect(res.code).toBe(0)
     expect(res.stdout).toContain('Pull requests that would be proposed (when there are changes):')

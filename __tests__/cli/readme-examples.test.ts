@@ -49,7 +49,22 @@ describe('README tako.yml fragments', () => {
   })
 
   it('tells tako fragments from other YAML', () => {
-    const md = ['```yaml', 'on: push', 'jobs: {}', '```', '```yaml', 'workflows: {}', '```', '```yaml', '# tako.yml', 'steps: []', '```', '```yaml', '# just a comment', '```'].join('\n')
+    const md = [
+      '```yaml',
+      'on: push',
+      'jobs: {}',
+      '```',
+      '```yaml',
+      'workflows: {}',
+      '```',
+      '```yaml',
+      '# tako.yml',
+      'steps: []',
+      '```',
+      '```yaml',
+      '# just a comment',
+      '```'
+    ].join('\n')
     expect(takoFragments(md)).toEqual([
       { line: 6, text: 'version: 1\nworkflows: {}' },
       { line: 9, text: 'version: 1\n# tako.yml\nsteps: []' }

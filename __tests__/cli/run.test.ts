@@ -22,7 +22,9 @@ ${sub}`
 function chain(): { dir: string; lib: string; app: string; web: string } {
   const dir = realpathSync(tempDir())
   makeRepos(dir, {
-    'o/web': { 'tako.yml': 'version: 1\nworkflows:\n  deploy: { steps: [echo deploy] }\nsubscriptions:\n  - { artifact: o/app, events: [app_built], workflow: deploy }\n' },
+    'o/web': {
+      'tako.yml': 'version: 1\nworkflows:\n  deploy: { steps: [echo deploy] }\nsubscriptions:\n  - { artifact: o/app, events: [app_built], workflow: deploy }\n'
+    },
     'o/app': { 'tako.yml': publisher('app_built', 'subscriptions:\n  - { artifact: o/lib, events: [lib_built], workflow: build }\n') },
     'o/lib': { 'tako.yml': publisher('lib_built') }
   })
@@ -58,7 +60,11 @@ describe('tako run', () => {
     expect(lines(again)).toEqual([lib, app, web])
     const report = JSON.parse(kept.stdout) as { status: string; repositories: Array<{ repository: string; status: string; exit_code: number | null }> }
     expect(report.status).toBe('failure')
-    expect(report.repositories.map((r) => [r.repository, r.status, r.exit_code])).toEqual([['o/lib', 'success', 0], ['o/app', 'failure', 3], ['o/web', 'success', 0]])
+    expect(report.repositories.map((r) => [r.repository, r.status, r.exit_code])).toEqual([
+      ['o/lib', 'success', 0],
+      ['o/app', 'failure', 3],
+      ['o/web', 'success', 0]
+    ])
   })
 
   it('--dry-run runs nothing and prints the order; --from and --ignore narrow it', async () => {
@@ -86,7 +92,10 @@ describe('tako run', () => {
   it('SIGINT stops the running command and its process group, skips the rest and exits 130', async () => {
     const { dir } = chain()
     const pidFile = path.join(tempDir(), 'pid')
-    const child = spawn(process.execPath, [CLI, 'run', '--repos', dir, '--', `sleep 300 & echo $! > ${pidFile}; wait`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tempDir() } })
+    const child = spawn(process.execPath, [CLI, 'run', '--repos', dir, '--', `sleep 300 & echo $! > ${pidFile}; wait`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: tempDir() }
+    })
     let stdout = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))

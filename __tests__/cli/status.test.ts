@@ -18,8 +18,19 @@ function stream(isTTY: boolean): StatusStream & { text: string } {
 }
 
 const label = (id: string, repository: string, workflow: string) => ({ id, repository, workflow })
-const child = (id: string, status: ChildReport['status']): ChildReport =>
-  ({ id, parent_id: '', repository: 'acme/x', ref: '', workflow: 'w', inputs: {}, event: { type: 't', source: 's', payload: {} }, status, duration_ms: 1, workspace: '', steps: [] })
+const child = (id: string, status: ChildReport['status']): ChildReport => ({
+  id,
+  parent_id: '',
+  repository: 'acme/x',
+  ref: '',
+  workflow: 'w',
+  inputs: {},
+  event: { type: 't', source: 's', payload: {} },
+  status,
+  duration_ms: 1,
+  workspace: '',
+  steps: []
+})
 
 /** Waits for `check` with a ceiling that only catches a hang. */
 async function until(check: () => boolean): Promise<void> {

@@ -16,9 +16,7 @@ describe('parseDuration', () => {
   })
 
   it.each(['soon', '10', '', '-5s', '1d', '5 m', 'm5'])('rejects %j with a message naming it', (text) => {
-    expect(() => parseDuration(text)).toThrow(
-      `invalid duration ${JSON.stringify(text)}: use a number and a unit (ms, s, m, h), like 90s, 10m, 2h or 1h30m`
-    )
+    expect(() => parseDuration(text)).toThrow(`invalid duration ${JSON.stringify(text)}: use a number and a unit (ms, s, m, h), like 90s, 10m, 2h or 1h30m`)
   })
 
   it('rejects a zero duration', () => {

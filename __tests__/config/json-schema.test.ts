@@ -163,13 +163,37 @@ describe('takoJsonSchema', () => {
     const pr = withOf('tako/pull-request@v1')
     expect(pr.additionalProperties).toBe(false)
     expect(pr.required).toEqual(['title'])
-    expect(Object.keys(pr.properties!)).toEqual(expect.arrayContaining(['title', 'branch', 'base', 'body', 'commit_message', 'add_paths', 'labels', 'reviewers', 'team_reviewers', 'assignees', 'draft', 'push_only']))
+    expect(Object.keys(pr.properties!)).toEqual(
+      expect.arrayContaining([
+        'title',
+        'branch',
+        'base',
+        'body',
+        'commit_message',
+        'add_paths',
+        'labels',
+        'reviewers',
+        'team_reviewers',
+        'assignees',
+        'draft',
+        'push_only'
+      ])
+    )
     for (const property of Object.values(pr.properties!)) expect(typeof property.description).toBe('string')
     // A boolean may also be a template, known only when the step runs.
     expect(pr.properties!.draft.anyOf).toEqual([{ type: 'boolean' }, expect.objectContaining({ type: 'string', pattern: '\\{\\{' })])
     const fanOut = withOf('tako/fan-out@v1')
     expect(fanOut.required).toEqual(['event_type'])
-    expect(Object.keys(fanOut.properties!)).toEqual(['event_type', 'artifact', 'schema_version', 'payload', 'wait_for_children', 'timeout', 'concurrency_limit', 'fail_fast'])
+    expect(Object.keys(fanOut.properties!)).toEqual([
+      'event_type',
+      'artifact',
+      'schema_version',
+      'payload',
+      'wait_for_children',
+      'timeout',
+      'concurrency_limit',
+      'fail_fast'
+    ])
   })
 
   it('rejects a misspelt with key of a built-in step', () => {

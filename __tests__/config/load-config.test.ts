@@ -59,7 +59,9 @@ describe('loadConfig', () => {
       `${path.join(root, 'deploy.yml')}: cannot read the tako file: no such file`
     )
     mkdirSync(path.join(root, 'tako.yml'))
-    expect((await failure(loadConfig({ root }))).message).toBe(`${path.join(root, 'tako.yml')}: cannot read the tako file: it is not a regular file (a directory)`)
+    expect((await failure(loadConfig({ root }))).message).toBe(
+      `${path.join(root, 'tako.yml')}: cannot read the tako file: it is not a regular file (a directory)`
+    )
   })
 
   it('throws every error at once, one per line, warnings included', async () => {
@@ -96,10 +98,11 @@ describe('loadConfig', () => {
     expect((await failure(loadConfig({ root, configPath: 'zero.yml' }))).message).toMatch(/zero\.yml: cannot read the tako file: it is outside the repository$/)
     // A FIFO nobody writes would hold the reading thread for good: refused at once.
     execFileSync('mkfifo', [path.join(root, 'fifo.yml')])
-    expect((await failure(loadConfig({ root, configPath: 'fifo.yml' }))).message).toMatch(/fifo\.yml: cannot read the tako file: it is not a regular file \(a FIFO\)$/)
+    expect((await failure(loadConfig({ root, configPath: 'fifo.yml' }))).message).toMatch(
+      /fifo\.yml: cannot read the tako file: it is not a regular file \(a FIFO\)$/
+    )
     // A link that stays inside the repository is followed.
     symlinkSync('config/tako.yml', path.join(root, 'linked.yml'))
     expect((await loadConfig({ root, configPath: 'linked.yml' })).config.workflows.build.steps[0].run).toBe('make')
   }, 30_000)
 })
-

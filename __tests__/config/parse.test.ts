@@ -23,9 +23,7 @@ ${steps}`
 
 describe('YAML-level problems', () => {
   it('suggests the closest key for a misspelt top-level key', () => {
-    expect(messages('version: 1\nworkflow:\n  build:\n    steps: [make]\n')).toEqual([
-      'tako.yml:2:1: unknown key "workflow" (did you mean "workflows"?)'
-    ])
+    expect(messages('version: 1\nworkflow:\n  build:\n    steps: [make]\n')).toEqual(['tako.yml:2:1: unknown key "workflow" (did you mean "workflows"?)'])
   })
 
   it('reports a YAML syntax error where it is', () => {
@@ -37,9 +35,7 @@ describe('YAML-level problems', () => {
   it('reports an empty file, a comment-only file and a plain string at 1:1', () => {
     expect(messages('')).toEqual(['tako.yml:1:1: the file is empty; it needs at least the key "version"'])
     expect(messages('# nothing yet\n')).toEqual(['tako.yml:1:1: the file is empty; it needs at least the key "version"'])
-    expect(messages('just some text\n')).toEqual([
-      'tako.yml:1:1: the file must be a map with keys such as "version" and "workflows", got "just some text"'
-    ])
+    expect(messages('just some text\n')).toEqual(['tako.yml:1:1: the file must be a map with keys such as "version" and "workflows", got "just some text"'])
     expect(messages('- a\n- b\n')).toEqual(['tako.yml:1:1: the file must be a map with keys such as "version" and "workflows", got a list'])
   })
 
@@ -55,7 +51,16 @@ describe('YAML-level problems', () => {
 
   it('refuses an alias bomb quickly', () => {
     const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e'], ['g', 'f'], ['h', 'g'], ['i', 'h']]) {
+    for (const [name, prev] of [
+      ['b', 'a'],
+      ['c', 'b'],
+      ['d', 'c'],
+      ['e', 'd'],
+      ['f', 'e'],
+      ['g', 'f'],
+      ['h', 'g'],
+      ['i', 'h']
+    ]) {
       lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`)
     }
     // Expanded, the bomb is 9^9 nodes: a parser that tried would hang, which the test's ceiling catches.
@@ -63,17 +68,13 @@ describe('YAML-level problems', () => {
   })
 
   it('refuses huge nesting quickly, in flow and block style', () => {
-    expect(messages(`version: 1\nx: ${'['.repeat(200_000)}${']'.repeat(200_000)}\n`)).toEqual([
-      'tako.yml:2:1004: the file nests deeper than 64 levels'
-    ])
+    expect(messages(`version: 1\nx: ${'['.repeat(200_000)}${']'.repeat(200_000)}\n`)).toEqual(['tako.yml:2:1004: the file nests deeper than 64 levels'])
     const block = Array.from({ length: 100 }, (_, i) => `${'  '.repeat(i)}k${i}:`).join('\n')
     expect(messages(block)).toEqual(['tako.yml:65:129: the file nests deeper than 64 levels'])
   })
 
   it('refuses __proto__ keys, which would otherwise vanish from the model', () => {
-    expect(messages('version: 1\nworkflows:\n  __proto__:\n    steps: [echo]\n')).toEqual([
-      'tako.yml:3:3: the key "__proto__" is not allowed'
-    ])
+    expect(messages('version: 1\nworkflows:\n  __proto__:\n    steps: [echo]\n')).toEqual(['tako.yml:3:3: the key "__proto__" is not allowed'])
   })
 
   it('keeps anchors and aliases working', () => {
@@ -88,7 +89,13 @@ describe('top level', () => {
   })
 
   it('keeps any scalar version as text, as written', () => {
-    for (const [written, stored] of [['1', '1'], ['"1"', '1'], ['v1', 'v1'], ['0.1.0', '0.1.0'], ['1.10', '1.10']]) {
+    for (const [written, stored] of [
+      ['1', '1'],
+      ['"1"', '1'],
+      ['v1', 'v1'],
+      ['0.1.0', '0.1.0'],
+      ['1.10', '1.10']
+    ]) {
       expect(load(`version: ${written}\n`).version).toBe(stored)
     }
     expect(messages('version: [1]\n')).toEqual(['tako.yml:1:10: "version" must be a string or a number, got a list'])
@@ -129,9 +136,7 @@ workflows:
 
   it('points a wrong type at the value', () => {
     expect(messages('version: 1\nworkflows:\n  w:\n    steps: 3\n')).toEqual(['tako.yml:4:12: "steps" must be a list, got 3'])
-    expect(messages('version: 1\nworkflows:\n  w:\n    steps: [3]\n')).toEqual([
-      'tako.yml:4:13: item 1 of "steps" must be a string or a map, got 3'
-    ])
+    expect(messages('version: 1\nworkflows:\n  w:\n    steps: [3]\n')).toEqual(['tako.yml:4:13: item 1 of "steps" must be a string or a map, got 3'])
     expect(messages('version: 1\nworkflows: [a]\n')).toEqual(['tako.yml:2:12: "workflows" must be a map, got a list'])
   })
 })
@@ -152,26 +157,26 @@ describe('workflows and steps', () => {
     expect(messages(workflow('      - run: make\n        timeout: soon\n'))).toEqual([
       'tako.yml:6:18: "timeout" must be a duration like 90s, 10m or 2h, got "soon"'
     ])
-    expect(messages(workflow('      - run: make\n        timeout: 30\n'))).toEqual([
-      'tako.yml:6:18: "timeout" must be a duration like 90s, 10m or 2h, got 30'
-    ])
+    expect(messages(workflow('      - run: make\n        timeout: 30\n'))).toEqual(['tako.yml:6:18: "timeout" must be a duration like 90s, 10m or 2h, got 30'])
     expect(messages(workflow('      - run: make\n        timeout: 0s\n'))).toEqual(['tako.yml:6:18: "timeout" must be longer than 0, got "0s"'])
   })
 
   it('rejects a duplicate step id, also among on_failure handlers', () => {
-    expect(
-      messages(workflow('      - id: build\n        run: make\n      - id: build\n        run: make again\n'))
-    ).toEqual(['tako.yml:7:13: duplicate step id "build" in workflow "w" (already used by the step at line 5)'])
-    expect(
-      messages(
-        workflow('      - run: make\n        on_failure:\n          - id: step-1\n            run: cleanup\n')
-      )
-    ).toEqual(['tako.yml:7:17: duplicate step id "step-1" in workflow "w" (already used by the step at line 5)'])
+    expect(messages(workflow('      - id: build\n        run: make\n      - id: build\n        run: make again\n'))).toEqual([
+      'tako.yml:7:13: duplicate step id "build" in workflow "w" (already used by the step at line 5)'
+    ])
+    expect(messages(workflow('      - run: make\n        on_failure:\n          - id: step-1\n            run: cleanup\n'))).toEqual([
+      'tako.yml:7:17: duplicate step id "step-1" in workflow "w" (already used by the step at line 5)'
+    ])
   })
 
   it('wants exactly one of run and uses, and with only with uses', () => {
     expect(
-      messages(workflow('      - name: nothing\n      - run: make\n        uses: tako/fan-out@v1\n        with: { event_type: x }\n      - run: make\n        with: { a: 1 }\n'))
+      messages(
+        workflow(
+          '      - name: nothing\n      - run: make\n        uses: tako/fan-out@v1\n        with: { event_type: x }\n      - run: make\n        with: { a: 1 }\n'
+        )
+      )
     ).toEqual([
       'tako.yml:5:9: step "step-1" needs "run" or "uses"',
       'tako.yml:7:9: step "step-2" has both "run" and "uses"; use one of them',
@@ -278,9 +283,7 @@ describe('workflows and steps', () => {
   })
 
   it('keeps working_directory inside the repository', () => {
-    const steps = ['../x', 'a/../../b', '/etc', '..', 'a/../b', 'sub/dir']
-      .map((dir) => `      - run: ls\n        working_directory: ${dir}\n`)
-      .join('')
+    const steps = ['../x', 'a/../../b', '/etc', '..', 'a/../b', 'sub/dir'].map((dir) => `      - run: ls\n        working_directory: ${dir}\n`).join('')
     expect(messages(workflow(steps))).toEqual([
       'tako.yml:6:28: "working_directory" must stay inside the repository, got "../x"',
       'tako.yml:8:28: "working_directory" must stay inside the repository, got "a/../../b"',
@@ -339,7 +342,9 @@ workflows:
       'tako.yml:4:21: "{{ .inputs.nope }}" refers to input "nope", which workflow "w" does not declare (it declares no inputs)',
       'tako.yml:7:20: "{{ .steps.x.outputs.y }}" refers to step "x", which does not exist in workflow "w"'
     ])
-    expect(load(text.replace('{{ .inputs.nope }}', "{{ .inputs.nope | default 'b' }}").replace('C: "{{ .steps.x.outputs.y }}"', 'C: 3')).workflows.w.env).toEqual({
+    expect(
+      load(text.replace('{{ .inputs.nope }}', "{{ .inputs.nope | default 'b' }}").replace('C: "{{ .steps.x.outputs.y }}"', 'C: 3')).workflows.w.env
+    ).toEqual({
       A: '1',
       B: "{{ .inputs.nope | default 'b' }}"
     })
@@ -728,9 +733,14 @@ describe('hostile sizes', () => {
   })
 
   it('checks 10,000 steps, and finds duplicate keys among 60,000', () => {
-    const steps = Array.from({ length: 10_000 }, (_, i) => `      - { id: s${i}, run: "echo {{ .steps.s${Math.max(0, i - 1)}.outputs.x | default \\"\\" }}" }`).join('\n')
+    const steps = Array.from(
+      { length: 10_000 },
+      (_, i) => `      - { id: s${i}, run: "echo {{ .steps.s${Math.max(0, i - 1)}.outputs.x | default \\"\\" }}" }`
+    ).join('\n')
     const valid = parseConfig(`version: 1\nworkflows:\n  w:\n    steps:\n${steps}\n`, 'tako.yml')
-    expect(valid.issues.filter((i) => i.severity === 'error')).toEqual([expect.objectContaining({ message: expect.stringContaining('"{{ .steps.s0.outputs.x') })])
+    expect(valid.issues.filter((i) => i.severity === 'error')).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('"{{ .steps.s0.outputs.x') })
+    ])
     const dup = parseConfig(`version: 1\n${Array.from({ length: 60_000 }, (_, i) => `k${i % 30_000}: 1`).join('\n')}\n`, 'tako.yml')
     expect(dup.issues.some((i) => i.message === 'duplicate key "k0"' && i.line === 30_002)).toBe(true)
   })

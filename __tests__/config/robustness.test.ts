@@ -6,7 +6,10 @@ import fc from 'fast-check'
 import { stringify } from 'yaml'
 import { parseConfig } from '../../src/config/load.js'
 
-const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 12 }).map((s) => `{{ .${s} }}`))
+const anyValue = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.string({ maxLength: 12 }).map((s) => `{{ .${s} }}`)
+)
 const stepArb = fc.oneof(
   fc.string({ maxLength: 20 }),
   fc.record(
@@ -62,7 +65,32 @@ const mutation = fc.record({
       kind: fc.constantFrom('delete', 'insert', 'duplicate-line', 'swap-lines', 'indent'),
       at: fc.nat(),
       len: fc.nat({ max: 12 }),
-      text: fc.constantFrom(':', ' ', '\n', '-', '{{', '}}', '"', "'", '[', ']', '{', '}', '&a', '*a', '#', '\t', 'x', 'on_failure:', 'uses: tako/fan-out@v1', '|', '>', '!!str', '%', '@')
+      text: fc.constantFrom(
+        ':',
+        ' ',
+        '\n',
+        '-',
+        '{{',
+        '}}',
+        '"',
+        "'",
+        '[',
+        ']',
+        '{',
+        '}',
+        '&a',
+        '*a',
+        '#',
+        '\t',
+        'x',
+        'on_failure:',
+        'uses: tako/fan-out@v1',
+        '|',
+        '>',
+        '!!str',
+        '%',
+        '@'
+      )
     }),
     { minLength: 1, maxLength: 4 }
   )
@@ -102,7 +130,16 @@ describe('parseConfig on arbitrary input', () => {
   })
 
   it('never throws, locates every issue, and returns a config exactly when there is no error (generated files)', () => {
-    fc.assert(fc.property(fc.oneof(fileArb.map((file) => stringify(file)), fc.string({ maxLength: 200 })), checkAnswer), { numRuns: 1000, seed: 20261124 })
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fileArb.map((file) => stringify(file)),
+          fc.string({ maxLength: 200 })
+        ),
+        checkAnswer
+      ),
+      { numRuns: 1000, seed: 20261124 }
+    )
   })
 
   it('answers "valid" or located errors for 1,000 mutations of valid files', () => {

@@ -55,7 +55,10 @@ async function action(cacheServer: CacheServer, runnerTemp?: string): Promise<Ac
 }
 
 const twirpCalls = (server: CacheServer, from = 0): Array<[string, number]> =>
-  server.requests.slice(from).filter((r) => r.path.startsWith(TWIRP)).map((r) => [r.path.slice(TWIRP.length), r.status])
+  server.requests
+    .slice(from)
+    .filter((r) => r.path.startsWith(TWIRP))
+    .map((r) => [r.path.slice(TWIRP.length), r.status])
 
 beforeAll(async () => {
   const root = tempDir('tako-e2e-git-')
@@ -122,7 +125,13 @@ describe('the shared cache', () => {
         return { workspace: makeRepo(path.join(work, 'api', 'api'), { 'tako.yml': PUBLISHER }, `${serverUrl}/acme/api`), runnerTemp: path.join(work, '_temp') }
       }
       const on = (where: { workspace: string; runnerTemp: string }): Promise<ActionResult> =>
-        runAction({ ...where, inputs: { workflow: 'release', repositories: 'acme/worker' }, token: TOKEN, serverUrl, cacheEnv: cacheServiceEnv(server.url, CACHE_TOKEN) })
+        runAction({
+          ...where,
+          inputs: { workflow: 'release', repositories: 'acme/worker' },
+          token: TOKEN,
+          serverUrl,
+          cacheEnv: cacheServiceEnv(server.url, CACHE_TOKEN)
+        })
       const first = await on(runner(1))
       expect(first.timedOut).toBe(false)
       expect(first.outputs['cache-hit']).toBe('false')
@@ -152,7 +161,9 @@ describe('the shared cache', () => {
       // @actions/cache only logs a failed save; the action turns it into a warning.
       expect(res.stdout).toMatch(/^Failed to save: .*tako-linux-/m)
       expect(warnings.some((w) => /^cache not saved under tako-linux-[0-9a-f]+: the cache service refused it/.test(w))).toBe(true)
-      expect(warnings.some((w) => /^this attempt's outcomes were not kept for a re-run \(the cache service refused tako-outcomes-\d+-release-[0-9a-f]{12}-1/.test(w))).toBe(true)
+      expect(
+        warnings.some((w) => /^this attempt's outcomes were not kept for a re-run \(the cache service refused tako-outcomes-\d+-release-[0-9a-f]{12}-1/.test(w))
+      ).toBe(true)
       expect(res.annotations.filter((a) => a.level === 'error')).toEqual([])
       expect(server.requests.length).toBeGreaterThan(0)
       expect(existsSync(path.join(res.runnerTemp, 'tako-cache', 'x'))).toBe(true)

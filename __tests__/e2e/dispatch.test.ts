@@ -83,7 +83,10 @@ beforeAll(async () => {
     upstream: git.url,
     repos: {
       'acme/web': { runs: [{ conclusion: 'success' }] },
-      'acme/billing': { defaultBranch: 'main', runs: [{ conclusion: 'failure', failedStep: 'Run tako', log: 'tako: step "main" failed\nerror: client for api v2.0.0 does not compile' }] },
+      'acme/billing': {
+        defaultBranch: 'main',
+        runs: [{ conclusion: 'failure', failedStep: 'Run tako', log: 'tako: step "main" failed\nerror: client for api v2.0.0 does not compile' }]
+      },
       'acme/stuck': { runs: [{ conclusion: 'success', runsForMs: Infinity }] },
       'acme/locked': { deny: 403 },
       'acme/remote-only': { runs: [{ conclusion: 'success' }] }
@@ -117,7 +120,11 @@ describe('the action bundle in dispatch mode', () => {
     expect(res.summary).toContain('error: client for api v2.0.0 does not compile')
     const failed = res.annotations.filter((a) => a.level === 'error' && a.title?.startsWith('tako: '))
     expect(failed).toEqual([
-      { level: 'error', title: 'tako: acme/billing › update failed', message: `job "tako" failed at step "Run tako"\nchild billing-update-1, step Run tako\n${billing}` }
+      {
+        level: 'error',
+        title: 'tako: acme/billing › update failed',
+        message: `job "tako" failed at step "Run tako"\nchild billing-update-1, step Run tako\n${billing}`
+      }
     ])
 
     // Each child got the documented inputs, on its default branch, pointing back at this run.
@@ -206,6 +213,12 @@ workflows:
   it('refuses an event input that is not an event, without a stack trace', async () => {
     const res = await action({ workflow: 'update', event: '{"type": "api_published"}' })
     expect(res.code).toBe(1)
-    expect(res.annotations).toEqual([{ level: 'error', message: 'input "event": expected {"type", "source", "artifact", "payload"} of a tako event: "source": Invalid input: expected string, received undefined' }])
+    expect(res.annotations).toEqual([
+      {
+        level: 'error',
+        message:
+          'input "event": expected {"type", "source", "artifact", "payload"} of a tako event: "source": Invalid input: expected string, received undefined'
+      }
+    ])
   })
 })

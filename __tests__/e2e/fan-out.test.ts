@@ -192,9 +192,7 @@ describe('the action bundle', () => {
     // Every fetch carried the token; nothing was served without it.
     const seen = git.requests.slice(before)
     const fetches = seen.filter((q) => q.path.endsWith('/git-upload-pack') && q.status === 200)
-    expect(new Set(fetches.map((q) => q.path.split('/').slice(1, 3).join('/')))).toEqual(
-      new Set(['acme/user-service', 'acme/billing-service', 'acme/docs'])
-    )
+    expect(new Set(fetches.map((q) => q.path.split('/').slice(1, 3).join('/')))).toEqual(new Set(['acme/user-service', 'acme/billing-service', 'acme/docs']))
     expect(fetches.every((q) => q.authorized)).toBe(true)
     expect(seen.filter((q) => !q.authorized && q.status < 400)).toEqual([])
 
@@ -283,7 +281,9 @@ workflows:
     expect(res.code).toBe(1)
     expect(res.outputs.status).toBe('failure')
     expect(res.summary).toMatch(/^## ❌ tako \(dry run\): /)
-    expect(res.summary).toContain('fan-out step &quot;fan-out&quot; cannot be planned: fan-out: event\\_type must be snake\\_case (like api\\_published), got &quot;Not-Snake&quot;')
+    expect(res.summary).toContain(
+      'fan-out step &quot;fan-out&quot; cannot be planned: fan-out: event\\_type must be snake\\_case (like api\\_published), got &quot;Not-Snake&quot;'
+    )
     expect(res.annotations.filter((a) => a.level === 'error').map((a) => a.message)).toEqual([expect.stringContaining('cannot be planned')])
   })
 
@@ -321,7 +321,18 @@ workflows:
     expect(res.stdout).not.toMatch(/\n\s+at .*\.js:\d+/)
     expect(res.stderr).toBe('')
     // Nothing ran, and every output and the summary say so.
-    expect(res.outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', 'pull-requests': '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
+    expect(res.outputs).toEqual({
+      status: 'failure',
+      'run-id': '',
+      succeeded: '0',
+      failed: '0',
+      skipped: '0',
+      children: '[]',
+      'pull-requests': '[]',
+      outputs: '{}',
+      'report-path': '',
+      'cache-hit': 'false'
+    })
     expect(res.summary).toBe(
       [
         '## ❌ tako: release failed: no run',

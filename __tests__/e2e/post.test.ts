@@ -58,7 +58,12 @@ const inProgress = (): number[] => api.runs.filter((r) => r.cancelledAt === unde
 const polling = (count: number): (() => boolean) => {
   const from = api.requests.length
   return () =>
-    new Set(api.requests.slice(from).filter((r) => r.method === 'GET' && /^\/repos\/acme\/[^/]+\/actions\/runs\/\d+$/.test(r.path)).map((r) => r.path)).size >= count
+    new Set(
+      api.requests
+        .slice(from)
+        .filter((r) => r.method === 'GET' && /^\/repos\/acme\/[^/]+\/actions\/runs\/\d+$/.test(r.path))
+        .map((r) => r.path)
+    ).size >= count
 }
 
 function main(interrupt: NonNullable<Parameters<typeof runAction>[0]['interrupt']>): Promise<ActionResult> {
@@ -93,15 +98,21 @@ describe('the post step', () => {
     expect(started.map((r) => r.repository).sort()).toEqual(['acme/stuck', 'acme/stuck-too'])
     // Killed outright, the main step cancelled nothing; what it recorded is all the post step has.
     expect(started.every((r) => r.cancelledAt === undefined)).toBe(true)
-    expect(Object.entries(killed.state).filter(([k, v]) => k.startsWith('tako_run_') && v).map(([k]) => k).sort()).toEqual(
-      started.map((r) => `tako_run_${r.id}`).sort()
-    )
+    expect(
+      Object.entries(killed.state)
+        .filter(([k, v]) => k.startsWith('tako_run_') && v)
+        .map(([k]) => k)
+        .sort()
+    ).toEqual(started.map((r) => `tako_run_${r.id}`).sort())
 
     const cleanup = await post(killed)
     expect(cleanup.timedOut).toBe(false)
     expect(cleanup.code).toBe(0)
     expect(cleanup.stdout).toContain('cancelling 2 dispatched run(s) the main step left running')
-    for (const run of started) expect(cleanup.stdout).toContain(`acme/${run.repository.split('/')[1]}: ${api.origin}/${run.repository}/actions/runs/${run.id}: the run was cancelled on GitHub`)
+    for (const run of started)
+      expect(cleanup.stdout).toContain(
+        `acme/${run.repository.split('/')[1]}: ${api.origin}/${run.repository}/actions/runs/${run.id}: the run was cancelled on GitHub`
+      )
     expect(inProgress()).toEqual([])
     // The token reached the API, never the log.
     expect(cleanup.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual([])

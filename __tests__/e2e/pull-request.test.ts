@@ -32,8 +32,7 @@ workflows:
 /** A subscriber that writes the API version (unless `change` is false), shows what a step can see of credentials
     before and after the engine pushed, and proposes the change. */
 function subscriber(name: string, change = true): string {
-  const dump = (when: string): string =>
-    `{ echo "== ${when}"; env; git config --list --show-origin; cat .git/config; } >> "$TAKO_CACHE_DIR/${name}-seen.txt"`
+  const dump = (when: string): string => `{ echo "== ${when}"; env; git config --list --show-origin; cat .git/config; } >> "$TAKO_CACHE_DIR/${name}-seen.txt"`
   return `version: 1
 subscriptions:
   - artifact: acme/api
@@ -80,7 +79,8 @@ const report = (res: ActionResult): RunReport => JSON.parse(readFileSync(res.out
 const child = (r: RunReport, repository: string) => r.children.find((c) => c.repository === repository)!
 const inBare = async (repository: string, ...args: string[]): Promise<string> =>
   (await execFileAsync('git', ['--git-dir', path.join(root, `${repository}.git`), ...args])).stdout.trim()
-const branches = async (repository: string): Promise<string[]> => (await inBare(repository, 'for-each-ref', '--format=%(refname:short)', 'refs/heads')).split('\n').filter(Boolean).sort()
+const branches = async (repository: string): Promise<string[]> =>
+  (await inBare(repository, 'for-each-ref', '--format=%(refname:short)', 'refs/heads')).split('\n').filter(Boolean).sort()
 
 beforeAll(async () => {
   root = tempDir('tako-e2e-pr-git-')
@@ -97,10 +97,10 @@ beforeAll(async () => {
       'echo "$TAKO_INPUT_API_VERSION" > API_VERSION',
       `echo "$TAKO_INPUT_API_VERSION" > API_VERSION && echo '* filter=spy' > .gitattributes && git config filter.spy.clean "env >> $TAKO_CACHE_DIR/spy-env.txt; cat"`
     ),
-    'API_VERSION': 'v1.0.0\n'
+    API_VERSION: 'v1.0.0\n'
   })
-  for (const name of ['web', 'billing', 'locked', 'shop']) await createBareRepo(root, `acme/${name}`, { 'tako.yml': subscriber(name), 'API_VERSION': 'v1.0.0\n' })
-  await createBareRepo(root, 'acme/docs', { 'tako.yml': subscriber('docs', false), 'API_VERSION': 'v1.0.0\n' })
+  for (const name of ['web', 'billing', 'locked', 'shop']) await createBareRepo(root, `acme/${name}`, { 'tako.yml': subscriber(name), API_VERSION: 'v1.0.0\n' })
+  await createBareRepo(root, 'acme/docs', { 'tako.yml': subscriber('docs', false), API_VERSION: 'v1.0.0\n' })
   workspace = makeRepo(path.join(tempDir('tako-e2e-pr-ws-'), 'api'), { 'tako.yml': PUBLISHER }, `${api.origin}/acme/api`)
 })
 
@@ -128,13 +128,18 @@ describe('tako/pull-request@v1 in the action', () => {
     }
     // Pushed with the token, as an extra header.
     expect(git.requests.filter((q) => q.path.endsWith('/git-receive-pack')).map((q) => [q.path, q.authorized])).toEqual(
-      expect.arrayContaining([['/acme/web/git-receive-pack', true], ['/acme/billing/git-receive-pack', true]])
+      expect.arrayContaining([
+        ['/acme/web/git-receive-pack', true],
+        ['/acme/billing/git-receive-pack', true]
+      ])
     )
 
     const creations = api.requests.filter((q) => q.method === 'POST' && /\/pulls$/.test(q.path))
     expect(creations.map((q) => q.path).sort()).toEqual(['/repos/acme/billing/pulls', '/repos/acme/web/pulls'])
     for (const q of creations) expect(q.body).toMatchObject({ title: 'Update the API to v2.0.0', head: BRANCH, base: 'main', draft: false })
-    expect(api.pulls.map((p) => ({ repository: p.repository, labels: p.labels, reviewers: p.reviewers })).sort((a, b) => a.repository.localeCompare(b.repository))).toEqual([
+    expect(
+      api.pulls.map((p) => ({ repository: p.repository, labels: p.labels, reviewers: p.reviewers })).sort((a, b) => a.repository.localeCompare(b.repository))
+    ).toEqual([
       { repository: 'acme/billing', labels: ['dependencies'], reviewers: ['octocat'] },
       { repository: 'acme/web', labels: ['dependencies'], reviewers: ['octocat'] }
     ])
@@ -145,15 +150,28 @@ describe('tako/pull-request@v1 in the action', () => {
     const url = (repository: string): string => `${api.origin}/${repository}/pull/${api.pulls.find((p) => p.repository === repository)!.number}`
     const outputs = JSON.parse(first.outputs['pull-requests']) as Array<Record<string, unknown>>
     expect(outputs.sort((a, b) => String(a.repository).localeCompare(String(b.repository)))).toEqual([
-      { repository: 'acme/billing', number: api.pulls.find((p) => p.repository === 'acme/billing')!.number, url: url('acme/billing'), branch: BRANCH, operation: 'created' },
+      {
+        repository: 'acme/billing',
+        number: api.pulls.find((p) => p.repository === 'acme/billing')!.number,
+        url: url('acme/billing'),
+        branch: BRANCH,
+        operation: 'created'
+      },
       { repository: 'acme/web', number: web.number, url: url('acme/web'), branch: BRANCH, operation: 'created' }
     ])
     expect(first.summary).toContain(`[#${web.number}](${url('acme/web')}) created`)
     expect(first.summary).toContain(`(${url('acme/billing')}) created`)
 
     const r = report(first)
-    expect(child(r, 'acme/web').pull_requests).toEqual([{ repository: 'acme/web', number: web.number, url: url('acme/web'), branch: BRANCH, base: 'main', operation: 'created' }])
-    expect(child(r, 'acme/web').steps.find((s) => s.id === 'propose')!.outputs).toMatchObject({ operation: 'created', url: url('acme/web'), branch: BRANCH, number: String(web.number) })
+    expect(child(r, 'acme/web').pull_requests).toEqual([
+      { repository: 'acme/web', number: web.number, url: url('acme/web'), branch: BRANCH, base: 'main', operation: 'created' }
+    ])
+    expect(child(r, 'acme/web').steps.find((s) => s.id === 'propose')!.outputs).toMatchObject({
+      operation: 'created',
+      url: url('acme/web'),
+      branch: BRANCH,
+      number: String(web.number)
+    })
     expect(first.stdout).toContain(`operation=created url=${url('acme/web')}`)
 
     // Nothing to change: no_changes, no branch, no pull request.
@@ -211,7 +229,12 @@ describe('tako/pull-request@v1 in the action', () => {
 
   it('says in a dry run which pull requests would be proposed, with branch and base, and pushes nothing', async () => {
     const pushes = git.requests.filter((q) => q.path.endsWith('/git-receive-pack')).length
-    const res = await runAction({ workspace, inputs: { workflow: 'release', cache: 'false', repositories: 'acme/shop', 'dry-run': 'true' }, token: TOKEN, serverUrl: api.origin })
+    const res = await runAction({
+      workspace,
+      inputs: { workflow: 'release', cache: 'false', repositories: 'acme/shop', 'dry-run': 'true' },
+      token: TOKEN,
+      serverUrl: api.origin
+    })
     expect(res.code).toBe(0)
     expect(res.summary).toContain('### Pull requests that would be proposed')
     expect(res.summary).toContain('| acme/shop | update | propose | tako/api\\_published-api | (its default branch) | Update the API to v2.0.0 |')

@@ -184,7 +184,12 @@ describe('the post step after a job killed before it kept its outcomes', () => {
       ...common,
       runAttempt: 1,
       inputs: { workflow: 'release', repositories: 'acme/quick, acme/stubborn-too' },
-      interrupt: { when: () => existsSync(quick) && existsSync(pids) && readFileSync(pids, 'utf8').trim().split('\n').length >= 2, signal: 'SIGINT', then: 'SIGINT', gapMs: 300 }
+      interrupt: {
+        when: () => existsSync(quick) && existsSync(pids) && readFileSync(pids, 'utf8').trim().split('\n').length >= 2,
+        signal: 'SIGINT',
+        then: 'SIGINT',
+        gapMs: 300
+      }
     })
     expect(killed.timedOut).toBe(false)
     expect(killed.outputs.status).toBe('cancelled')
@@ -194,7 +199,9 @@ describe('the post step after a job killed before it kept its outcomes', () => {
     const post = await runAction({ ...common, runAttempt: 1, inputs: { workflow: 'release' }, state: killed.state })
     expect(post.code).toBe(0)
     expect(post.stdout).toContain("tako: kept this attempt's outcomes for a re-run")
-    expect([...cacheServer.entries.values()].filter((e) => e.key.startsWith('tako-outcomes-5151-killed-')).map((e) => e.key)).toEqual([expect.stringMatching(/-1$/)])
+    expect([...cacheServer.entries.values()].filter((e) => e.key.startsWith('tako-outcomes-5151-killed-')).map((e) => e.key)).toEqual([
+      expect.stringMatching(/-1$/)
+    ])
 
     rmSync(runnerTemp, { recursive: true, force: true })
     mkdirSync(runnerTemp)

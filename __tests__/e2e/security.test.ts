@@ -58,7 +58,11 @@ function action(repositories: string): Promise<ActionResult> {
     inputs: { workflow: 'release', repositories },
     token: TOKEN,
     serverUrl,
-    cacheEnv: { ...cacheServiceEnv(cacheServer.url, CACHE_TOKEN), ACTIONS_ID_TOKEN_REQUEST_TOKEN: ID_TOKEN, ACTIONS_ID_TOKEN_REQUEST_URL: `${cacheServer.url}/oidc` },
+    cacheEnv: {
+      ...cacheServiceEnv(cacheServer.url, CACHE_TOKEN),
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: ID_TOKEN,
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${cacheServer.url}/oidc`
+    },
     timeoutMs: 120_000
   })
 }
@@ -70,14 +74,14 @@ function forms(secret: string): string[] {
 }
 
 describe('a subscriber step', () => {
-  it("finds no token, in any form, in the environment of any ancestor up to the runner, while the action clones and caches with them", async () => {
+  it('finds no token, in any form, in the environment of any ancestor up to the runner, while the action clones and caches with them', async () => {
     const out = tempDir('tako-e2e-spy-')
     // Walks /proc/<pid>/status PPid from the step's shell up to this test process (the runner here).
     const spy = [
       'pid=$$',
       'cat /proc/$$/environ > "$OUT/self.environ"',
       'while :; do',
-      '  ppid=$(awk \'/^PPid:/ { print $2 }\' /proc/$pid/status)',
+      "  ppid=$(awk '/^PPid:/ { print $2 }' /proc/$pid/status)",
       '  if [ -z "$ppid" ] || [ "$ppid" -le 1 ]; then break; fi',
       '  cat /proc/$ppid/environ > "$OUT/$ppid.environ"',
       '  tr "\\0" " " < /proc/$ppid/cmdline > "$OUT/$ppid.cmdline"',
@@ -116,7 +120,7 @@ describe('a subscriber step', () => {
     }
   })
 
-  it('cannot forge annotations or outputs, mask the status, or stop the action\'s own commands', async () => {
+  it("cannot forge annotations or outputs, mask the status, or stop the action's own commands", async () => {
     const forged = [
       '##[error]forged v1',
       'x ##[set-output name=status;]success',
@@ -147,10 +151,13 @@ describe('a subscriber step', () => {
     expect(res.outputs.succeeded).toBe('1')
     expect(JSON.parse(res.outputs.children)).toHaveLength(2)
     // No output holds a value the runner masks (GitHub drops such job outputs).
-    for (const [name, value] of Object.entries(res.outputs)) for (const mask of res.masks) expect({ name, masked: value.includes(mask) }).toEqual({ name, masked: false })
+    for (const [name, value] of Object.entries(res.outputs))
+      for (const mask of res.masks) expect({ name, masked: value.includes(mask) }).toEqual({ name, masked: false })
 
     // The action's own commands still act after the forger's block: both groups, the failure annotation, the masks.
-    expect(res.groups).toEqual(expect.arrayContaining([expect.stringMatching(/^acme\/forger › build \[.+\]: failure/), expect.stringMatching(/^acme\/honest › build \[.+\]: success/)]))
+    expect(res.groups).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^acme\/forger › build \[.+\]: failure/), expect.stringMatching(/^acme\/honest › build \[.+\]: success/)])
+    )
     expect(res.commands.filter((c) => c.command === 'group')).toHaveLength(res.commands.filter((c) => c.command === 'endgroup').length)
     expect(res.annotations.filter((a) => a.level === 'error').map((a) => a.message)).toEqual(
       expect.arrayContaining([expect.stringMatching(/acme\/forger/), expect.stringMatching(/^tako: run .* failure/)])

@@ -28,7 +28,14 @@ beforeAll(async () => {
   git = await startGitServer({ root, token: TOKEN })
   serverUrl = git.url.replace('127.0.0.1', 'git.localhost')
   // api → lib → app (a grandchild), api → bad (fails).
-  await createBareRepo(root, 'acme/lib', { 'tako.yml': subscriber('acme/api', 'api_published', 'update', '      - echo lib updated\n      - uses: tako/fan-out@v1\n        with: { event_type: lib_updated }\n') })
+  await createBareRepo(root, 'acme/lib', {
+    'tako.yml': subscriber(
+      'acme/api',
+      'api_published',
+      'update',
+      '      - echo lib updated\n      - uses: tako/fan-out@v1\n        with: { event_type: lib_updated }\n'
+    )
+  })
   await createBareRepo(root, 'acme/app', { 'tako.yml': subscriber('acme/lib', 'lib_updated', 'build', '      - echo app built\n') })
   await createBareRepo(root, 'acme/bad', { 'tako.yml': subscriber('acme/api', 'api_published', 'update', '      - exit 3\n') })
   const publisher = 'version: 1\nworkflows:\n  release:\n    steps:\n      - uses: tako/fan-out@v1\n        with: { event_type: api_published }\n'
@@ -41,7 +48,13 @@ afterAll(async () => {
 })
 
 function action(inputs: Record<string, string>): Promise<ActionResult> {
-  return runAction({ workspace, inputs: { workflow: 'release', repositories: 'acme/lib, acme/app, acme/bad', cache: 'false', ...inputs }, token: TOKEN, serverUrl, repository: 'acme/api' })
+  return runAction({
+    workspace,
+    inputs: { workflow: 'release', repositories: 'acme/lib, acme/app, acme/bad', cache: 'false', ...inputs },
+    token: TOKEN,
+    serverUrl,
+    repository: 'acme/api'
+  })
 }
 
 function mermaidBlock(summary: string): string {
@@ -60,7 +73,12 @@ describe('the job summary diagram', () => {
     expect(res.summary.indexOf('```mermaid')).toBeLessThan(res.summary.indexOf('### Child runs'))
     const nodes = new Map<string, string>()
     for (const m of block.matchAll(/^ {2}(\w+)\["([^"]*)"\]$/gm)) nodes.set(m[2], m[1])
-    expect([...nodes.keys()].sort()).toEqual(['acme/api<br/>release', 'acme/app<br/>build<br/>success', 'acme/bad<br/>update<br/>failure', 'acme/lib<br/>update<br/>success'])
+    expect([...nodes.keys()].sort()).toEqual([
+      'acme/api<br/>release',
+      'acme/app<br/>build<br/>success',
+      'acme/bad<br/>update<br/>failure',
+      'acme/lib<br/>update<br/>success'
+    ])
     expect(report.children).toHaveLength(3)
     const lib = nodes.get('acme/lib<br/>update<br/>success')
     const app = nodes.get('acme/app<br/>build<br/>success')

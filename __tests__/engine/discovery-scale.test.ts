@@ -38,7 +38,16 @@ ${workflowSteps.replace(/^/gm, '      ')}`
 async function run(root: string, source: RepositorySource, runRoot: string, observer?: RunObserver): Promise<RunReport> {
   const prepared = await prepareRun({ root, workflow: 'release', inputs: {}, source: 'acme/api' })
   try {
-    return await executeRun(prepared, { root, workflow: 'release', inputs: {}, source: 'acme/api', repositorySource: source, runRoot, maxConcurrency: 4, observer })
+    return await executeRun(prepared, {
+      root,
+      workflow: 'release',
+      inputs: {},
+      source: 'acme/api',
+      repositorySource: source,
+      runRoot,
+      maxConcurrency: 4,
+      observer
+    })
   } finally {
     source.close?.()
   }
@@ -72,7 +81,12 @@ describe('discovery bookkeeping', () => {
     // The root's fan-out plus one per child.
     expect(fanOutRows).toHaveLength(W + 1)
     const rootRow = fanOutRows.find((d) => d.fan_out_of === '')!
-    expect(rootRow).toMatchObject({ repository: 'acme/api', event_type: 'go', result: 'matched', fan_out: { candidates, matched: W, no_match: 1, no_subscription: 1, error: 0 } })
+    expect(rootRow).toMatchObject({
+      repository: 'acme/api',
+      event_type: 'go',
+      result: 'matched',
+      fan_out: { candidates, matched: W, no_match: 1, no_subscription: 1, error: 0 }
+    })
     for (const row of fanOutRows.filter((d) => d.fan_out_of !== '')) {
       expect(row).toMatchObject({ event_type: 'deployed', result: 'no_subscription', fan_out: { candidates, matched: 0, no_subscription: candidates } })
       expect(row.reason).toBe(`fan-out of deployed from ${row.repository}:default looked at ${candidates} candidates: ${candidates} not subscribed`)
@@ -93,7 +107,9 @@ describe('discovery bookkeeping', () => {
     expect(text).toContain(`and ${W - 3} more), each looking at ${candidates} candidates`)
     expect(text).toContain('  - acme/bare (go): no_subscription: has no tako.yml')
     const md = summaryMarkdown(report)
-    expect(md).toContain(`| fan-out of go from acme/api |  | matched | fan-out of go from acme/api:default looked at ${candidates} candidates: ${W} matched, 1 subscribed but filtered out, 1 not subscribed |`)
+    expect(md).toContain(
+      `| fan-out of go from acme/api |  | matched | fan-out of go from acme/api:default looked at ${candidates} candidates: ${W} matched, 1 subscribed but filtered out, 1 not subscribed |`
+    )
     expect(md.split('\n').filter((l) => l.startsWith('| fan-out of deployed from acme/svc-'))).toHaveLength(W)
   })
 
@@ -114,7 +130,7 @@ describe('discovery bookkeeping', () => {
     // that read every candidate before starting any child would reach the ceiling first and fail the order below.
     const source: RepositorySource = {
       list: (declared) => inner.list(declared),
-      readConfig: async (candidate, signal) => {
+      readConfig: async (candidate, _signal) => {
         if (candidate.repository === 'acme/zzz') {
           await Promise.race([started, new Promise((resolve) => setTimeout(resolve, 60_000).unref())])
           events.push('read acme/zzz')

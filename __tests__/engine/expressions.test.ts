@@ -79,9 +79,7 @@ describe('filters', () => {
   })
 
   it('does not see the variables of an if', () => {
-    expect(errorOf(() => compileExpression('inputs.verbose', 'filter'))).toBe(
-      'invalid filter expression "inputs.verbose": Unknown variable: inputs (column 1)'
-    )
+    expect(errorOf(() => compileExpression('inputs.verbose', 'filter'))).toBe('invalid filter expression "inputs.verbose": Unknown variable: inputs (column 1)')
   })
 })
 
@@ -104,12 +102,16 @@ describe('if expressions', () => {
 describe('compile errors', () => {
   it.each<[string, 'if' | 'filter', string]>([
     ['inputs.verbose &&', 'if', 'invalid if expression "inputs.verbose &&": Unexpected token: EOF (column 18)'],
-    ["1 + 'a' == 2", 'filter', "invalid filter expression \"1 + 'a' == 2\": no such overload: int + string (column 1)"],
+    ["1 + 'a' == 2", 'filter', 'invalid filter expression "1 + \'a\' == 2": no such overload: int + string (column 1)'],
     ["'x'.shout()", 'filter', "invalid filter expression \"'x'.shout()\": found no matching overload for 'string.shout()' (column 1)"],
     ['payload.count + 1', 'filter', 'invalid filter expression "payload.count + 1": it returns int, expected a bool'],
-    ["'a' + 'b'", 'if', 'invalid if expression "\'a\' + \'b\'": it returns string, expected a bool'],
+    ["'a' + 'b'", 'if', "invalid if expression \"'a' + 'b'\": it returns string, expected a bool"],
     ['  ', 'if', 'invalid if expression "  ": it is empty'],
-    ["semver.satisfies(payload.v, 'one or two')", 'filter', 'invalid filter expression "semver.satisfies(payload.v, \'one or two\')": semver.satisfies: invalid schema_version range "one or two"'],
+    [
+      "semver.satisfies(payload.v, 'one or two')",
+      'filter',
+      'invalid filter expression "semver.satisfies(payload.v, \'one or two\')": semver.satisfies: invalid schema_version range "one or two"'
+    ],
     ['true &&\n  nope', 'if', 'invalid if expression "true &&\n  nope": Unknown variable: nope (line 2, column 3)']
   ])('%j', (source, kind, message) => {
     expect(errorOf(() => compileExpression(source, kind))).toBe(message)
@@ -124,7 +126,7 @@ describe('compile errors', () => {
 describe('evaluation errors', () => {
   it('names a missing key and where it is', () => {
     expect(errorOf(() => filter("event.payload.nope == 'x'"))).toBe(
-      "filter expression \"event.payload.nope == 'x'\" failed: no such key \"nope\" in event.payload.nope (column 15)"
+      'filter expression "event.payload.nope == \'x\'" failed: no such key "nope" in event.payload.nope (column 15)'
     )
     expect(errorOf(() => when('steps.deploy.status == "success"'))).toBe(
       'if expression "steps.deploy.status == "success"" failed: no such key "deploy" in steps.deploy (column 7)'
@@ -190,7 +192,9 @@ describe('matches (RE2)', () => {
   })
 
   it('fails to evaluate on a pattern RE2 does not accept, saying so', () => {
-    expect(() => filter("event.type.matches('(?=api)')")).toThrow(/matches: "\(\?=api\)" is not a valid RE2 regular expression \(invalid or unsupported Perl syntax/)
+    expect(() => filter("event.type.matches('(?=api)')")).toThrow(
+      /matches: "\(\?=api\)" is not a valid RE2 regular expression \(invalid or unsupported Perl syntax/
+    )
   })
 
   it('says "matches" in a type error, not an internal name', () => {

@@ -47,7 +47,20 @@ ${steps.replace(/^/gm, '      ')}
 `
 }
 
-async function exec(root: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; report: { status: string; steps: Array<{ id: string; status: string }>; children: Child[]; discovery: Array<{ repository: string; result: string; reason: string }> } }> {
+async function exec(
+  root: string,
+  args: string[]
+): Promise<{
+  code: number | null
+  stdout: string
+  stderr: string
+  report: {
+    status: string
+    steps: Array<{ id: string; status: string }>
+    children: Child[]
+    discovery: Array<{ repository: string; result: string; reason: string }>
+  }
+}> {
   const report = path.join(tempDir(), 'report.json')
   const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--report', report, ...args])
   return { ...res, report: JSON.parse(readFileSync(report, 'utf8')) }
@@ -57,8 +70,7 @@ describe('tako/fan-out@v1', () => {
   it('runs exactly the subscribers whose filters select the event, each in its own checkout', async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
-    const filter = (name: string): string =>
-      `    filters:\n      - "'${name}' in event.payload.services_affected.split(',').map(s, s.trim().lower())"\n`
+    const filter = (name: string): string => `    filters:\n      - "'${name}' in event.payload.services_affected.split(',').map(s, s.trim().lower())"\n`
     const writes = '- id: write\n  run: |\n    echo "$TAKO_EVENT_PAYLOAD" > seen.json\n    git status --porcelain > status.txt\n'
     makeRepos(repos, {
       'acme/user-service': { 'tako.yml': subscriber('acme/api', 'api_published', 'update', writes, filter('user-service')) },
@@ -68,7 +80,15 @@ describe('tako/fan-out@v1', () => {
     })
     const root = publisher(path.join(base, 'api'), 'event_type: api_published\npayload:\n  services_affected: "{{ .inputs.services }}"')
     const workspace = path.join(base, 'run')
-    const { code, report, stdout } = await exec(root, ['--repos', repos, '--workspace', workspace, '--keep-workspaces', '-i', 'services=User-Service, AUTH-service'])
+    const { code, report, stdout } = await exec(root, [
+      '--repos',
+      repos,
+      '--workspace',
+      workspace,
+      '--keep-workspaces',
+      '-i',
+      'services=User-Service, AUTH-service'
+    ])
     expect(code).toBe(0)
     expect(report.children.map((c) => [c.repository, c.status]).sort()).toEqual([
       ['acme/auth-service', 'success'],
@@ -97,8 +117,7 @@ describe('tako/fan-out@v1', () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
     const record = (name: string): string => `- run: echo "${name} $TAKO_CACHE_DIR" >> "$TAKO_CACHE_DIR/seen"\n`
-    const relay = (name: string): string =>
-      record(name) + `- uses: tako/fan-out@v1\n  with: { event_type: relayed }\n`
+    const relay = (name: string): string => record(name) + `- uses: tako/fan-out@v1\n  with: { event_type: relayed }\n`
     makeRepos(repos, {
       'acme/b': { 'tako.yml': subscriber('acme/api', 'api_published', 'relay', relay('b')) },
       'acme/c': { 'tako.yml': subscriber('acme/api', 'api_published', 'relay', relay('c')) },
@@ -133,7 +152,14 @@ ${record('d').replace(/^/gm, '      ')}`
     const repos = path.join(base, 'repos')
     const root = path.join(repos, 'acme/api')
     makeRepos(repos, {
-      'acme/b': { 'tako.yml': subscriber('acme/api', 'api_published', 'relay', '- run: echo b >> "$TAKO_CACHE_DIR/b-runs"\n- uses: tako/fan-out@v1\n  with: { event_type: relayed }\n') }
+      'acme/b': {
+        'tako.yml': subscriber(
+          'acme/api',
+          'api_published',
+          'relay',
+          '- run: echo b >> "$TAKO_CACHE_DIR/b-runs"\n- uses: tako/fan-out@v1\n  with: { event_type: relayed }\n'
+        )
+      }
     })
     makeRepo(root, {
       'tako.yml': `version: 1
@@ -161,7 +187,14 @@ workflows:
     const repos = path.join(base, 'repos')
     makeRepos(repos, {
       'acme/good': { 'tako.yml': subscriber('acme/api', 'api_published', 'build', '- id: compile\n  run: echo fine\n') },
-      'acme/bad': { 'tako.yml': subscriber('acme/api', 'api_published', 'build', '- id: compile\n  run: |\n    for i in $(seq 1 40); do echo "line $i"; done\n    exit 3\n- id: never\n  run: "true"\n') }
+      'acme/bad': {
+        'tako.yml': subscriber(
+          'acme/api',
+          'api_published',
+          'build',
+          '- id: compile\n  run: |\n    for i in $(seq 1 40); do echo "line $i"; done\n    exit 3\n- id: never\n  run: "true"\n'
+        )
+      }
     })
     const root = publisher(path.join(base, 'api'), 'event_type: api_published', '      - id: after\n        run: touch after.txt\n')
     const workspace = path.join(base, 'run')
@@ -187,7 +220,9 @@ workflows:
     const repos = path.join(base, 'repos')
     const pids = path.join(base, 'pids')
     makeRepos(repos, {
-      'acme/slow': { 'tako.yml': subscriber('acme/api', 'api_published', 'wait', `- id: nap\n  run: |\n    sleep 600 &\n    echo $! >> ${pids}\n    sleep 600\n`) }
+      'acme/slow': {
+        'tako.yml': subscriber('acme/api', 'api_published', 'wait', `- id: nap\n  run: |\n    sleep 600 &\n    echo $! >> ${pids}\n    sleep 600\n`)
+      }
     })
     const root = publisher(path.join(base, 'api'), 'event_type: api_published\ntimeout: 3s')
     const { code, report } = await exec(root, ['--repos', repos])
@@ -233,10 +268,21 @@ workflows:
     const repos = path.join(base, 'repos')
     // The child can only finish once the parent's next step has run: proof that the parent did not wait.
     makeRepos(repos, {
-      'acme/waiter': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: |\n    for i in $(seq 1 100); do [ -f "$TAKO_CACHE_DIR/parent-went-on" ] && exit 0; sleep 0.1; done\n    exit 7\n') },
+      'acme/waiter': {
+        'tako.yml': subscriber(
+          'acme/api',
+          'api_published',
+          'w',
+          '- run: |\n    for i in $(seq 1 100); do [ -f "$TAKO_CACHE_DIR/parent-went-on" ] && exit 0; sleep 0.1; done\n    exit 7\n'
+        )
+      },
       'acme/broken': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- id: boom\n  run: exit 4\n') }
     })
-    const root = publisher(path.join(base, 'api'), 'event_type: api_published\nwait_for_children: false', '      - id: next\n        run: touch "$TAKO_CACHE_DIR/parent-went-on"\n')
+    const root = publisher(
+      path.join(base, 'api'),
+      'event_type: api_published\nwait_for_children: false',
+      '      - id: next\n        run: touch "$TAKO_CACHE_DIR/parent-went-on"\n'
+    )
     const { code, report } = await exec(root, ['--repos', repos])
     expect(code).toBe(1)
     const status = Object.fromEntries(report.children.map((c) => [c.repository, c.status]))
@@ -351,12 +397,18 @@ workflows:
     expect(byStatus.skipped).toMatchObject({ id: 'twice-w-2', error: { kind: 'duplicate' } })
   })
 
-  it('gives a child the subscriber\'s own origin, warns about candidates without tako.yml, and sees .env in subscription inputs', async () => {
+  it("gives a child the subscriber's own origin, warns about candidates without tako.yml, and sees .env in subscription inputs", async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
     makeRepos(repos, {
       'acme/sub': {
-        'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: git remote get-url origin > "$TAKO_CACHE_DIR/origin"; echo "$TAKO_INPUT_WHO" > "$TAKO_CACHE_DIR/who"\n', '    inputs: { who: "{{ .env.TAKO_TEST_WHO }}" }\n').replace('workflows:\n  w:\n', 'workflows:\n  w:\n    inputs: { who: { type: string } }\n')
+        'tako.yml': subscriber(
+          'acme/api',
+          'api_published',
+          'w',
+          '- run: git remote get-url origin > "$TAKO_CACHE_DIR/origin"; echo "$TAKO_INPUT_WHO" > "$TAKO_CACHE_DIR/who"\n',
+          '    inputs: { who: "{{ .env.TAKO_TEST_WHO }}" }\n'
+        ).replace('workflows:\n  w:\n', 'workflows:\n  w:\n    inputs: { who: { type: string } }\n')
       },
       'acme/bare': { 'README.md': 'nothing\n' }
     })
@@ -364,7 +416,9 @@ workflows:
     const root = publisher(path.join(base, 'api'), 'event_type: api_published')
     const cache = path.join(base, 'cache')
     const report = path.join(base, 'r.json')
-    const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--cache-dir', cache, '--report', report], { env: { TAKO_TEST_WHO: 'ci-bot' } })
+    const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--cache-dir', cache, '--report', report], {
+      env: { TAKO_TEST_WHO: 'ci-bot' }
+    })
     expect(res.code).toBe(0)
     expect(readFileSync(path.join(cache, 'origin'), 'utf8').trim()).toBe('https://example.invalid/acme/sub.git')
     expect(readFileSync(path.join(cache, 'who'), 'utf8').trim()).toBe('ci-bot')
@@ -375,9 +429,12 @@ workflows:
   it('--dry-run renders nested payload values as the run does', async () => {
     const base = tempDir()
     const repos = path.join(base, 'repos')
-    makeRepos(repos, { 'acme/sub': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: "true"\n', '    filter: event.payload.nested.t == "1.0.0"\n') } })
+    makeRepos(repos, {
+      'acme/sub': { 'tako.yml': subscriber('acme/api', 'api_published', 'w', '- run: "true"\n', '    filter: event.payload.nested.t == "1.0.0"\n') }
+    })
     const root = makeRepo(path.join(base, 'api'), {
-      'tako.yml': 'version: 1\nworkflows:\n  release:\n    inputs: { v: { type: string } }\n    steps:\n      - uses: tako/fan-out@v1\n        with:\n          event_type: api_published\n          payload: { nested: { t: "{{ .inputs.v }}" } }\n'
+      'tako.yml':
+        'version: 1\nworkflows:\n  release:\n    inputs: { v: { type: string } }\n    steps:\n      - uses: tako/fan-out@v1\n        with:\n          event_type: api_published\n          payload: { nested: { t: "{{ .inputs.v }}" } }\n'
     })
     const res = await runTako(['exec', 'release', '--root', root, '--source', 'acme/api', '--repos', repos, '--dry-run', '-i', 'v=1.0.0'])
     expect(res.code).toBe(0)

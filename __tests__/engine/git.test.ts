@@ -48,7 +48,7 @@ describe('readTakoFiles', () => {
     }
   })
 
-  it('tells a corrupt repository (missing blob, commit or pack) and an unknown ref from one without tako.yml, in git\'s words', async () => {
+  it("tells a corrupt repository (missing blob, commit or pack) and an unknown ref from one without tako.yml, in git's words", async () => {
     const base = tempDir()
     const make = (name: string): string => makeRepo(path.join(base, name), { 'tako.yml': 'version: 1\n', 'README.md': 'x\n' })
     const object = (dir: string, sha: string): string => path.join(dir, '.git', 'objects', sha.slice(0, 2), sha.slice(2))

@@ -56,7 +56,8 @@ describe('runAcross', () => {
     const a = realpathSync(tempDir())
     const b = realpathSync(tempDir())
     // Run one after the other, the first would wait for the second forever; the 60 s loop only catches a hang.
-    const script = 'touch "$TAKO_WORKSPACE/started"; other=$( [ "$TAKO_REPOSITORY" = o/a ] && echo "$B" || echo "$A"); i=0; while [ ! -e "$other/started" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; [ -e "$other/started" ]'
+    const script =
+      'touch "$TAKO_WORKSPACE/started"; other=$( [ "$TAKO_REPOSITORY" = o/a ] && echo "$B" || echo "$A"); i=0; while [ ! -e "$other/started" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; [ -e "$other/started" ]'
     const results = await runAcross({
       tasks: [
         { repository: 'o/a', path: a, publishers: [] },
@@ -68,17 +69,36 @@ describe('runAcross', () => {
       signal: new AbortController().signal,
       env: { ...stringEnv(process.env), A: a, B: b }
     })
-    expect(results.map((r) => [r.repository, r.status, r.exit_code])).toEqual([['o/a', 'success', 0], ['o/b', 'success', 0]])
+    expect(results.map((r) => [r.repository, r.status, r.exit_code])).toEqual([
+      ['o/a', 'success', 0],
+      ['o/b', 'success', 0]
+    ])
   })
 
   it('passes several arguments to the program exactly as given, and reports one that cannot start', async () => {
     const dir = realpathSync(tempDir())
     const arg = `it's "odd" $HOME; *`
-    const ok = await runAcross({ tasks: [{ repository: 'o/a', path: dir, publishers: [] }], command: ['sh', '-c', 'printf %s "$1" > out', 'sh', arg], maxConcurrency: 1, keepGoing: false, signal: new AbortController().signal, env: stringEnv(process.env) })
+    const ok = await runAcross({
+      tasks: [{ repository: 'o/a', path: dir, publishers: [] }],
+      command: ['sh', '-c', 'printf %s "$1" > out', 'sh', arg],
+      maxConcurrency: 1,
+      keepGoing: false,
+      signal: new AbortController().signal,
+      env: stringEnv(process.env)
+    })
     expect(ok[0].status).toBe('success')
     expect(readFileSync(path.join(dir, 'out'), 'utf8')).toBe(arg)
     expect(shellQuote(arg)).toBe(`'it'\\''s "odd" $HOME; *'`)
-    const gone = await runAcross({ tasks: [{ repository: 'o/a', path: path.join(dir, 'missing'), publishers: [] }], command: ['true'], maxConcurrency: 1, keepGoing: false, signal: new AbortController().signal, env: stringEnv(process.env) })
-    expect(gone[0]).toEqual(expect.objectContaining({ status: 'failure', exit_code: null, reason: expect.stringMatching(/does not exist or is not a directory/) }))
+    const gone = await runAcross({
+      tasks: [{ repository: 'o/a', path: path.join(dir, 'missing'), publishers: [] }],
+      command: ['true'],
+      maxConcurrency: 1,
+      keepGoing: false,
+      signal: new AbortController().signal,
+      env: stringEnv(process.env)
+    })
+    expect(gone[0]).toEqual(
+      expect.objectContaining({ status: 'failure', exit_code: null, reason: expect.stringMatching(/does not exist or is not a directory/) })
+    )
   })
 })

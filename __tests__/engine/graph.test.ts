@@ -4,7 +4,16 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
 import path from 'node:path'
 import { parseConfig } from '../../src/config/load.js'
-import { buildGraph, findCycles, reachableFrom, repositoryDependencies, repositoryOrder, startNodes, type Graph, type GraphRepository } from '../../src/engine/graph.js'
+import {
+  buildGraph,
+  findCycles,
+  reachableFrom,
+  repositoryDependencies,
+  repositoryOrder,
+  startNodes,
+  type Graph,
+  type GraphRepository
+} from '../../src/engine/graph.js'
 import { dotString, mermaidText, renderDot as dotOf, renderMermaid, renderTree } from '../../src/engine/graph-render.js'
 import { loadGraphRepositories } from '../../src/engine/graph-source.js'
 import { exampleRepos } from '../../__fixtures__/examples.js'
@@ -40,7 +49,12 @@ describe('the graph of the demo repositories', () => {
 
   it('has one edge per subscription reached, with its event type, range and filters', async () => {
     const graph = buildGraph(await load())
-    expect(graph.nodes.map((n) => n.id)).toEqual(['acme/api-definitions:release', 'acme/billing-service:update-client', 'acme/user-service:update-client', 'acme/web-app:redeploy'])
+    expect(graph.nodes.map((n) => n.id)).toEqual([
+      'acme/api-definitions:release',
+      'acme/billing-service:update-client',
+      'acme/user-service:update-client',
+      'acme/web-app:redeploy'
+    ])
     expect(graph.edges.map((e) => [e.from, e.event_type, e.to, e.range ?? null, e.filters.length])).toEqual([
       ['acme/api-definitions:release', 'api_published', 'acme/billing-service:update-client', null, 1],
       ['acme/api-definitions:release', 'api_published', 'acme/user-service:update-client', '^1.0.0', 1],
@@ -62,7 +76,9 @@ describe('the graph of the demo repositories', () => {
   it('from a subscriber reaches only its own subtree; an unknown repository or workflow lists what exists', async () => {
     const graph = buildGraph(await load())
     expect(reachableFrom(graph, 'acme/user-service:update-client').nodes.map((n) => n.id)).toEqual(['acme/user-service:update-client', 'acme/web-app:redeploy'])
-    expect(() => startNodes(graph, 'acme/nope')).toThrow(/no repository acme\/nope with workflows was found \(found: acme\/api-definitions, acme\/billing-service/)
+    expect(() => startNodes(graph, 'acme/nope')).toThrow(
+      /no repository acme\/nope with workflows was found \(found: acme\/api-definitions, acme\/billing-service/
+    )
     expect(() => startNodes(graph, 'acme/web-app:deploy')).toThrow(/acme\/web-app has no workflow "deploy" \(workflows: redeploy\)/)
   })
 
@@ -79,7 +95,9 @@ describe('the graph of the demo repositories', () => {
     makeRepo(path.join(more, 'acme/broken'), { 'tako.yml': 'version: 1\nworkflows:\n  x:\n    stepz: []\n' })
     makeRepo(path.join(more, 'acme/plain'), { 'README.md': 'no tako file\n' })
     const graph = buildGraph(await loadGraphRepositories({ reposDir: more }))
-    expect(graph.repositories.find((r) => r.repository === 'acme/broken')?.problem).toMatch(/^invalid tako\.yml: .*acme\/broken\/tako\.yml:4:5: unknown key "stepz" \(did you mean "steps"\?\)/)
+    expect(graph.repositories.find((r) => r.repository === 'acme/broken')?.problem).toMatch(
+      /^invalid tako\.yml: .*acme\/broken\/tako\.yml:4:5: unknown key "stepz" \(did you mean "steps"\?\)/
+    )
     expect(graph.repositories.find((r) => r.repository === 'acme/plain')?.problem).toBe('has no tako.yml')
     expect(renderTree(graph)).toMatch(/Not in the graph:\n {2}acme\/broken: invalid tako\.yml[^\n]*\n {2}acme\/plain: has no tako\.yml/)
   })
@@ -94,7 +112,9 @@ describe('cycles', () => {
     expect(graph.cycles).toEqual([['o/a:build', 'o/b:build', 'o/a:build']])
     expect(graph.warnings).toEqual([expect.stringMatching(/^cycle: o\/a:build → o\/b:build → o\/a:build \(filters/)])
     expect(renderTree(graph)).toMatch(/Warnings:\n {2}cycle: a:build → b:build → a:build/)
-    expect(renderTree(graph, { starts: ['o/a:build'] })).toMatch(/\na:build\n└── b:build {3}\[a_built\]\n {4}└── a:build {3}\[b_built\] {3}↻ cycle\n\nPaths:\n {2}a:build → b:build → a:build {3}\(cycle\)/)
+    expect(renderTree(graph, { starts: ['o/a:build'] })).toMatch(
+      /\na:build\n└── b:build {3}\[a_built\]\n {4}└── a:build {3}\[b_built\] {3}↻ cycle\n\nPaths:\n {2}a:build → b:build → a:build {3}\(cycle\)/
+    )
     expect(repositoryOrder(repositoryDependencies(graph))).toEqual({ order: ['o/a', 'o/b'], broken: ['o/a'] })
   })
 })
@@ -113,7 +133,16 @@ describe('order and size', () => {
   it('handles a chain of 20 000 workflows closing into a cycle without exhausting the stack, and cuts the tree deep down', () => {
     const n = 20_000
     const nodes = Array.from({ length: n }, (_, i) => ({ id: `o/r${i}:w`, repository: `o/r${i}`, workflow: 'w' }))
-    const edges = nodes.map((node, i) => ({ from: node.id, to: nodes[(i + 1) % n].id, step: 's', event_type: 'e', artifact: 'default', filters: [], subscription: 1, templated: false }))
+    const edges = nodes.map((node, i) => ({
+      from: node.id,
+      to: nodes[(i + 1) % n].id,
+      step: 's',
+      event_type: 'e',
+      artifact: 'default',
+      filters: [],
+      subscription: 1,
+      templated: false
+    }))
     const graph: Graph = { nodes, edges, fan_outs: [], repositories: nodes.map((x) => ({ repository: x.repository, workflows: 1 })), cycles: [], warnings: [] }
     expect(findCycles(nodes, edges).map((c) => c.length)).toEqual([n + 1])
     const tree = renderTree(graph)
@@ -126,7 +155,9 @@ describe('order and size', () => {
 describe('edges', () => {
   it('keeps a templated event type as such, reaching every subscription of that publisher', () => {
     const graph = buildGraph([
-      repo('o/pub', `version: 1
+      repo(
+        'o/pub',
+        `version: 1
 workflows:
   release:
     inputs:
@@ -134,7 +165,8 @@ workflows:
     steps:
       - uses: tako/fan-out@v1
         with: { event_type: "{{ .inputs.kind }}" }
-`),
+`
+      ),
       repo('o/sub', `version: 1\nworkflows:\n  w: { steps: [echo] }\nsubscriptions:\n${subscription('o/pub', ['lib_released'], 'w')}`)
     ])
     expect(graph.edges).toEqual([expect.objectContaining({ from: 'o/pub:release', to: 'o/sub:w', event_type: '{{ .inputs.kind }}', templated: true })])
@@ -144,7 +176,10 @@ workflows:
   it('shows a fan-out nobody subscribes to, and drops a subscription whose schema range excludes the version', () => {
     const graph = buildGraph([
       repo('o/pub', `${publisher('o/pub', 'release', 'api_published')}          schema_version: 2.0.0\n`),
-      repo('o/old', `version: 1\nworkflows:\n  w: { steps: [echo] }\nsubscriptions:\n${subscription('o/pub', ['api_published'], 'w', '    schema_version: "^1.0.0"\n')}`)
+      repo(
+        'o/old',
+        `version: 1\nworkflows:\n  w: { steps: [echo] }\nsubscriptions:\n${subscription('o/pub', ['api_published'], 'w', '    schema_version: "^1.0.0"\n')}`
+      )
     ])
     expect(graph.edges).toEqual([])
     expect(graph.fan_outs).toEqual([{ from: 'o/pub:release', step: 'fan-out', event_type: 'api_published', artifact: 'default', templated: false, edges: 0 }])

@@ -78,16 +78,12 @@ describe('resolveInputs', () => {
   })
 
   it('says when a workflow declares no inputs', () => {
-    expect(problemsOf(() => resolveInputs('lint', {}, { fix: true }))).toEqual([
-      'workflow "lint" has no input "fix" (it declares none)'
-    ])
+    expect(problemsOf(() => resolveInputs('lint', {}, { fix: true }))).toEqual(['workflow "lint" has no input "fix" (it declares none)'])
   })
 
   it('validates defaults like supplied values', () => {
     const specs = { level: spec({ default: 'huge', enum: ['major', 'minor'] }) }
-    expect(problemsOf(() => resolveInputs('w', specs, {}))).toEqual([
-      'input "level" of workflow "w": "huge" is not one of major, minor'
-    ])
+    expect(problemsOf(() => resolveInputs('w', specs, {}))).toEqual(['input "level" of workflow "w": "huge" is not one of major, minor'])
   })
 
   it('turns numbers and booleans given for a string input into text', () => {
@@ -102,9 +98,7 @@ describe('coerceInput', () => {
   })
 
   it('throws an InputError naming the input', () => {
-    expect(() => coerceInput('dry', spec({ type: 'boolean' }), 1)).toThrow(
-      new InputError(['input "dry": 1 is not a boolean (use true or false)'])
-    )
+    expect(() => coerceInput('dry', spec({ type: 'boolean' }), 1)).toThrow(new InputError(['input "dry": 1 is not a boolean (use true or false)']))
     expect(problemsOf(() => coerceInput('n', spec({ type: 'number' }), true))).toEqual(['input "n": true is not a number'])
   })
 })
@@ -117,7 +111,11 @@ describe('checkInputSpec', () => {
   it.each<[string, Partial<InputSpec>, string[]]>([
     ['pattern on a number', { type: 'number', pattern: '^\\d+$' }, ['input "x": pattern applies to string inputs only (this one is number)']],
     ['a pattern that does not compile', { pattern: '(' }, ['input "x": pattern ( is not a valid RE2 regular expression (missing closing ): `(`)']],
-    ['a pattern with lookahead, which RE2 lacks', { pattern: '^(?=a)' }, ['input "x": pattern ^(?=a) is not a valid RE2 regular expression (invalid or unsupported Perl syntax: `(?=`)']],
+    [
+      'a pattern with lookahead, which RE2 lacks',
+      { pattern: '^(?=a)' },
+      ['input "x": pattern ^(?=a) is not a valid RE2 regular expression (invalid or unsupported Perl syntax: `(?=`)']
+    ],
     ['min on a string', { min: 1 }, ['input "x": min applies to number inputs only (this one is string)']],
     ['max on a boolean', { type: 'boolean', max: 1 }, ['input "x": max applies to number inputs only (this one is boolean)']],
     ['min above max', { type: 'number', min: 5, max: 1 }, ['input "x": min 5 is greater than max 1']],

@@ -65,22 +65,18 @@ describe('OutputBuffer', () => {
 
   it('keeps a utf-8 safe suffix for any text, chunking and limit', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.string({ unit: 'binary', maxLength: 20 }), { maxLength: 20 }),
-        fc.integer({ min: 0, max: 64 }),
-        (chunks, max) => {
-          const buf = new OutputBuffer(max)
-          for (const chunk of chunks) buf.append(chunk)
-          const full = chunks.join('')
-          const kept = buf.text()
-          expect(kept).not.toContain('\uFFFD')
-          expect(full.endsWith(kept)).toBe(true)
-          expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(max)
-          // At most one character (4 bytes) is dropped beyond the limit.
-          expect(Buffer.byteLength(kept)).toBeGreaterThanOrEqual(Math.min(max, Buffer.byteLength(full)) - 3)
-          expect(Buffer.byteLength(kept) + buf.truncatedBytes).toBe(Buffer.byteLength(full))
-        }
-      )
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 20 }), { maxLength: 20 }), fc.integer({ min: 0, max: 64 }), (chunks, max) => {
+        const buf = new OutputBuffer(max)
+        for (const chunk of chunks) buf.append(chunk)
+        const full = chunks.join('')
+        const kept = buf.text()
+        expect(kept).not.toContain('\uFFFD')
+        expect(full.endsWith(kept)).toBe(true)
+        expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(max)
+        // At most one character (4 bytes) is dropped beyond the limit.
+        expect(Buffer.byteLength(kept)).toBeGreaterThanOrEqual(Math.min(max, Buffer.byteLength(full)) - 3)
+        expect(Buffer.byteLength(kept) + buf.truncatedBytes).toBe(Buffer.byteLength(full))
+      })
     )
   })
 

@@ -45,7 +45,14 @@ workflows:
   const prepared = await prepareRun({ root, workflow: 'release', inputs: { blob }, source: 'acme/api' })
   const source = new LocalRepositorySource({ repos })
   try {
-    return await executeRun(prepared, { root, workflow: 'release', inputs: { blob }, source: 'acme/api', repositorySource: source, runRoot: path.join(base, 'run') })
+    return await executeRun(prepared, {
+      root,
+      workflow: 'release',
+      inputs: { blob },
+      source: 'acme/api',
+      repositorySource: source,
+      runRoot: path.join(base, 'run')
+    })
   } finally {
     source.close()
   }

@@ -7,9 +7,7 @@ import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { runScript, terminateGroup, type RunScriptOptions } from '../../src/engine/process.js'
 
-const baseEnv = Object.fromEntries(
-  Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined)
-)
+const baseEnv = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined))
 
 let root: string
 let work: string
@@ -216,10 +214,9 @@ describe('runScript', () => {
 
   it('applies the grace period to leftovers that ignore SIGTERM after a normal exit', async () => {
     const started = Date.now()
-    const result = await run(
-      "(trap '' TERM; touch ready; sleep 30) > /dev/null &\necho $! > pids\nuntil [ -f ready ]; do sleep 0.01; done",
-      { killGraceMs: 400 }
-    )
+    const result = await run("(trap '' TERM; touch ready; sleep 30) > /dev/null &\necho $! > pids\nuntil [ -f ready ]; do sleep 0.01; done", {
+      killGraceMs: 400
+    })
     expect(result.exitCode).toBe(0)
     expect(Date.now() - started).toBeGreaterThanOrEqual(400)
     for (const pid of pidsIn('pids')) expect(isGone(pid)).toBe(true)

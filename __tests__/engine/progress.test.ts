@@ -4,12 +4,23 @@ import { GroupedLogs } from '../../src/github/log-groups.js'
 import { child, step } from '../../__fixtures__/reports.js'
 
 const ROOT = { id: '', repository: 'acme/api', workflow: 'release' }
-const header = { runId: 'exec-20261124-143022-a7b3c1d2', source: 'acme/api', workflow: 'release', inputs: { version: 'v1' }, startedAt: new Date('2026-11-24T14:30:22.000Z') }
+const header = {
+  runId: 'exec-20261124-143022-a7b3c1d2',
+  source: 'acme/api',
+  workflow: 'release',
+  inputs: { version: 'v1' },
+  startedAt: new Date('2026-11-24T14:30:22.000Z')
+}
 
 describe('RunProgress', () => {
   it('reports what finished and each child still running as cancelled, showing its output so far', () => {
     let out = ''
-    const progress = new RunProgress(new GroupedLogs((t) => (out += t), () => {}))
+    const progress = new RunProgress(
+      new GroupedLogs(
+        (t) => (out += t),
+        () => {}
+      )
+    )
     progress.stepFinished(ROOT, step('build', { outputs: { version: 'v1' } }))
     const event = { type: 'api_published', source: 'acme/api', payload: { version: 'v1' } }
     progress.discovered({ repository: 'acme/web', ref: '', result: 'matched', reason: 'subscribed', fan_out_of: '', event_type: 'api_published' })

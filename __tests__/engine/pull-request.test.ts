@@ -41,7 +41,7 @@ function subscriberRepo(base: string, name: string, steps: string): { checkout: 
   const checkout = makeRepo(
     path.join(base, 'repos', name),
     {
-      'VERSION': '1.0.0\n',
+      VERSION: '1.0.0\n',
       'README.md': 'app\n',
       'tako.yml': `version: 1
 subscriptions:
@@ -89,11 +89,15 @@ workflows:
 `
   })
   const app = subscriberRepo(base, 'acme/app', PROPOSE)
-  const docs = subscriberRepo(base, 'acme/docs', `- run: "true"
+  const docs = subscriberRepo(
+    base,
+    'acme/docs',
+    `- run: "true"
 - id: propose
   uses: tako/pull-request@v1
   with: { title: nothing to do }
-`)
+`
+  )
   return { base, app, docs }
 }
 
@@ -101,7 +105,7 @@ const git = (dir: string, ...args: string[]): string => gitSync(dir, ...args).tr
 const heads = (origin: string): string[] => git(origin, 'for-each-ref', '--format=%(refname:short)', 'refs/heads').split('\n').filter(Boolean).sort()
 
 describe('tako/pull-request@v1 in the CLI (no API)', () => {
-  it('pushes each child\'s branch to its origin with one commit by the user, reports pushed, leaves checkouts untouched', async () => {
+  it("pushes each child's branch to its origin with one commit by the user, reports pushed, leaves checkouts untouched", async () => {
     const { base, app, docs } = setUp()
     const before = { head: git(app.checkout, 'rev-parse', 'HEAD'), branches: git(app.checkout, 'branch', '--list') }
 
@@ -119,7 +123,9 @@ describe('tako/pull-request@v1 in the CLI (no API)', () => {
     const branch = 'tako/api_published-api'
     expect(propose.outputs.head_sha).toBe(git(app.origin, 'rev-parse', branch))
     expect(git(app.origin, 'rev-list', '--count', `main..${branch}`)).toBe('1')
-    expect(git(app.origin, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', branch)).toBe('Jane Doe <jane@example.com>|Jane Doe <jane@example.com>|Update the API to 2.0.0')
+    expect(git(app.origin, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', branch)).toBe(
+      'Jane Doe <jane@example.com>|Jane Doe <jane@example.com>|Update the API to 2.0.0'
+    )
     expect(git(app.origin, 'diff', '--name-only', 'main', branch)).toBe('VERSION')
     expect(git(app.origin, 'show', `${branch}:VERSION`)).toBe('2.0.0')
 
@@ -165,7 +171,10 @@ workflows:
         with: { event_type: api_published, payload: { version: "3.0.0" } }
 `
     })
-    const app = subscriberRepo(base, 'acme/app', `- run: printf '3.0.0\\n' > VERSION && echo scratch > notes.txt && echo changed >> README.md
+    const app = subscriberRepo(
+      base,
+      'acme/app',
+      `- run: printf '3.0.0\\n' > VERSION && echo scratch > notes.txt && echo changed >> README.md
 - id: propose
   uses: tako/pull-request@v1
   with:
@@ -174,13 +183,16 @@ workflows:
     commit_message: "chore: bump VERSION"
     add_paths: VERSION
     author: "Release Bot <bot@example.com>"
-`)
+`
+    )
     const report = await release(base)
 
     expect(report.status).toBe('success')
     expect(heads(app.origin)).toEqual(['bump/3.0.0', 'main'])
     expect(git(app.origin, 'diff', '--name-only', 'main', 'bump/3.0.0')).toBe('VERSION')
-    expect(git(app.origin, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'bump/3.0.0')).toBe('Release Bot <bot@example.com>|Jane Doe <jane@example.com>|chore: bump VERSION')
+    expect(git(app.origin, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'bump/3.0.0')).toBe(
+      'Release Bot <bot@example.com>|Jane Doe <jane@example.com>|chore: bump VERSION'
+    )
   })
 
   it('does not deliver again for a child reused by --resume, and keeps its pull requests in the report', async () => {
@@ -198,7 +210,7 @@ workflows:
     expect(git(app.origin, 'rev-parse', 'tako/api_published-api')).toBe(main)
   })
 
-  it('fails the child with push_failed and git\'s words when the origin refuses the push', async () => {
+  it("fails the child with push_failed and git's words when the origin refuses the push", async () => {
     const { base, app } = setUp()
     const hook = path.join(app.origin, 'hooks', 'pre-receive')
     writeFileSync(hook, '#!/bin/sh\necho "branch tako/* is protected here" >&2\nexit 1\n', { mode: 0o755 })

@@ -17,7 +17,9 @@ describe('the run tree in the job summary', () => {
   const web = child('acme/web', 'update', { id: 'web-1', url: 'https://github.com/acme/web/actions/runs/7' })
   const db = failedChild('acme/db', 'migrate', { id: 'db-2', parent_id: 'web-1', event: { type: 'web_updated', source: 'acme/web', payload: {} } })
   const docs = child('acme/docs', 'rebuild', { id: 'docs-3', status: 'skipped' })
-  const prs = [{ repository: 'acme/cli', number: 42, url: 'https://github.com/acme/cli/pull/42', branch: 'tako/api', base: 'main', operation: 'created' as const }]
+  const prs = [
+    { repository: 'acme/cli', number: 42, url: 'https://github.com/acme/cli/pull/42', branch: 'tako/api', base: 'main', operation: 'created' as const }
+  ]
   const cli = { ...child('acme/cli', 'bump', { id: 'cli-4' }), pull_requests: prs }
   const run = report({ status: 'failure', children: [web, db, docs, cli] })
 
@@ -58,8 +60,20 @@ describe('the run tree in the job summary', () => {
 
   it('draws the planned tree of a dry run', async () => {
     const planned = (repository: string, workflow: string, blocked?: boolean): PlannedChild =>
-      ({ candidate: { repository, ref: '' }, match: { subscription: { workflow }, index: 1 }, config: {}, ...(blocked ? { blocked: { status: 'skipped', error: { kind: 'cycle', message: 'cycle' } } } : {}) }) as unknown as PlannedChild
-    const plan: FanOutPlan[] = [{ step: 'fan-out', event: { id: 'dry-run', type: 'api_published', source: 'acme/api', artifact: 'default', payload: {} }, unresolved: [], children: [planned('acme/web', 'update'), planned('acme/loop', 'again', true)] }]
+      ({
+        candidate: { repository, ref: '' },
+        match: { subscription: { workflow }, index: 1 },
+        config: {},
+        ...(blocked ? { blocked: { status: 'skipped', error: { kind: 'cycle', message: 'cycle' } } } : {})
+      }) as unknown as PlannedChild
+    const plan: FanOutPlan[] = [
+      {
+        step: 'fan-out',
+        event: { id: 'dry-run', type: 'api_published', source: 'acme/api', artifact: 'default', payload: {} },
+        unresolved: [],
+        children: [planned('acme/web', 'update'), planned('acme/loop', 'again', true)]
+      }
+    ]
     const md = summaryMarkdown(report({ children: [] }), { title: 'tako (dry run)', plan })
     const block = mermaidBlock(md)!
     expect(block).toContain('  p0["acme/web<br/>update<br/>would run"]')
@@ -70,10 +84,14 @@ describe('the run tree in the job summary', () => {
   })
 
   it('leaves the picture out with a sentence for 500 children, and keeps the summary under 1 MiB', () => {
-    const many = Array.from({ length: 500 }, (_, i) => failedChild(`acme/service-${i}`, 'update-client', { id: `service-${i}`, logTail: `${'x'.repeat(3000)}\n` }))
+    const many = Array.from({ length: 500 }, (_, i) =>
+      failedChild(`acme/service-${i}`, 'update-client', { id: `service-${i}`, logTail: `${'x'.repeat(3000)}\n` })
+    )
     const md = summaryMarkdown(report({ status: 'failure', children: many }))
     expect(md).not.toContain('```mermaid')
-    expect(md).toContain('_The diagram of the tree is left out: the tree has 500 child runs, more than the 200 a diagram shows legibly; the tables below list every run._')
+    expect(md).toContain(
+      '_The diagram of the tree is left out: the tree has 500 child runs, more than the 200 a diagram shows legibly; the tables below list every run._'
+    )
     expect(Buffer.byteLength(md, 'utf8')).toBeLessThan(SUMMARY_MAX_BYTES)
     expect(md).toContain('| service-0 |')
   })
@@ -81,7 +99,9 @@ describe('the run tree in the job summary', () => {
   it('stays under its character limit and gives way when the summary budget is tight', () => {
     const long = Array.from({ length: 199 }, (_, i) => child(`acme/${'r'.repeat(90)}-${i}`, 'w'.repeat(90), { id: `c-${i}` }))
     const diagram = runDiagram(report({ children: long }))
-    expect(diagram).toEqual({ omitted: expect.stringMatching(/^The diagram of the tree is left out: its text would be \d+ characters, past the 40000 kept under GitHub's Mermaid limit/) })
+    expect(diagram).toEqual({
+      omitted: expect.stringMatching(/^The diagram of the tree is left out: its text would be \d+ characters, past the 40000 kept under GitHub's Mermaid limit/)
+    })
     expect(MERMAID_MAX_CHARS).toBeLessThan(50_000)
     const small = summaryMarkdown(report({ children: [web, db] }), { maxBytes: 1200 })
     expect(small).toContain('_The diagram of the tree is left out to keep this summary under its size limit; the tables list every run._')

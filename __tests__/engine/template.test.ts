@@ -48,9 +48,7 @@ describe('renderTemplate', () => {
       'api_published acme/api 1.2.0 default evt-1'
     )
     expect(render('{{ .Event.Type }} {{ .Event.Payload.git_tag }} {{ .event.payload.nested.deep.value }}')).toBe('api_published v9 42')
-    expect(render('{{ .env.HOME_DIR }} {{ .run_id }} {{ .repository }}')).toBe(
-      '/home/me exec-20261124-143022-a7b3c1d2 acme/consumer'
-    )
+    expect(render('{{ .env.HOME_DIR }} {{ .run_id }} {{ .repository }}')).toBe('/home/me exec-20261124-143022-a7b3c1d2 acme/consumer')
   })
 
   it('accepts hyphens in path segments', () => {
@@ -65,9 +63,7 @@ describe('renderTemplate', () => {
 
   it('applies filters left to right', () => {
     expect(render('{{ .inputs.version | upper }} {{ .inputs.level | trim | lower }}')).toBe('V1.2.3 minor')
-    expect(render('{{ .inputs.version | json }} {{ .inputs.shards | json }} {{ .event.payload.nested | json }}')).toBe(
-      '"v1.2.3" 3 {"deep":{"value":42}}'
-    )
+    expect(render('{{ .inputs.version | json }} {{ .inputs.shards | json }} {{ .event.payload.nested | json }}')).toBe('"v1.2.3" 3 {"deep":{"value":42}}')
     expect(render(`{{ .inputs.level | trim | shell_quote }}`)).toBe(`'Minor'`)
   })
 
@@ -107,9 +103,7 @@ describe('renderTemplate', () => {
     expect(renderError('{{ .event.payload.nested.missing.value | upper }}')).toBe(
       'template error in step "deploy" run: "{{ .event.payload.nested.missing.value | upper }}" references .event.payload.nested.missing.value, which is not defined'
     )
-    expect(renderError('{{ .env.UNSET }}')).toBe(
-      'template error in step "deploy" run: "{{ .env.UNSET }}" references .env.UNSET, which is not defined'
-    )
+    expect(renderError('{{ .env.UNSET }}')).toBe('template error in step "deploy" run: "{{ .env.UNSET }}" references .env.UNSET, which is not defined')
     expect(renderError('{{ .event.type }}', { ...ctx, event: undefined })).toBe(
       'template error in step "deploy" run: "{{ .event.type }}" references .event.type, which is not defined (this run was not triggered by an event)'
     )
@@ -122,9 +116,7 @@ describe('renderTemplate', () => {
     expect(renderError('{{ .foo.x }}')).toBe(
       'template error in step "deploy" run: "{{ .foo.x }}" refers to .foo, which is not one of .inputs, .steps, .event, .env, .run_id, .repository'
     )
-    expect(renderError('echo {{ .inputs.version')).toBe(
-      'template error in step "deploy" run: "{{ .inputs.version" is not closed with "}}"'
-    )
+    expect(renderError('echo {{ .inputs.version')).toBe('template error in step "deploy" run: "{{ .inputs.version" is not closed with "}}"')
   })
 })
 
@@ -199,7 +191,11 @@ describe('checkTemplate', () => {
     ['{{ .inputs..a }}', 11, '"{{ .inputs..a }}" has an empty path segment at ".inputs.."'],
     ['{{ .inputs }}', 3, '"{{ .inputs }}" must be .inputs.<name>'],
     ['{{ .steps.build.image }}', 3, '"{{ .steps.build.image }}" must be .steps.<id>.outputs.<name> (or .Steps.<id>.<name>)'],
-    ['{{ .event.kind }}', 3, '"{{ .event.kind }}" must be .event.type, .event.source, .event.schema_version, .event.artifact, .event.id or .event.payload.<key>...'],
+    [
+      '{{ .event.kind }}',
+      3,
+      '"{{ .event.kind }}" must be .event.type, .event.source, .event.schema_version, .event.artifact, .event.id or .event.payload.<key>...'
+    ],
     ['{{ .env }}', 3, '"{{ .env }}" must be .env.<NAME>'],
     ['{{ .run_id.x }}', 3, '"{{ .run_id.x }}" must be .run_id, which has no fields']
   ])('reports a problem in %j', (text, offset, message) => {
@@ -215,7 +211,13 @@ describe('checkTemplate', () => {
 
 describe('own properties only', () => {
   it('treats names every object inherits as unresolved references, in each root', () => {
-    for (const text of ['{{ .env.toString }}', '{{ .env.constructor }}', '{{ .inputs.toString }}', '{{ .steps.build.outputs.hasOwnProperty }}', '{{ .event.payload.valueOf }}']) {
+    for (const text of [
+      '{{ .env.toString }}',
+      '{{ .env.constructor }}',
+      '{{ .inputs.toString }}',
+      '{{ .steps.build.outputs.hasOwnProperty }}',
+      '{{ .event.payload.valueOf }}'
+    ]) {
       expect(renderError(text)).toMatch(/which is not defined/)
     }
     expect(renderError('{{ .env.toString }}')).toBe('template error in step "deploy" run: "{{ .env.toString }}" references .env.toString, which is not defined')

@@ -73,7 +73,15 @@ workflows:
     const prepared = await prepareRun({ root, workflow: 'release', inputs: {}, source: 'acme/api' })
     const source = new LocalRepositorySource({ repos: { 'acme/sub': sub } })
     try {
-      const report = await executeRun(prepared, { root, workflow: 'release', inputs: {}, source: 'acme/api', repositorySource: source, runRoot: path.join(base, 'run'), keepWorkspaces: 'all' })
+      const report = await executeRun(prepared, {
+        root,
+        workflow: 'release',
+        inputs: {},
+        source: 'acme/api',
+        repositorySource: source,
+        runRoot: path.join(base, 'run'),
+        keepWorkspaces: 'all'
+      })
       expect(report.steps.map((s) => [s.id, s.status])).toEqual([
         ['nap', 'success'],
         ['fan', 'success']

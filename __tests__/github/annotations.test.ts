@@ -6,9 +6,22 @@ import { child, failedChild, report } from '../../__fixtures__/reports.js'
 describe('runAnnotations', () => {
   it('gives one error per failed child with its step, exit code, message and url', () => {
     const failed = failedChild('acme/db', 'migrate', { id: 'db-migrate-1', url: 'https://github.com/acme/db/actions/runs/9' })
-    const timedOut = child('acme/web', 'deploy', { id: 'web-deploy-2', status: 'timed_out', error: { kind: 'timed_out', message: 'step deploy timed out after 10m', step: 'deploy', exit_code: null } })
-    const cancelled = child('acme/cli', 'bump', { id: 'cli-bump-3', parent_id: 'web-deploy-2', status: 'cancelled', error: { kind: 'cancelled', message: 'not started: cancelled by SIGTERM' } })
-    const others = [child('acme/ok', 'w'), child('acme/again', 'w', { status: 'reused' }), child('acme/dup', 'w', { status: 'skipped', error: { kind: 'cycle', message: 'duplicate' } })]
+    const timedOut = child('acme/web', 'deploy', {
+      id: 'web-deploy-2',
+      status: 'timed_out',
+      error: { kind: 'timed_out', message: 'step deploy timed out after 10m', step: 'deploy', exit_code: null }
+    })
+    const cancelled = child('acme/cli', 'bump', {
+      id: 'cli-bump-3',
+      parent_id: 'web-deploy-2',
+      status: 'cancelled',
+      error: { kind: 'cancelled', message: 'not started: cancelled by SIGTERM' }
+    })
+    const others = [
+      child('acme/ok', 'w'),
+      child('acme/again', 'w', { status: 'reused' }),
+      child('acme/dup', 'w', { status: 'skipped', error: { kind: 'cycle', message: 'duplicate' } })
+    ]
     expect(runAnnotations(report({ status: 'failure', children: [failed, ...others, timedOut, cancelled] }))).toEqual([
       {
         level: 'error',
@@ -21,7 +34,9 @@ describe('runAnnotations', () => {
   })
 
   it('turns report warnings into warnings', () => {
-    expect(runAnnotations(report({ warnings: ['acme/old skipped: no tako.yml'] }))).toEqual([{ level: 'warning', title: 'tako', message: 'acme/old skipped: no tako.yml' }])
+    expect(runAnnotations(report({ warnings: ['acme/old skipped: no tako.yml'] }))).toEqual([
+      { level: 'warning', title: 'tako', message: 'acme/old skipped: no tako.yml' }
+    ])
   })
 
   it('has nothing to say about a run where everything succeeded', () => {
@@ -61,16 +76,43 @@ describe('runAnnotations', () => {
     expect(warnings).toHaveLength(10)
     expect(warnings.at(-1)?.message).toBe('… and 2 more warnings: see the job summary')
   })
-
 })
 
 describe('configAnnotations', () => {
-  const issue = (line: number, severity: ConfigIssue['severity'], message: string): ConfigIssue => ({ file: '/home/runner/work/api/api/tako.yml', line, col: 5, message, severity })
+  const issue = (line: number, severity: ConfigIssue['severity'], message: string): ConfigIssue => ({
+    file: '/home/runner/work/api/api/tako.yml',
+    line,
+    col: 5,
+    message,
+    severity
+  })
 
   it('annotates the tako file at each problem, by severity', () => {
-    expect(configAnnotations([issue(3, 'error', 'unknown key "workflow" (did you mean "workflows"?)'), issue(12, 'warning', 'event type "published" is not declared in events.produces')], 'tako.yml')).toEqual([
-      { level: 'error', title: 'tako: invalid configuration', message: 'unknown key "workflow" (did you mean "workflows"?)', file: 'tako.yml', line: 3, col: 5 },
-      { level: 'warning', title: 'tako: configuration warning', message: 'event type "published" is not declared in events.produces', file: 'tako.yml', line: 12, col: 5 }
+    expect(
+      configAnnotations(
+        [
+          issue(3, 'error', 'unknown key "workflow" (did you mean "workflows"?)'),
+          issue(12, 'warning', 'event type "published" is not declared in events.produces')
+        ],
+        'tako.yml'
+      )
+    ).toEqual([
+      {
+        level: 'error',
+        title: 'tako: invalid configuration',
+        message: 'unknown key "workflow" (did you mean "workflows"?)',
+        file: 'tako.yml',
+        line: 3,
+        col: 5
+      },
+      {
+        level: 'warning',
+        title: 'tako: configuration warning',
+        message: 'event type "published" is not declared in events.produces',
+        file: 'tako.yml',
+        line: 12,
+        col: 5
+      }
     ])
   })
 
@@ -78,7 +120,12 @@ describe('configAnnotations', () => {
     const issues = [...Array.from({ length: 14 }, (_, i) => issue(i + 1, 'error', `e${i}`)), issue(40, 'warning', 'w')]
     const all = configAnnotations(issues, 'ci/tako.yml')
     expect(all.filter((a) => a.level === 'error').map((a) => a.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, undefined])
-    expect(all[9]).toEqual({ level: 'error', title: 'tako', file: 'ci/tako.yml', message: '… and 5 more configuration errors in ci/tako.yml: run `tako validate` to list them all' })
+    expect(all[9]).toEqual({
+      level: 'error',
+      title: 'tako',
+      file: 'ci/tako.yml',
+      message: '… and 5 more configuration errors in ci/tako.yml: run `tako validate` to list them all'
+    })
     expect(all[10]).toMatchObject({ level: 'warning', line: 40 })
     const roomy = configAnnotations(issues, 'ci/tako.yml', { errors: 9, warnings: 10 })
     expect(roomy.filter((a) => a.level === 'error').map((a) => a.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, undefined])

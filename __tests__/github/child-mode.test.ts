@@ -22,12 +22,20 @@ describe('parseEventInput', () => {
   })
 
   it('fills what a hand-written event leaves out', () => {
-    expect(parseEventInput('{"type":"api_published","source":"acme/api"}')).toEqual({ id: expect.stringMatching(/^manual-[0-9a-f-]{36}$/), type: 'api_published', source: 'acme/api', artifact: 'default', payload: {} })
+    expect(parseEventInput('{"type":"api_published","source":"acme/api"}')).toEqual({
+      id: expect.stringMatching(/^manual-[0-9a-f-]{36}$/),
+      type: 'api_published',
+      source: 'acme/api',
+      artifact: 'default',
+      payload: {}
+    })
   })
 
   it('says what is wrong with an event that is not one', () => {
     expect(() => parseEventInput('{type: x}')).toThrow(/^not JSON \(/)
-    expect(() => parseEventInput('{"type":"api_published","source":"acme/api","payload":[1]}')).toThrow(/^expected \{"type", "source", "artifact", "payload"\} of a tako event: "payload": /)
+    expect(() => parseEventInput('{"type":"api_published","source":"acme/api","payload":[1]}')).toThrow(
+      /^expected \{"type", "source", "artifact", "payload"\} of a tako event: "payload": /
+    )
     expect(() => parseEventInput('{"source":"acme/api"}')).toThrow(/"type": /)
   })
 })
@@ -48,8 +56,18 @@ describe('getInputs for dispatch mode and child runs', () => {
   })
 
   it('takes dispatch mode, a workflow path and a child event', () => {
-    const got = inputs({ mode: 'dispatch', 'dispatch-workflow': '.github/workflows/children.yaml', event: '{"type":"t","source":"a/b"}', 'parent-run': 'https://github.com/a/b/actions/runs/1' })
-    expect(got).toMatchObject({ mode: 'dispatch', dispatchWorkflow: 'children.yaml', event: { type: 't', source: 'a/b' }, parentRun: 'https://github.com/a/b/actions/runs/1' })
+    const got = inputs({
+      mode: 'dispatch',
+      'dispatch-workflow': '.github/workflows/children.yaml',
+      event: '{"type":"t","source":"a/b"}',
+      'parent-run': 'https://github.com/a/b/actions/runs/1'
+    })
+    expect(got).toMatchObject({
+      mode: 'dispatch',
+      dispatchWorkflow: 'children.yaml',
+      event: { type: 't', source: 'a/b' },
+      parentRun: 'https://github.com/a/b/actions/runs/1'
+    })
   })
 
   it('rejects what it cannot use, each with its own message', () => {

@@ -39,7 +39,14 @@ async function setup(
 }
 
 function request(repository: string, signal = new AbortController().signal, ref = ''): DispatchRequest {
-  return { childId: `${repository.split('/')[1]}-update-1`, candidate: { repository, ref }, workflow: 'update', inputs: { api_version: 'v1.2.0', dry: false }, event: EVENT, signal }
+  return {
+    childId: `${repository.split('/')[1]}-update-1`,
+    candidate: { repository, ref },
+    workflow: 'update',
+    inputs: { api_version: 'v1.2.0', dry: false },
+    event: EVENT,
+    signal
+  }
 }
 
 const runGets = (f: FakeGitHub): number => f.requests.filter((r) => r.method === 'GET' && /^\/repos\/[^/]+\/[^/]+\/actions\/runs\/\d+$/.test(r.path)).length
@@ -76,7 +83,9 @@ describe('WorkflowDispatcher', () => {
 
   it('names the failing job and step of a failed run, with the end of its log', async () => {
     const log = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join('\n') + '\nerror: api@v1.2.0 not found'
-    const { api, dispatcher } = await setup({ repos: { 'acme/billing': { runs: [{ conclusion: 'failure', runsForMs: 12_000, failedJob: 'update', failedStep: 'Run tako', log }] } } })
+    const { api, dispatcher } = await setup({
+      repos: { 'acme/billing': { runs: [{ conclusion: 'failure', runsForMs: 12_000, failedJob: 'update', failedStep: 'Run tako', log }] } }
+    })
     const outcome = await dispatcher.dispatch(request('acme/billing'))
 
     expect(outcome.status).toBe('failure')
@@ -136,7 +145,7 @@ describe('WorkflowDispatcher', () => {
     expect(outcome.url).toBeUndefined()
     expect(outcome.error?.kind).toBe('dispatch_failed')
     expect(outcome.error?.message).toBe(
-      'cannot dispatch tako.yml in acme/locked: the token needs `actions: write` on acme/locked (a workflow\'s GITHUB_TOKEN cannot dispatch workflows in other repositories: use a GitHub App or fine-grained token) (GitHub said: HTTP 403: Resource not accessible by integration)'
+      "cannot dispatch tako.yml in acme/locked: the token needs `actions: write` on acme/locked (a workflow's GITHUB_TOKEN cannot dispatch workflows in other repositories: use a GitHub App or fine-grained token) (GitHub said: HTTP 403: Resource not accessible by integration)"
     )
     expect(api.runs).toHaveLength(0)
   })
@@ -206,7 +215,14 @@ describe('WorkflowDispatcher', () => {
       const clock = new SimulatedClock()
       api = await startFakeGitHub({ repos: { 'acme/web': {} }, token: TOKEN, now: clock.now })
       const octokit = createOctokit({ token: TOKEN, baseUrl: api.url })
-      const dispatcher = new WorkflowDispatcher({ octokit, workflowFile: 'tako.yml', parentRunUrl: 'https://github.com/acme/api/actions/runs/77', runId: 'exec-1', warn: () => undefined, clock })
+      const dispatcher = new WorkflowDispatcher({
+        octokit,
+        workflowFile: 'tako.yml',
+        parentRunUrl: 'https://github.com/acme/api/actions/runs/77',
+        runId: 'exec-1',
+        warn: () => undefined,
+        clock
+      })
       expect(await dispatcher.dispatch(request('acme/web'))).toEqual({ status: 'success', url: `${api.origin}/acme/web/actions/runs/9001` })
     } finally {
       for (const [key, value] of Object.entries(saved)) {
@@ -216,7 +232,11 @@ describe('WorkflowDispatcher', () => {
       proxy.closeAllConnections()
       await new Promise((resolve) => proxy.close(resolve))
     }
-    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /repos/acme/web', 'POST /repos/acme/web/actions/workflows/tako.yml/dispatches', 'GET /repos/acme/web/actions/runs/9001'])
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /repos/acme/web',
+      'POST /repos/acme/web/actions/workflows/tako.yml/dispatches',
+      'GET /repos/acme/web/actions/runs/9001'
+    ])
     expect(tunnels.length).toBeGreaterThan(0)
     expect(new Set(tunnels)).toEqual(new Set([new URL(api.url).host]))
   })
@@ -224,7 +244,9 @@ describe('WorkflowDispatcher', () => {
   it('explains a missing workflow file and a workflow without the tako inputs', async () => {
     const { dispatcher } = await setup({ repos: { 'acme/nofile': { workflows: ['ci.yml'] }, 'acme/old': { inputs: ['workflow'] } } })
     const missing = await dispatcher.dispatch(request('acme/nofile'))
-    expect(missing.error?.message).toMatch(/^cannot dispatch tako\.yml in acme\/nofile: the repository or \.github\/workflows\/tako\.yml on its default branch was not found, or the token needs `actions: write` on acme\/nofile/)
+    expect(missing.error?.message).toMatch(
+      /^cannot dispatch tako\.yml in acme\/nofile: the repository or \.github\/workflows\/tako\.yml on its default branch was not found, or the token needs `actions: write` on acme\/nofile/
+    )
     const old = await dispatcher.dispatch(request('acme/old'))
     expect(old.error?.message).toContain('Unexpected inputs provided: ["inputs","event","parent-run","tako-id"]')
     expect(old.error?.message).toContain('the workflow needs `on: workflow_dispatch` with the inputs workflow, inputs, event, parent-run, tako-id')
@@ -256,12 +278,16 @@ describe('WorkflowDispatcher', () => {
     const outcome = await dispatcher.dispatch(request('acme/a'))
     expect(outcome.error).toEqual({
       kind: 'dispatch_failed',
-      message: 'acme/a: dispatched tako.yml but found no run named with tako-id exec-20260301-120000-0badcafe.a-update-1 within 120s: the workflow must set `run-name` to include ${{ inputs.tako-id }} (see docs/dispatch.md)'
+      message:
+        'acme/a: dispatched tako.yml but found no run named with tako-id exec-20260301-120000-0badcafe.a-update-1 within 120s: the workflow must set `run-name` to include ${{ inputs.tako-id }} (see docs/dispatch.md)'
     })
   })
 
   it('waits for the rate limit to reset instead of failing', async () => {
-    const { api, clock, dispatcher } = await setup({ rateLimit: { limit: 100, remaining: 3, windowMs: 600_000 }, repos: { 'acme/web': { runs: [{ conclusion: 'success', runsForMs: 20_000 }] } } })
+    const { api, clock, dispatcher } = await setup({
+      rateLimit: { limit: 100, remaining: 3, windowMs: 600_000 },
+      repos: { 'acme/web': { runs: [{ conclusion: 'success', runsForMs: 20_000 }] } }
+    })
     const started = clock.now()
     const outcome = await dispatcher.dispatch(request('acme/web'))
     expect(outcome.status).toBe('success')
@@ -272,7 +298,10 @@ describe('WorkflowDispatcher', () => {
 
   it('cancels at once with the rate limit spent, instead of waiting an hour for the reset', async () => {
     // Three requests: the default branch, the dispatch, one look at the run; then the budget is gone until the reset.
-    const { api, clock, dispatcher } = await setup({ rateLimit: { limit: 100, remaining: 3, windowMs: 3_600_000 }, repos: { 'acme/stuck': { runs: [{ conclusion: 'success', runsForMs: Infinity }] } } })
+    const { api, clock, dispatcher } = await setup({
+      rateLimit: { limit: 100, remaining: 3, windowMs: 3_600_000 },
+      repos: { 'acme/stuck': { runs: [{ conclusion: 'success', runsForMs: Infinity }] } }
+    })
     const controller = new AbortController()
     clock.at(20_000, () => controller.abort(new DeadlineReason('fan-out "fan-out" timed out after 20s')))
     const started = clock.now()
@@ -343,7 +372,8 @@ describe('WorkflowDispatcher', () => {
 
 describe('jobLogTail', () => {
   it('drops runner timestamps and what follows the post-job cleanup', () => {
-    const log = '\uFEFF2026-03-01T12:00:00.1234567Z start\r\n2026-03-01T12:00:01.0000000Z boom\n2026-03-01T12:00:02.0000000Z Post job cleanup.\n2026-03-01T12:00:03.0000000Z git version\n'
+    const log =
+      '\uFEFF2026-03-01T12:00:00.1234567Z start\r\n2026-03-01T12:00:01.0000000Z boom\n2026-03-01T12:00:02.0000000Z Post job cleanup.\n2026-03-01T12:00:03.0000000Z git version\n'
     expect(jobLogTail(log)).toBe('start\nboom')
   })
 })

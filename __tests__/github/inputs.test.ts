@@ -9,11 +9,22 @@ afterEach(() => {
 
 describe('parseWorkflowInputs', () => {
   it('keeps each value of a YAML map as the text it was written as', () => {
-    expect(parseWorkflowInputs('version: 1.10\nsha: 0123\ndry: true\nnote: "a: b"\nempty:')).toEqual({ version: '1.10', sha: '0123', dry: 'true', note: 'a: b', empty: '' })
+    expect(parseWorkflowInputs('version: 1.10\nsha: 0123\ndry: true\nnote: "a: b"\nempty:')).toEqual({
+      version: '1.10',
+      sha: '0123',
+      dry: 'true',
+      note: 'a: b',
+      empty: ''
+    })
   })
 
   it('reads a JSON map the same way', () => {
-    expect(parseWorkflowInputs('{"version": 1.10, "retries": 3, "dry": false, "tag": "v1"}')).toEqual({ version: '1.10', retries: '3', dry: 'false', tag: 'v1' })
+    expect(parseWorkflowInputs('{"version": 1.10, "retries": 3, "dry": false, "tag": "v1"}')).toEqual({
+      version: '1.10',
+      retries: '3',
+      dry: 'false',
+      tag: 'v1'
+    })
   })
 
   it('keeps every = of a name=value line', () => {

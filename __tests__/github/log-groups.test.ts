@@ -9,7 +9,14 @@ const CHILD = { id: 'web-update-1', repository: 'acme/web', workflow: 'update' }
 function logs(): { observer: GroupedLogs; text: () => string; warnings: string[] } {
   let out = ''
   const warnings: string[] = []
-  return { observer: new GroupedLogs((t) => (out += t), (m) => warnings.push(m)), text: () => out, warnings }
+  return {
+    observer: new GroupedLogs(
+      (t) => (out += t),
+      (m) => warnings.push(m)
+    ),
+    text: () => out,
+    warnings
+  }
 }
 
 describe('GroupedLogs', () => {

@@ -6,9 +6,24 @@ import { child, failedChild, report, step } from '../../__fixtures__/reports.js'
 describe('actionOutputs', () => {
   const web = child('acme/web', 'update', { id: 'web-update-1', duration_ms: 1500 })
   const db = failedChild('acme/db', 'migrate', { parent_id: 'web-update-1', duration_ms: 200 })
-  const cli = child('acme/cli', 'bump', { parent_id: 'web-update-1', status: 'reused', duration_ms: 0, url: 'https://github.com/acme/api/actions/runs/7/attempts/1' })
-  const x = child('acme/x', 'y', { status: 'timed_out', duration_ms: 600_000, error: { kind: 'timed_out', message: 'fan-out timed out after 10m' }, url: 'https://github.com/acme/x/actions/runs/42' })
-  const z = child('acme/z', 'y', { parent_id: 'web-update-1', status: 'cancelled', duration_ms: 3, error: { kind: 'cancelled', message: 'cancelled by SIGTERM' } })
+  const cli = child('acme/cli', 'bump', {
+    parent_id: 'web-update-1',
+    status: 'reused',
+    duration_ms: 0,
+    url: 'https://github.com/acme/api/actions/runs/7/attempts/1'
+  })
+  const x = child('acme/x', 'y', {
+    status: 'timed_out',
+    duration_ms: 600_000,
+    error: { kind: 'timed_out', message: 'fan-out timed out after 10m' },
+    url: 'https://github.com/acme/x/actions/runs/42'
+  })
+  const z = child('acme/z', 'y', {
+    parent_id: 'web-update-1',
+    status: 'cancelled',
+    duration_ms: 3,
+    error: { kind: 'cancelled', message: 'cancelled by SIGTERM' }
+  })
   const dup = child('acme/web', 'update', { status: 'skipped', duration_ms: 0, error: { kind: 'cycle', message: 'duplicate' } })
   const tree = report({
     status: 'failure',
@@ -25,10 +40,46 @@ describe('actionOutputs', () => {
       skipped: '1',
       children: JSON.stringify([
         { id: 'web-update-1', parent_id: '', repository: 'acme/web', workflow: 'update', status: 'success', duration_ms: 1500, error: null, url: null },
-        { id: db.id, parent_id: 'web-update-1', repository: 'acme/db', workflow: 'migrate', status: 'failure', duration_ms: 200, error: 'step test failed with exit code 1', url: null },
-        { id: cli.id, parent_id: 'web-update-1', repository: 'acme/cli', workflow: 'bump', status: 'reused', duration_ms: 0, error: null, url: 'https://github.com/acme/api/actions/runs/7/attempts/1' },
-        { id: x.id, parent_id: '', repository: 'acme/x', workflow: 'y', status: 'timed_out', duration_ms: 600000, error: 'fan-out timed out after 10m', url: 'https://github.com/acme/x/actions/runs/42' },
-        { id: z.id, parent_id: 'web-update-1', repository: 'acme/z', workflow: 'y', status: 'cancelled', duration_ms: 3, error: 'cancelled by SIGTERM', url: null },
+        {
+          id: db.id,
+          parent_id: 'web-update-1',
+          repository: 'acme/db',
+          workflow: 'migrate',
+          status: 'failure',
+          duration_ms: 200,
+          error: 'step test failed with exit code 1',
+          url: null
+        },
+        {
+          id: cli.id,
+          parent_id: 'web-update-1',
+          repository: 'acme/cli',
+          workflow: 'bump',
+          status: 'reused',
+          duration_ms: 0,
+          error: null,
+          url: 'https://github.com/acme/api/actions/runs/7/attempts/1'
+        },
+        {
+          id: x.id,
+          parent_id: '',
+          repository: 'acme/x',
+          workflow: 'y',
+          status: 'timed_out',
+          duration_ms: 600000,
+          error: 'fan-out timed out after 10m',
+          url: 'https://github.com/acme/x/actions/runs/42'
+        },
+        {
+          id: z.id,
+          parent_id: 'web-update-1',
+          repository: 'acme/z',
+          workflow: 'y',
+          status: 'cancelled',
+          duration_ms: 3,
+          error: 'cancelled by SIGTERM',
+          url: null
+        },
         { id: dup.id, parent_id: '', repository: 'acme/web', workflow: 'update', status: 'skipped', duration_ms: 0, error: 'duplicate', url: null }
       ]),
       'pull-requests': '[]',
@@ -48,7 +99,13 @@ describe('actionOutputs', () => {
       operation
     })
     const out = actionOutputs(
-      report({ pull_requests: [pr('acme/api', 1, 'created')], children: [child('acme/web', 'update', { pull_requests: [pr('acme/web', 7, 'created')] }), child('acme/cli', 'bump', { pull_requests: [pr('acme/cli', null, 'pushed')] })] }),
+      report({
+        pull_requests: [pr('acme/api', 1, 'created')],
+        children: [
+          child('acme/web', 'update', { pull_requests: [pr('acme/web', 7, 'created')] }),
+          child('acme/cli', 'bump', { pull_requests: [pr('acme/cli', null, 'pushed')] })
+        ]
+      }),
       { reportPath: 'r.json', cacheHit: false }
     )
     expect(JSON.parse(out['pull-requests'])).toEqual([
@@ -69,8 +126,23 @@ describe('noRunOutputs', () => {
   it('gives every output, with nothing counted, when there is no run report', () => {
     const outputs = noRunOutputs({ status: 'failure', cacheHit: false })
     expect(Object.keys(outputs).sort()).toEqual(Object.values(Outputs).sort())
-    expect(outputs).toEqual({ status: 'failure', 'run-id': '', succeeded: '0', failed: '0', skipped: '0', children: '[]', 'pull-requests': '[]', outputs: '{}', 'report-path': '', 'cache-hit': 'false' })
-    expect(noRunOutputs({ status: 'cancelled', runId: 'exec-20261124-143022-a7b3c1d2', cacheHit: true })).toMatchObject({ status: 'cancelled', 'run-id': 'exec-20261124-143022-a7b3c1d2', 'cache-hit': 'true' })
+    expect(outputs).toEqual({
+      status: 'failure',
+      'run-id': '',
+      succeeded: '0',
+      failed: '0',
+      skipped: '0',
+      children: '[]',
+      'pull-requests': '[]',
+      outputs: '{}',
+      'report-path': '',
+      'cache-hit': 'false'
+    })
+    expect(noRunOutputs({ status: 'cancelled', runId: 'exec-20261124-143022-a7b3c1d2', cacheHit: true })).toMatchObject({
+      status: 'cancelled',
+      'run-id': 'exec-20261124-143022-a7b3c1d2',
+      'cache-hit': 'true'
+    })
   })
 })
 
@@ -85,7 +157,11 @@ describe('redact', () => {
       `git -c http.https://github.com/.extraheader=AUTHORIZATION: basic ${b64(`x-access-token:${token}`)} fetch`
     ].join('\n')
     expect(redact(text, [token])).toBe(
-      ['git clone https://x-access-token:***@github.com/acme/web', 'token=***', 'git -c http.https://github.com/.extraheader=AUTHORIZATION: basic *** fetch'].join('\n')
+      [
+        'git clone https://x-access-token:***@github.com/acme/web',
+        'token=***',
+        'git -c http.https://github.com/.extraheader=AUTHORIZATION: basic *** fetch'
+      ].join('\n')
     )
   })
 

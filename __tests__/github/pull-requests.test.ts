@@ -32,14 +32,18 @@ describe('GitHubPullRequests', () => {
     expect(api.pulls[0]).toMatchObject({ draft: true, labels: ['dependencies'], reviewers: ['octocat'], team_reviewers: ['platform'], assignees: ['jane'] })
   })
 
-  it('turns a 422 into GitHub\'s reasons and a 403 into its status', async () => {
+  it("turns a 422 into GitHub's reasons and a 403 into its status", async () => {
     const web = client('web')
     const duplicate = await web.create({ title: 'T', body: '', head: 'tako/x', base: 'main', draft: false }).catch((e: unknown) => e)
     expect(duplicate).toBeInstanceOf(PullRequestApiError)
     expect(duplicate).toMatchObject({ status: 422, message: 'Validation Failed: A pull request already exists for acme:tako/x.' })
-    const denied = await client('locked').create({ title: 'T', body: '', head: 'b', base: 'main', draft: false }).catch((e: unknown) => e)
+    const denied = await client('locked')
+      .create({ title: 'T', body: '', head: 'b', base: 'main', draft: false })
+      .catch((e: unknown) => e)
     expect(denied).toMatchObject({ status: 403, message: 'Resource not accessible by integration' })
-    const unauthorized = await client('web', 'wrong').findOpen('b', 'main').catch((e: unknown) => e)
+    const unauthorized = await client('web', 'wrong')
+      .findOpen('b', 'main')
+      .catch((e: unknown) => e)
     expect(unauthorized).toMatchObject({ status: 401 })
   })
 })
@@ -62,7 +66,9 @@ describe('cliDelivery', () => {
     expect(cliDelivery({ token: 't' }).api('acme/web', 'git@github.com:acme/web.git')).toBeInstanceOf(GitHubPullRequests)
     expect(cliDelivery({ token: 't' }).api('acme/web', '/srv/git/acme/web.git')).toBeUndefined()
     expect(cliDelivery({ token: 't' }).api('acme/web', 'https://ghe.example.com/acme/web.git')).toBeUndefined()
-    expect(cliDelivery({ token: 't', apiUrl: 'https://ghe.example.com/api/v3' }).api('acme/web', 'https://ghe.example.com/acme/web.git')).toBeInstanceOf(GitHubPullRequests)
+    expect(cliDelivery({ token: 't', apiUrl: 'https://ghe.example.com/api/v3' }).api('acme/web', 'https://ghe.example.com/acme/web.git')).toBeInstanceOf(
+      GitHubPullRequests
+    )
     const delivery = cliDelivery({ token: 't' })
     expect(delivery.remoteUrl('acme/web', '/srv/git/acme/web.git')).toBe('/srv/git/acme/web.git')
     expect(delivery.gitAuth('https://github.com/acme/web')).toBeUndefined()

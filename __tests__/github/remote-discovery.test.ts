@@ -71,7 +71,11 @@ async function layout(root: string, subscribers: number, others: number): Promis
   return names
 }
 
-async function discover(dir: string, repositories: string[], opts: { graphql: boolean; hidden?: string[] }): Promise<{ report: RunReport; cacheRoot: string; cache: string; info: string[] }> {
+async function discover(
+  dir: string,
+  repositories: string[],
+  opts: { graphql: boolean; hidden?: string[] }
+): Promise<{ report: RunReport; cacheRoot: string; cache: string; info: string[] }> {
   const root = path.join(dir, 'server')
   git = await startGitServer({ root, token: TOKEN, deny: Object.fromEntries((opts.hidden ?? []).map((r) => [r, 404 as const])) })
   api = await startFakeGitHub({ repos: {}, token: TOKEN, ...(opts.graphql ? { graphql: { root, hidden: opts.hidden } } : {}) })
@@ -88,7 +92,16 @@ async function discover(dir: string, repositories: string[], opts: { graphql: bo
     info: (m) => info.push(m)
   })
   const prepared = await prepareRun({ root: publisher, workflow: 'release', inputs: {}, source: 'acme/api' })
-  const report = await executeRun(prepared, { root: publisher, workflow: 'release', inputs: {}, source: 'acme/api', repositorySource: source, runRoot: path.join(dir, 'run'), cacheDir: cache, maxConcurrency: 4 })
+  const report = await executeRun(prepared, {
+    root: publisher,
+    workflow: 'release',
+    inputs: {},
+    source: 'acme/api',
+    repositorySource: source,
+    runRoot: path.join(dir, 'run'),
+    cacheDir: cache,
+    maxConcurrency: 4
+  })
   return { report, cacheRoot, cache, info }
 }
 
@@ -136,15 +149,32 @@ describe('action discovery through GraphQL', () => {
     ])
     expect(api!.requests.filter((r) => r.path === '/graphql')).toHaveLength(1)
     const main = await sh(['--git-dir', path.join(server, 'acme/sub-00.git'), 'rev-parse', 'main'], dir)
-    const seen = await Promise.all(report.children.map(async (c) => [c.repository, (await readFile(path.join(cache, `${path.basename(c.workspace)}.head`), 'utf8')).split('\n').slice(0, 2)]))
+    const seen = await Promise.all(
+      report.children.map(async (c) => [c.repository, (await readFile(path.join(cache, `${path.basename(c.workspace)}.head`), 'utf8')).split('\n').slice(0, 2)])
+    )
     // A tag is checked out detached at its commit; a branch as that branch.
     expect(Object.fromEntries(seen)).toEqual({ 'acme/sub-00': [main, ''], 'acme/sub-01': [main, 'feature'] })
 
     // Both were read by GraphQL itself, not by the git fallback: reading made no mirror.
     const fresh = path.join(dir, 'fresh-mirrors')
-    const direct = new RemoteRepositorySource({ serverUrl: git!.url, token: TOKEN, repositories: '', cacheRoot: fresh, graphql: makeGraphql(createOctokit({ token: TOKEN, baseUrl: api!.url })) })
-    const files = await direct.readConfigs([{ repository: 'acme/sub-00', ref: 'v1' }, { repository: 'acme/sub-01', ref: 'feature' }], new AbortController().signal)
-    expect(files).toEqual([{ text: SUBSCRIBER, file: 'tako.yml' }, { text: SUBSCRIBER, file: 'tako.yml' }])
+    const direct = new RemoteRepositorySource({
+      serverUrl: git!.url,
+      token: TOKEN,
+      repositories: '',
+      cacheRoot: fresh,
+      graphql: makeGraphql(createOctokit({ token: TOKEN, baseUrl: api!.url }))
+    })
+    const files = await direct.readConfigs(
+      [
+        { repository: 'acme/sub-00', ref: 'v1' },
+        { repository: 'acme/sub-01', ref: 'feature' }
+      ],
+      new AbortController().signal
+    )
+    expect(files).toEqual([
+      { text: SUBSCRIBER, file: 'tako.yml' },
+      { text: SUBSCRIBER, file: 'tako.yml' }
+    ])
     expect(existsSync(fresh)).toBe(false)
   }, 300_000)
 

@@ -41,7 +41,10 @@ function servedAuthorizedOnly(srv: GitServer): boolean {
   return answered.length > 0 && answered.every((r) => r.authorized && r.status === 200)
 }
 
-function source(srv: GitServer, opts: Partial<RemoteSourceOptions> = {}): { src: RemoteRepositorySource; warnings: string[]; sleeps: number[]; cacheRoot: string } {
+function source(
+  srv: GitServer,
+  opts: Partial<RemoteSourceOptions> = {}
+): { src: RemoteRepositorySource; warnings: string[]; sleeps: number[]; cacheRoot: string } {
   const warnings: string[] = []
   const sleeps: number[] = []
   const cacheRoot = path.join(tmp, `cache-${Math.random().toString(36).slice(2)}`)
@@ -140,7 +143,9 @@ describe('parseRepositoriesInput', () => {
   })
 
   it('names each invalid entry and says what is wrong, keeping the valid ones', () => {
-    const { entries, errors } = parseRepositoriesInput('../evil, acme/my repo\nacme/api@--upload-pack=x\nacme/*@main\n*/api\nacme\nacme/ok@a..b\n../*\nacme/good')
+    const { entries, errors } = parseRepositoriesInput(
+      '../evil, acme/my repo\nacme/api@--upload-pack=x\nacme/*@main\n*/api\nacme\nacme/ok@a..b\n../*\nacme/good'
+    )
     expect(entries).toEqual([{ repository: 'acme/good', ref: '' }])
     expect(errors).toEqual([
       '"../evil" is not a repository name of the form owner/repo[@ref]',
@@ -238,7 +243,10 @@ describe('RemoteRepositorySource.readConfig', () => {
         'give a PAT or a GitHub App token with contents:read on acme/api through the token input'
     )
     // Git's credential helper answers the server's challenge, once: the wrong token is not retried.
-    expect(srv.requests.map((r) => [r.authorized, r.status])).toEqual([[false, 401], [false, 401]])
+    expect(srv.requests.map((r) => [r.authorized, r.status])).toEqual([
+      [false, 401],
+      [false, 401]
+    ])
     expect(warnings).toEqual([])
     expect(sleeps).toEqual([])
   })
@@ -249,7 +257,10 @@ describe('RemoteRepositorySource.readConfig', () => {
     const error = await caught(src.readConfig({ repository: 'acme/api', ref: '' }, signal))
     expect(error.kind).toBe('auth')
     expect(error.message).toMatch(/^cannot read acme\/api: the token was refused \(HTTP 403: permission denied\)\. GITHUB_TOKEN can only read/)
-    expect(srv.requests.map((r) => [r.authorized, r.status])).toEqual([[false, 401], [true, 403]])
+    expect(srv.requests.map((r) => [r.authorized, r.status])).toEqual([
+      [false, 401],
+      [true, 403]
+    ])
     expect(sleeps).toEqual([])
   })
 
@@ -379,7 +390,8 @@ describe('RemoteRepositorySource.checkout', () => {
           try {
             const [environ, cmdline] = await Promise.all([readFile(`/proc/${pid}/environ`, 'latin1'), readFile(`/proc/${pid}/cmdline`, 'latin1')])
             if (/git/.test(cmdline)) seen.add(cmdline.split('\0').slice(0, 2).join(' '))
-            for (const form of [TOKEN, BASIC, Buffer.from(TOKEN).toString('base64')]) if (environ.includes(form) || cmdline.includes(form)) leaks.push(`${pid}: ${cmdline}`)
+            for (const form of [TOKEN, BASIC, Buffer.from(TOKEN).toString('base64')])
+              if (environ.includes(form) || cmdline.includes(form)) leaks.push(`${pid}: ${cmdline}`)
           } catch {
             // Gone, or not ours.
           }
@@ -403,7 +415,6 @@ describe('RemoteRepositorySource.checkout', () => {
   })
 })
 
-
 describe('makeOwnerLister', () => {
   let api: Server
   let apiUrl: string
@@ -421,7 +432,8 @@ describe('makeOwnerLister', () => {
       }
       if (url.pathname === '/orgs/acme/repos') return send(200, [repo('acme/web')])
       if (url.pathname === '/orgs/solo/repos') return send(404, { message: 'Not Found' })
-      if (url.pathname === '/orgs/busy/repos') return send(403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' })
+      if (url.pathname === '/orgs/busy/repos')
+        return send(403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' })
       if (url.pathname === '/orgs/locked/repos') return send(403, { message: 'Resource not accessible by integration' })
       if (url.pathname === '/user') return send(403, { message: 'Resource not accessible by integration' })
       if (url.pathname === '/users/solo/repos') return send(200, [repo('solo/dotfiles')])
@@ -445,7 +457,9 @@ describe('makeOwnerLister', () => {
   it('waits out a secondary rate limit through the Octokit and, when it persists, says so rather than blame the token', async () => {
     const log: string[] = []
     const list = makeOwnerLister(createOctokit({ token: TOKEN, baseUrl: apiUrl, retryAfterBaseValue: 1, log: (m) => log.push(m) }))
-    await expect(list('busy')).rejects.toThrow(/^cannot list the repositories of busy: GitHub's rate limit still refused the request after waiting \(HTTP 403\)/)
+    await expect(list('busy')).rejects.toThrow(
+      /^cannot list the repositories of busy: GitHub's rate limit still refused the request after waiting \(HTTP 403\)/
+    )
     expect(seen.filter((s) => s.startsWith('/orgs/busy/repos'))).toHaveLength(3)
     expect(log.map((l) => l.replace(/^.*: /, ''))).toEqual(['retrying in 60s', 'retrying in 60s', 'giving up'])
     await expect(list('locked')).rejects.toThrow(/^cannot list the repositories of locked \(HTTP 403\): the token needs Metadata: read/)

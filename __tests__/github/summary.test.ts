@@ -8,10 +8,7 @@ const lines = (md: string): string[] => md.split('\n')
 const bytes = (md: string): number => Buffer.byteLength(md, 'utf8')
 
 /** Splits a table row on the pipes markdown treats as cell borders (not `\|`). */
-const cells = (row: string): string[] =>
-  row
-    .slice(2, -2)
-    .split(/(?<!\\) \| /)
+const cells = (row: string): string[] => row.slice(2, -2).split(/(?<!\\) \| /)
 
 /** The text of the fenced block that opens at `start`, ending where markdown would end it. */
 function fencedBody(md: string, start: number): { fence: string; body: string[] } {
@@ -30,7 +27,12 @@ describe('summaryMarkdown', () => {
     duration_ms: 4_000,
     logTail: 'running migrations\nerror: relation "users" does not exist\n'
   })
-  const dup = child('acme/web', 'update', { id: 'web-update-3', status: 'skipped', duration_ms: 0, error: { kind: 'cycle', message: 'duplicate: acme/web › update already triggered' } })
+  const dup = child('acme/web', 'update', {
+    id: 'web-update-3',
+    status: 'skipped',
+    duration_ms: 0,
+    error: { kind: 'cycle', message: 'duplicate: acme/web › update already triggered' }
+  })
   const cached = child('acme/cli', 'bump', { id: 'cli-bump-4', status: 'reused', duration_ms: 0, ref: '' })
   const failed = report({
     status: 'failure',
@@ -91,14 +93,24 @@ describe('summaryMarkdown', () => {
     )
   })
 
-  it('links each child\'s pull requests in its row, and names a branch pushed without one', () => {
+  it("links each child's pull requests in its row, and names a branch pushed without one", () => {
     const md = summaryMarkdown(
       report({
         children: [
-          child('acme/web', 'update', { id: 'web-update-1', pull_requests: [{ repository: 'acme/web', number: 12, url: 'https://github.com/acme/web/pull/12', branch: 'tako/api', base: 'main', operation: 'created' }] }),
-          child('acme/cli', 'bump', { id: 'cli-bump-2', pull_requests: [{ repository: 'acme/cli', number: null, url: null, branch: 'tako/api', base: 'main', operation: 'pushed' }] })
+          child('acme/web', 'update', {
+            id: 'web-update-1',
+            pull_requests: [
+              { repository: 'acme/web', number: 12, url: 'https://github.com/acme/web/pull/12', branch: 'tako/api', base: 'main', operation: 'created' }
+            ]
+          }),
+          child('acme/cli', 'bump', {
+            id: 'cli-bump-2',
+            pull_requests: [{ repository: 'acme/cli', number: null, url: null, branch: 'tako/api', base: 'main', operation: 'pushed' }]
+          })
         ],
-        pull_requests: [{ repository: 'acme/api', number: 3, url: 'https://github.com/acme/api/pull/3', branch: 'tako/release', base: 'main', operation: 'updated' }]
+        pull_requests: [
+          { repository: 'acme/api', number: 3, url: 'https://github.com/acme/api/pull/3', branch: 'tako/release', base: 'main', operation: 'updated' }
+        ]
       })
     )
     expect(md).toMatch(/^\| web-update-1 \|.*\| \[#12\]\(https:\/\/github\.com\/acme\/web\/pull\/12\) created \|$/m)
@@ -111,7 +123,13 @@ describe('summaryMarkdown', () => {
     const all = lines(md)
     const open = all.indexOf('<details><summary>❌ acme/db › migrate [db-migrate-2]: step test failed (exit code 1)</summary>')
     expect(open).toBeGreaterThan(0)
-    expect(all.slice(open + 1, open + 6)).toEqual(['', '**step\\_failed**: step test failed with exit code 1', '', 'Workspace kept: /tmp/run/children/db-migrate', ''])
+    expect(all.slice(open + 1, open + 6)).toEqual([
+      '',
+      '**step\\_failed**: step test failed with exit code 1',
+      '',
+      'Workspace kept: /tmp/run/children/db-migrate',
+      ''
+    ])
     expect(fencedBody(md, open + 6)).toEqual({ fence: '```', body: ['running migrations', 'error: relation "users" does not exist'] })
     expect(all.slice(open + 10, open + 12)).toEqual(['', '</details>'])
     expect(md.match(/<details>/g)).toHaveLength(1)
@@ -165,13 +183,17 @@ describe('summaryMarkdown', () => {
   })
 
   it('links only http(s) urls', () => {
-    const md = summaryMarkdown(report({ children: [child('acme/x', 'w', { url: 'javascript:alert(1)' }), child('acme/y', 'v', { url: 'https://x.test/a (b)' })] }))
+    const md = summaryMarkdown(
+      report({ children: [child('acme/x', 'w', { url: 'javascript:alert(1)' }), child('acme/y', 'v', { url: 'https://x.test/a (b)' })] })
+    )
     expect(md).not.toContain('](javascript')
     expect(md).toContain('[v](https://x.test/a%20%28b%29)')
   })
 
   it('renders a dry-run report that has no children', () => {
-    const md = summaryMarkdown(report({ steps: [], discovery: [discovery('acme/web', 'matched', 'would run update (subscription 0)')] }), { title: 'tako (dry run)' })
+    const md = summaryMarkdown(report({ steps: [], discovery: [discovery('acme/web', 'matched', 'would run update (subscription 0)')] }), {
+      title: 'tako (dry run)'
+    })
     expect(lines(md)[0]).toBe('## ✅ tako (dry run): acme/api › release-api succeeded')
     expect(md).toContain('| 0 | 0 | 0 | 0 | 0 | 2m5s |')
     expect(md).toContain('### Child runs\n\n_No child runs._')
@@ -188,7 +210,10 @@ describe('summaryMarkdown', () => {
         step: 'fan-out',
         event: { id: 'dry-run', type: 'api_published', source: 'acme/api', artifact: 'default', payload: {} },
         unresolved: [],
-        children: [planned('acme/web', '', 0), planned('acme/db', 'v2', 1, { status: 'failure', error: { kind: 'cycle', message: 'cycle: acme/api:release → acme/db:update' } })]
+        children: [
+          planned('acme/web', '', 0),
+          planned('acme/db', 'v2', 1, { status: 'failure', error: { kind: 'cycle', message: 'cycle: acme/api:release → acme/db:update' } })
+        ]
       }
     ]
     const md = summaryMarkdown(report({ steps: [], discovery: [discovery('acme/web', 'matched', 'subscription 0')] }), { title: 'tako (dry run)', plan })
@@ -209,7 +234,17 @@ describe('summaryMarkdown', () => {
   })
 
   it('lists the pull requests a dry run would propose, with branch and base', () => {
-    const pullRequests = [{ repository: 'acme/web', workflow: 'update', step: 'propose', branch: 'tako/api_published-api', base: 'main', title: 'Update the API to v2', push_only: false }]
+    const pullRequests = [
+      {
+        repository: 'acme/web',
+        workflow: 'update',
+        step: 'propose',
+        branch: 'tako/api_published-api',
+        base: 'main',
+        title: 'Update the API to v2',
+        push_only: false
+      }
+    ]
     const md = summaryMarkdown(report({ steps: [] }), { title: 'tako (dry run)', plan: [], pullRequests })
     expect(md).toContain(
       [
@@ -226,7 +261,9 @@ describe('summaryMarkdown', () => {
   })
 
   it('says what stopped a step that ran nothing, one problem per item', () => {
-    expect(noRunMarkdown({ workflow: 'release_api', status: 'failure', error: 'tako.yml:3:3: missing required key "steps"\ntako.yml:4:5: unknown key <stesp>' })).toBe(
+    expect(
+      noRunMarkdown({ workflow: 'release_api', status: 'failure', error: 'tako.yml:3:3: missing required key "steps"\ntako.yml:4:5: unknown key <stesp>' })
+    ).toBe(
       [
         '## ❌ tako: release\\_api failed: no run',
         '',
@@ -237,7 +274,9 @@ describe('summaryMarkdown', () => {
         ''
       ].join('\n')
     )
-    expect(noRunMarkdown({ workflow: '', status: 'cancelled', error: 'cancelled by SIGINT, then SIGTERM before the run started' })).toMatch(/^## 🚫 tako: no workflow cancelled: no run\n/)
+    expect(noRunMarkdown({ workflow: '', status: 'cancelled', error: 'cancelled by SIGINT, then SIGTERM before the run started' })).toMatch(
+      /^## 🚫 tako: no workflow cancelled: no run\n/
+    )
   })
 
   it('shows the run error of a cancelled run', () => {
@@ -267,7 +306,9 @@ describe('summaryMarkdown', () => {
     expect(md.match(/<details>/g)).toHaveLength(200)
     const notes = md.match(/_\(log tail shortened: [\d ]+ bytes cut\)_/g)!
     expect(notes).toHaveLength(200)
-    expect(md).toMatch(/_This summary was shortened to stay under 1 048 576 bytes: 200 log tails shortened \([\d ]+ bytes cut\)\. The run report has everything\._/)
+    expect(md).toMatch(
+      /_This summary was shortened to stay under 1 048 576 bytes: 200 log tails shortened \([\d ]+ bytes cut\)\. The run report has everything\._/
+    )
     // Each kept tail starts on a whole line.
     for (const m of md.matchAll(/```text\n(.*)\n/g)) expect(m[1]).toMatch(/^line \d+ of child \d+: x{30}$/)
   })
@@ -283,7 +324,9 @@ describe('summaryMarkdown', () => {
 
   it('drops table rows beyond the limit when shortening tails is not enough, and says so', () => {
     const children = Array.from({ length: 400 }, (_, i) => child('acme/svc', `w${i}`, { id: `svc-w${i}` }))
-    const md = summaryMarkdown(report({ children, discovery: children.map((_, i) => discovery(`acme/d${i}`, 'matched', 'subscription 0')) }), { maxBytes: 20_000 })
+    const md = summaryMarkdown(report({ children, discovery: children.map((_, i) => discovery(`acme/d${i}`, 'matched', 'subscription 0')) }), {
+      maxBytes: 20_000
+    })
     expect(bytes(md)).toBeLessThan(20_000)
     expect(md).toContain('| svc-w0 | acme/svc@main | w0 |')
     expect(md).not.toContain('| svc-w399 |')

@@ -29,9 +29,15 @@ describe('readAnswer', () => {
   })
 
   it('names a tag by the commit it points to, and a branch as a branch', () => {
-    const tagged = readAnswer({ repository: 'acme/web', ref: 'v1' }, { ref: { name: 'v1', prefix: 'refs/tags/' }, commit: { oid: 't'.repeat(40), target: { oid: 'c'.repeat(40) } }, yml: blob('x') })
+    const tagged = readAnswer(
+      { repository: 'acme/web', ref: 'v1' },
+      { ref: { name: 'v1', prefix: 'refs/tags/' }, commit: { oid: 't'.repeat(40), target: { oid: 'c'.repeat(40) } }, yml: blob('x') }
+    )
     expect(tagged?.known).toEqual({ commit: 'c'.repeat(40), tag: 'v1' })
-    const branch = readAnswer({ repository: 'acme/web', ref: 'dev' }, { defaultBranchRef: { name: 'main' }, ref: { name: 'dev', prefix: 'refs/heads/' }, commit: { oid: 'd'.repeat(40) }, yml: blob('x') })
+    const branch = readAnswer(
+      { repository: 'acme/web', ref: 'dev' },
+      { defaultBranchRef: { name: 'main' }, ref: { name: 'dev', prefix: 'refs/heads/' }, commit: { oid: 'd'.repeat(40) }, yml: blob('x') }
+    )
     expect(branch?.known).toEqual({ commit: 'd'.repeat(40), branch: 'dev' })
   })
 

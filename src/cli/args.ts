@@ -96,7 +96,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: '--max-concurrency', value: 'N', help: 'runs executing steps at once across the tree (default: 4)' },
       { name: '--event', value: 'JSON|FILE', help: 'run the workflow as a child run of this event ({"type","source","artifact","payload"})' },
       { name: '--subscription', value: 'N', help: 'with --event: the subscription (1-based) whose inputs map the event (default: the only match)' },
-      { name: '--dry-run', help: 'print the plan of the whole tree, the inputs and every candidate\'s verdict; run nothing' },
+      { name: '--dry-run', help: "print the plan of the whole tree, the inputs and every candidate's verdict; run nothing" },
       { name: '--strict', help: 'fail the run (exit 1) on any warning: invalid subscriber, filter error, no candidates' },
       { name: '--report', value: 'FILE', help: 'write the JSON run report to FILE' },
       { name: '--keep-workspaces', help: 'keep every child workspace (default: keep only failed ones)' },
@@ -293,7 +293,9 @@ function wholeNumber(text: string, name: string): number {
 
 function buildExec({ positional, values, flags }: ParsedLine): ExecArgs {
   if (positional.length !== 1) {
-    throw new UsageError(positional.length === 0 ? 'tako exec needs the name of a workflow: tako exec <workflow>' : `tako exec takes one workflow, got: ${positional.join(' ')}`)
+    throw new UsageError(
+      positional.length === 0 ? 'tako exec needs the name of a workflow: tako exec <workflow>' : `tako exec takes one workflow, got: ${positional.join(' ')}`
+    )
   }
   const subscription = one(values, '--subscription')
   if (subscription !== undefined && one(values, '--event') === undefined) throw new UsageError('--subscription only applies with --event')

@@ -52,7 +52,12 @@ export async function completionCommand(argv: string[], io: Io): Promise<number>
   if (what === 'bash') io.out(bashScript())
   else if (what === 'zsh') io.out(zshScript())
   else if (what === 'fish') io.out(fishScript())
-  else throw new UsageError(what === undefined ? 'tako completion needs a shell: tako completion bash|zsh|fish' : `tako completion: unknown shell "${what}" (shells: ${SHELLS.join(', ')})`)
+  else
+    throw new UsageError(
+      what === undefined
+        ? 'tako completion needs a shell: tako completion bash|zsh|fish'
+        : `tako completion: unknown shell "${what}" (shells: ${SHELLS.join(', ')})`
+    )
   return 0
 }
 
@@ -181,7 +186,15 @@ function fishScript(): string {
     for (const option of c.options) {
       const flag = option.startsWith('--') ? `-l ${option.slice(2)}` : `-s ${option.slice(1)}`
       // -x: a value is required and is not a file name; -r -F: a file name.
-      const value = DIRECTORY_OPTIONS.includes(option) ? ' -x -a "(__fish_complete_directories)"' : FILE_OPTIONS.includes(option) ? ' -r -F' : option === '--format' ? ` -x -a '${FORMATS.join(' ')}'` : FREE_OPTIONS.includes(option) ? ' -x' : ''
+      const value = DIRECTORY_OPTIONS.includes(option)
+        ? ' -x -a "(__fish_complete_directories)"'
+        : FILE_OPTIONS.includes(option)
+          ? ' -r -F'
+          : option === '--format'
+            ? ` -x -a '${FORMATS.join(' ')}'`
+            : FREE_OPTIONS.includes(option)
+              ? ' -x'
+              : ''
       lines.push(`complete -c tako -n '__fish_seen_subcommand_from ${name}' ${flag}${value}`)
     }
   }

@@ -46,7 +46,8 @@ export async function graphCommand(argv: string[], io: Io): Promise<number> {
   }
   if (o.positional.length > 0 || o.rest) throw new UsageError(`tako graph takes no arguments (got "${[...o.positional, ...(o.rest ?? [])][0] ?? '--'}")`)
   const format = o.values.get('--format')?.[0]
-  if (format !== undefined && !GRAPH_FORMATS.includes(format as GraphFormat)) throw new UsageError(`--format must be one of ${GRAPH_FORMATS.join(', ')}, got "${format}"`)
+  if (format !== undefined && !GRAPH_FORMATS.includes(format as GraphFormat))
+    throw new UsageError(`--format must be one of ${GRAPH_FORMATS.join(', ')}, got "${format}"`)
   const report = o.values.get('--report')?.[0]
   if (report !== undefined) {
     const others = ['--root', '--repos', '--repo', '--from'].filter((n) => o.values.has(n))
@@ -58,7 +59,9 @@ export async function graphCommand(argv: string[], io: Io): Promise<number> {
   const reposDir = o.values.get('--repos')?.[0]
   const rootGiven = o.values.get('--root')?.[0]
   const root = rootGiven ?? (reposDir === undefined && Object.keys(repos).length === 0 ? '.' : undefined)
-  for (const [what, dir] of [['--root', root], ['--repos', reposDir], ...Object.entries(repos).map(([n, d]) => [`--repo ${n}=${d}`, d])] as Array<[string, string | undefined]>) {
+  for (const [what, dir] of [['--root', root], ['--repos', reposDir], ...Object.entries(repos).map(([n, d]) => [`--repo ${n}=${d}`, d])] as Array<
+    [string, string | undefined]
+  >) {
     if (dir !== undefined) await expectDirectory(dir, what)
   }
   const graph = buildGraph(await loadGraphRepositories({ root, reposDir, repos }))

@@ -2,6 +2,6 @@
 // Entry of the `tako` CLI bundle: only runs the CLI and exits with its code.
 import { runCli } from './main.js'
 
-runCli(process.argv.slice(2)).then((code) => {
+void runCli(process.argv.slice(2)).then((code) => {
   process.exitCode = code
 })

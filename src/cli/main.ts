@@ -88,7 +88,9 @@ async function validate(root: string, configPath: string | undefined, out: (t: s
   const { config, warnings, path: file } = await loadConfig({ root, configPath })
   for (const w of warnings) err(`${formatIssue(w)}\n`)
   const workflows = Object.keys(config.workflows).length
-  out(`✓ ${file} is valid: ${workflows} workflow${workflows === 1 ? '' : 's'}, ${config.subscriptions.length} subscription${config.subscriptions.length === 1 ? '' : 's'}${warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''}\n`)
+  out(
+    `✓ ${file} is valid: ${workflows} workflow${workflows === 1 ? '' : 's'}, ${config.subscriptions.length} subscription${config.subscriptions.length === 1 ? '' : 's'}${warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''}\n`
+  )
   return EXIT.ok
 }
 
@@ -96,7 +98,16 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
   await checkExecArgs(args)
   const event = args.event !== undefined ? await readEvent(args.event) : undefined
   const runId = newRunId()
-  const prepared = await prepareRun({ root: args.root, configPath: args.config, workflow: args.workflow, inputs: args.inputs, source: args.source, event, subscription: args.subscription, runId })
+  const prepared = await prepareRun({
+    root: args.root,
+    configPath: args.config,
+    workflow: args.workflow,
+    inputs: args.inputs,
+    source: args.source,
+    event,
+    subscription: args.subscription,
+    runId
+  })
   const reuse = args.resume ? await loadResume(args.resume) : undefined
   const { runRoot, created } = await makeRunRoot(args.workspace, '--workspace')
   if (args.cacheDir !== undefined) await makeDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`)
@@ -137,7 +148,11 @@ async function exec(args: ExecArgs, log: (t: string) => void, out: (t: string) =
     runId: header.runId,
     signal: controller.signal,
     reuse,
-    delivery: cliDelivery({ token: process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined, apiUrl: args.apiUrl, log: (m: string) => err(`tako: ${m}\n`) }),
+    delivery: cliDelivery({
+      token: process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined,
+      apiUrl: args.apiUrl,
+      log: (m: string) => err(`tako: ${m}\n`)
+    }),
     event,
     strict: args.strict
   }
@@ -192,7 +207,8 @@ const MAX_EVENT_BYTES = 1024 * 1024
 async function checkExecArgs(args: ExecArgs): Promise<void> {
   if (args.source !== undefined) {
     const parsed = parseRepoRef(args.source)
-    if (typeof parsed === 'string' || parsed.ref) throw new UsageError(`--source must be owner/repo: ${typeof parsed === 'string' ? parsed : `"${args.source}" has a ref`}`)
+    if (typeof parsed === 'string' || parsed.ref)
+      throw new UsageError(`--source must be owner/repo: ${typeof parsed === 'string' ? parsed : `"${args.source}" has a ref`}`)
   }
   for (const [name, dir] of Object.entries(args.repos)) {
     const parsed = parseRepoRef(name)
@@ -202,7 +218,8 @@ async function checkExecArgs(args: ExecArgs): Promise<void> {
   if (args.reposDir !== undefined) await expectDirectory(args.reposDir, `--repos ${args.reposDir}`, true)
   if (args.workspace !== undefined) await expectDirectory(args.workspace, `--workspace ${args.workspace}`, false)
   if (args.cacheDir !== undefined) await expectDirectory(args.cacheDir, `--cache-dir ${args.cacheDir}`, false)
-  if (args.apiUrl !== undefined && !/^https?:\/\/[^/]+/.test(args.apiUrl)) throw new UsageError(`--api-url must be an http(s) URL such as https://github.example.com/api/v3, got "${args.apiUrl}"`)
+  if (args.apiUrl !== undefined && !/^https?:\/\/[^/]+/.test(args.apiUrl))
+    throw new UsageError(`--api-url must be an http(s) URL such as https://github.example.com/api/v3, got "${args.apiUrl}"`)
   if (args.report !== undefined) {
     await expectDirectory(path.dirname(path.resolve(args.report)), `--report ${args.report}: its folder`, true)
     if ((await stat(args.report).catch(() => undefined))?.isDirectory()) throw new UsageError(`--report ${args.report} is a directory; give a file name`)

@@ -17,11 +17,19 @@ const MARK: Record<string, string> = {
 /** Colours the leading status mark of a line (✓ green, ✗ red, - dim); without colours, the line as is. */
 function paint(line: string, colors?: Colors): string {
   if (!colors) return line
-  return line.replace(/^(\s*)([✓✗-])(?= )/, (_, space: string, mark: string) => space + (mark === '✓' ? colors.green(mark) : mark === '✗' ? colors.red(mark) : colors.dim(mark)))
+  return line.replace(
+    /^(\s*)([✓✗-])(?= )/,
+    (_, space: string, mark: string) => space + (mark === '✓' ? colors.green(mark) : mark === '✗' ? colors.red(mark) : colors.dim(mark))
+  )
 }
 
 export function stepLine(step: StepReport, indent = ''): string {
-  const extra = step.status === 'success' || step.status === 'skipped' ? (step.status === 'skipped' ? ' skipped' : '') : ` ${step.status}${step.exit_code != null ? ` (exit ${step.exit_code})` : ''}`
+  const extra =
+    step.status === 'success' || step.status === 'skipped'
+      ? step.status === 'skipped'
+        ? ' skipped'
+        : ''
+      : ` ${step.status}${step.exit_code != null ? ` (exit ${step.exit_code})` : ''}`
   return `${indent}${MARK[step.status] ?? '?'} ${step.id} ${formatMs(step.duration_ms)}${extra}`
 }
 
@@ -29,7 +37,8 @@ export function childLine(child: ChildReport): string {
   const parts = [`${MARK[child.status] ?? '?'} ${child.repository} › ${child.workflow}`, `[${child.id}]`, child.status, formatMs(child.duration_ms)]
   if (child.error?.step) parts.push(`failed at step ${child.error.step}${child.error.exit_code != null ? ` (exit ${child.error.exit_code})` : ''}`)
   // A message that already starts with its kind ("cycle: a → b → a") is not prefixed a second time.
-  else if (child.error && child.status !== 'success') parts.push(child.error.message.startsWith(`${child.error.kind}:`) ? child.error.message : `${child.error.kind}: ${child.error.message}`)
+  else if (child.error && child.status !== 'success')
+    parts.push(child.error.message.startsWith(`${child.error.kind}:`) ? child.error.message : `${child.error.kind}: ${child.error.message}`)
   if (child.status !== 'success' && child.status !== 'skipped' && child.workspace) parts.push(`workspace kept: ${child.workspace}`)
   if (child.parent_id) parts.push(`(from ${child.parent_id})`)
   return parts.join('  ')
@@ -74,7 +83,10 @@ export function summaryText(report: RunReport, fileWarnings = 0, colors?: Colors
   }
   // Warnings were printed as they came; the closing line counts them rather than printing each a second time.
   if (report.error) lines.push('', `error: ${report.error}`)
-  lines.push('', `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}${warningCount(report, fileWarnings)}`)
+  lines.push(
+    '',
+    `${MARK[report.status === 'success' ? 'success' : 'failure']} run ${report.run_id} ${report.status} in ${formatMs(report.duration_ms)}${warningCount(report, fileWarnings)}`
+  )
   return lines.map((l) => paint(l, colors)).join('\n')
 }
 
@@ -89,7 +101,8 @@ function unheardText(rows: DiscoveryEntry[]): string {
   const sources = rows.slice(0, 3).map((d) => d.repository)
   const more = rows.length > 3 ? ` and ${rows.length - 3} more` : ''
   const looked = [...new Set(rows.map((d) => d.fan_out?.candidates ?? 0))]
-  const candidates = looked.length === 1 ? `${looked[0]} ${looked[0] === 1 ? 'candidate' : 'candidates'}` : `${Math.min(...looked)}–${Math.max(...looked)} candidates`
+  const candidates =
+    looked.length === 1 ? `${looked[0]} ${looked[0] === 1 ? 'candidate' : 'candidates'}` : `${Math.min(...looked)}–${Math.max(...looked)} candidates`
   const fanOuts = rows.length === 1 ? 'the fan-out' : `${rows.length} fan-outs`
   return rows.length === 1 && rows[0].fan_out
     ? `nothing triggered from ${sources[0]}: ${rows[0].reason}`
@@ -128,7 +141,9 @@ export function planText(plan: RunPlan, fileWarnings = 0): string {
   if (plan.pullRequests.length > 0) {
     lines.push('', 'Pull requests that would be proposed (when there are changes):')
     for (const p of plan.pullRequests) {
-      lines.push(`  ${p.repository} › ${p.workflow} step ${p.step}: branch ${p.branch} → ${p.base}${p.push_only ? ' (push only)' : ''}${p.title ? `: ${JSON.stringify(p.title)}` : ''}`)
+      lines.push(
+        `  ${p.repository} › ${p.workflow} step ${p.step}: branch ${p.branch} → ${p.base}${p.push_only ? ' (push only)' : ''}${p.title ? `: ${JSON.stringify(p.title)}` : ''}`
+      )
     }
   }
   const { report } = plan
@@ -205,7 +220,12 @@ export class LiveOutput implements RunObserver {
     const text = cut < 0 ? held + chunk : held + chunk.slice(0, cut)
     this.partial.set(run.id, cut < 0 ? '' : chunk.slice(cut + 1))
     const prefix = this.prefix(run)
-    this.write(text.split('\n').map((l) => `${prefix}${l}\n`).join(''))
+    this.write(
+      text
+        .split('\n')
+        .map((l) => `${prefix}${l}\n`)
+        .join('')
+    )
   }
 
   stepFinished(run: RunLabel, step: StepReport): void {

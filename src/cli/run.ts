@@ -43,7 +43,15 @@ interface Io {
 
 export async function runCommand(argv: string[], io: Io): Promise<number> {
   const o = parseOptions('run', argv, {
-    values: { '--root': {}, '--repos': {}, '--repo': { repeatable: true }, '--from': {}, '--only': { repeatable: true }, '--ignore': { repeatable: true }, '--max-concurrency': {} },
+    values: {
+      '--root': {},
+      '--repos': {},
+      '--repo': { repeatable: true },
+      '--from': {},
+      '--only': { repeatable: true },
+      '--ignore': { repeatable: true },
+      '--max-concurrency': {}
+    },
     flags: ['--dry-run', '--keep-going', '--json', '--help', '-h']
   })
   if (o.flags.has('--help') || o.flags.has('-h')) {
@@ -58,7 +66,9 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const repos = repoMap(o.values.get('--repo'))
   const reposDir = o.values.get('--repos')?.[0]
   const root = o.values.get('--root')?.[0] ?? (reposDir === undefined && Object.keys(repos).length === 0 ? '.' : undefined)
-  for (const [what, dir] of [['--root', root], ['--repos', reposDir], ...Object.entries(repos).map(([n, d]) => [`--repo ${n}=${d}`, d])] as Array<[string, string | undefined]>) {
+  for (const [what, dir] of [['--root', root], ['--repos', reposDir], ...Object.entries(repos).map(([n, d]) => [`--repo ${n}=${d}`, d])] as Array<
+    [string, string | undefined]
+  >) {
     if (dir !== undefined) await expectDirectory(dir, what)
   }
   const json = o.flags.has('--json')
@@ -67,7 +77,11 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   if (graph.nodes.length === 0) throw new UsageError(noGraph(graph))
   let plan: ReturnType<typeof planRepositoryRun>
   try {
-    plan = planRepositoryRun(graph, { from: o.values.get('--from')?.[0], only: listOption(o.values.get('--only')), ignore: listOption(o.values.get('--ignore')) })
+    plan = planRepositoryRun(graph, {
+      from: o.values.get('--from')?.[0],
+      only: listOption(o.values.get('--only')),
+      ignore: listOption(o.values.get('--ignore'))
+    })
   } catch (error) {
     if (error instanceof RunSelectionError || error instanceof GraphSelectionError) throw new UsageError(error.message)
     throw error
@@ -82,7 +96,9 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     return 0
   }
 
-  log(`tako run: ${tasks.length} repositor${tasks.length === 1 ? 'y' : 'ies'}, publishers first: ${tasks.map((t) => t.repository).join(', ')} (up to ${maxConcurrency} at once)\n`)
+  log(
+    `tako run: ${tasks.length} repositor${tasks.length === 1 ? 'y' : 'ies'}, publishers first: ${tasks.map((t) => t.repository).join(', ')} (up to ${maxConcurrency} at once)\n`
+  )
   const controller = new AbortController()
   let signals = 0
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -111,7 +127,10 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       onEnd: (r) => {
         lines.flush(`${r.repository} stdout`)
         lines.flush(`${r.repository} stderr`)
-        if (r.status !== 'skipped' && r.status !== 'cancelled') log(`${r.status === 'success' ? '✓' : '✗'} ${r.repository} ${r.status}${r.exit_code !== null && r.exit_code !== 0 ? ` (exit code ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}${r.reason ? `: ${r.reason}` : ''} in ${formatMs(r.duration_ms)}\n`)
+        if (r.status !== 'skipped' && r.status !== 'cancelled')
+          log(
+            `${r.status === 'success' ? '✓' : '✗'} ${r.repository} ${r.status}${r.exit_code !== null && r.exit_code !== 0 ? ` (exit code ${r.exit_code})` : ''}${r.signal ? ` (${r.signal})` : ''}${r.reason ? `: ${r.reason}` : ''} in ${formatMs(r.duration_ms)}\n`
+          )
       }
     })
   } finally {
@@ -125,15 +144,33 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
 }
 
 function dryRunText(tasks: RepositoryTask[], command: string[]): string {
-  const out = [`tako run --dry-run: would run ${JSON.stringify(command)} in ${tasks.length} repositor${tasks.length === 1 ? 'y' : 'ies'}, in this order (nothing runs):`]
+  const out = [
+    `tako run --dry-run: would run ${JSON.stringify(command)} in ${tasks.length} repositor${tasks.length === 1 ? 'y' : 'ies'}, in this order (nothing runs):`
+  ]
   tasks.forEach((t, i) => out.push(`  ${i + 1}. ${t.repository}  ${t.path}${t.publishers.length > 0 ? `  (after ${t.publishers.join(', ')})` : ''}`))
   return out.join('\n')
 }
 
 function resultTable(results: RepositoryRunResult[]): string {
-  const rows = [['repository', 'status', 'exit', 'duration', 'note'], ...results.map((r) => [r.repository, r.status, r.exit_code === null ? '-' : String(r.exit_code), r.status === 'skipped' || (r.status === 'cancelled' && r.duration_ms === 0) ? '-' : formatMs(r.duration_ms), r.reason ?? (r.signal ? `killed by ${r.signal}` : '')])]
+  const rows = [
+    ['repository', 'status', 'exit', 'duration', 'note'],
+    ...results.map((r) => [
+      r.repository,
+      r.status,
+      r.exit_code === null ? '-' : String(r.exit_code),
+      r.status === 'skipped' || (r.status === 'cancelled' && r.duration_ms === 0) ? '-' : formatMs(r.duration_ms),
+      r.reason ?? (r.signal ? `killed by ${r.signal}` : '')
+    ])
+  ]
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)))
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n')
+  return rows
+    .map((row) =>
+      row
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd()
+    )
+    .join('\n')
 }
 
 /** Whole lines only, each with its repository's prefix: parallel commands never interleave within a line. */
@@ -146,7 +183,14 @@ class LinePrefixer {
     const text = (this.partial.get(key)?.text ?? '') + chunk
     const end = text.lastIndexOf('\n')
     this.partial.set(key, { prefix, text: end < 0 ? text : text.slice(end + 1) })
-    if (end >= 0) this.emit(`${text.slice(0, end).split('\n').map((l) => `${prefix}${l}`).join('\n')}\n`)
+    if (end >= 0)
+      this.emit(
+        `${text
+          .slice(0, end)
+          .split('\n')
+          .map((l) => `${prefix}${l}`)
+          .join('\n')}\n`
+      )
   }
 
   /** The last line of a command that did not end it with a newline. */

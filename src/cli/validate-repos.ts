@@ -27,7 +27,9 @@ export async function validateRepos(dir: string, out: (t: string) => void, err: 
       warnings += found.length
       const wf = Object.keys(config.workflows).length
       const subs = config.subscriptions.length
-      out(`✓ ${name}: ${wf} workflow${wf === 1 ? '' : 's'}, ${subs} subscription${subs === 1 ? '' : 's'}${found.length ? `, ${found.length} warning${found.length === 1 ? '' : 's'}` : ''}\n`)
+      out(
+        `✓ ${name}: ${wf} workflow${wf === 1 ? '' : 's'}, ${subs} subscription${subs === 1 ? '' : 's'}${found.length ? `, ${found.length} warning${found.length === 1 ? '' : 's'}` : ''}\n`
+      )
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
       invalid++
@@ -52,7 +54,14 @@ async function takoRepositories(dir: string): Promise<Array<{ name: string; root
     for (const repo of await readdir(path.join(dir, owner.name), { withFileTypes: true })) {
       if (!repo.isDirectory() || repo.name.startsWith('.')) continue
       const root = path.join(dir, owner.name, repo.name)
-      const hasFile = await Promise.all(['tako.yml', 'tako.yaml'].map((f) => stat(path.join(root, f)).then((s) => s.isFile(), () => false)))
+      const hasFile = await Promise.all(
+        ['tako.yml', 'tako.yaml'].map((f) =>
+          stat(path.join(root, f)).then(
+            (s) => s.isFile(),
+            () => false
+          )
+        )
+      )
       if (hasFile.some(Boolean)) found.push({ name: `${owner.name}/${repo.name}`, root })
     }
   }

@@ -42,7 +42,9 @@ export function builtinWithRules(): JsonSchema[] {
   return BUILTINS.map((builtin) => {
     const uses = builtin.versions.map((version) => `${builtin.name}@${version}`)
     const { $schema: _, ...withJson } = z.toJSONSchema(builtin.withSchema, { io: 'input', unrepresentable: 'any', target: 'draft-7' }) as JsonSchema
-    const properties = Object.fromEntries(Object.entries((withJson.properties ?? {}) as Record<string, JsonSchema>).map(([key, value]) => [key, templatable(value)]))
+    const properties = Object.fromEntries(
+      Object.entries((withJson.properties ?? {}) as Record<string, JsonSchema>).map(([key, value]) => [key, templatable(value)])
+    )
     // A step without `with` is left to load.ts ("needs event_type"): the schema names missing keys once `with` is there.
     return {
       if: { properties: { uses: { enum: uses, description: `A step using ${builtin.name}` } }, required: ['uses'] },

@@ -14,7 +14,6 @@ import { readRegularFile, RefusedFile } from '../engine/regular-file.js'
 import { parseDuration } from './duration.js'
 import { ConfigError } from './errors.js'
 import {
-  EVENT_TYPE_PATTERN,
   describeValue,
   envSchema,
   inputSpecSchema,
@@ -62,10 +61,18 @@ export function parseConfig(text: string, file: string): LoadResult {
   issues.sort((a, b) => a.line - b.line || a.col - b.col)
   if (loader.unlisted.errors + loader.unlisted.warnings > 0) {
     const { errors, warnings } = loader.unlisted
-    const more = [errors ? `${errors} more error${errors === 1 ? '' : 's'}` : '', warnings ? `${warnings} more warning${warnings === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ')
+    const more = [errors ? `${errors} more error${errors === 1 ? '' : 's'}` : '', warnings ? `${warnings} more warning${warnings === 1 ? '' : 's'}` : '']
+      .filter(Boolean)
+      .join(' and ')
     // Shown after the last one listed, where it points.
     const last = issues[issues.length - 1]
-    issues.push({ file, line: last.line, col: last.col, message: `and ${more} (only the first ${MAX_ISSUES} problems are listed)`, severity: errors ? 'error' : 'warning' })
+    issues.push({
+      file,
+      line: last.line,
+      col: last.col,
+      message: `and ${more} (only the first ${MAX_ISSUES} problems are listed)`,
+      severity: errors ? 'error' : 'warning'
+    })
   }
   const failed = issues.some((i) => i.severity === 'error')
   return failed || config === undefined ? { issues } : { config, issues }
@@ -73,10 +80,7 @@ export function parseConfig(text: string, file: string): LoadResult {
 
 /** Finds tako.yml, else tako.yaml, in `root` (or uses `configPath`, relative to `root`), reads and parses it.
     Returns the config and its warnings; throws ConfigError when the file is missing or has any error. */
-export async function loadConfig(opts: {
-  root: string
-  configPath?: string
-}): Promise<{ config: TakoConfig; warnings: ConfigIssue[]; path: string }> {
+export async function loadConfig(opts: { root: string; configPath?: string }): Promise<{ config: TakoConfig; warnings: ConfigIssue[]; path: string }> {
   const root = path.resolve(opts.root)
   const candidates = opts.configPath ? [path.resolve(root, opts.configPath)] : ['tako.yml', 'tako.yaml'].map((n) => path.join(root, n))
   for (const candidate of candidates) {
@@ -88,7 +92,13 @@ export async function loadConfig(opts: {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT' && candidates.length > 1) continue
       const why =
-        error instanceof RefusedFile ? `it ${error.message}` : code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message
+        error instanceof RefusedFile
+          ? `it ${error.message}`
+          : code === 'ENOENT'
+            ? 'no such file'
+            : code === 'EISDIR'
+              ? 'it is a directory'
+              : (error as Error).message
       throw new ConfigError([{ file: candidate, line: 0, col: 0, message: `cannot read the tako file: ${why}`, severity: 'error' }])
     }
     // Shown relative to the current folder, as the user would type it (`examples/x/tako.yml:10:3`), whatever --root was.
@@ -102,9 +112,7 @@ export async function loadConfig(opts: {
 }
 
 /** What a template may refer to where it stands. */
-type TemplateScope =
-  | { kind: 'subscription' }
-  | { kind: 'workflow'; workflow: string; inputs: string[]; steps: Set<string>; before: StepsBefore; run?: boolean }
+type TemplateScope = { kind: 'subscription' } | { kind: 'workflow'; workflow: string; inputs: string[]; steps: Set<string>; before: StepsBefore; run?: boolean }
 
 /** The ids of the steps that run before a point; a view, not a copy, so checking n steps stays linear. */
 interface StepsBefore {
@@ -452,7 +460,8 @@ class Loader {
     const args = w ?? {}
     const keys = Object.keys(builtin.withSchema.shape)
     for (const problem of withProblems(uses, builtin.withSchema, args, true)) {
-      if (problem.at === 'key' && Object.hasOwn(args, problem.key)) this.error([...at, problem.key], `${problem.message}${didYouMean(problem.key, keys)}`, 'key')
+      if (problem.at === 'key' && Object.hasOwn(args, problem.key))
+        this.error([...at, problem.key], `${problem.message}${didYouMean(problem.key, keys)}`, 'key')
       else if (problem.at === 'key') this.error(w ? at : step, problem.message, w ? 'key' : 'value')
       else this.error([...at, problem.key], problem.message)
     }
@@ -603,12 +612,21 @@ class Loader {
       }
       const [name] = ref.path
       if (scope.run && ref.filters.includes('shell_quote') && insideDoubleQuotes(text, offset)) {
-        this.warn(at, `${written} | shell_quote stands inside "…": bash does not read the quotes it adds there, so the value is unquoted again; remove the surrounding double quotes`, offset)
+        this.warn(
+          at,
+          `${written} | shell_quote stands inside "…": bash does not read the quotes it adds there, so the value is unquoted again; remove the surrounding double quotes`,
+          offset
+        )
       }
-      if (scope.run && ref.root === 'inputs' && !ref.filters.includes('shell_quote')) this.runInputs.push({ workflow: scope.workflow, name, at, offset, written })
+      if (scope.run && ref.root === 'inputs' && !ref.filters.includes('shell_quote'))
+        this.runInputs.push({ workflow: scope.workflow, name, at, offset, written })
       if (ref.root === 'inputs' && !ref.hasDefault && !scope.inputs.includes(name)) {
         const declared = scope.inputs.length ? `declared: ${list(scope.inputs)}` : 'it declares no inputs'
-        this.error(at, `"${ref.raw}" refers to input "${name}", which workflow "${scope.workflow}" does not declare${didYouMean(name, scope.inputs)} (${declared})`, offset)
+        this.error(
+          at,
+          `"${ref.raw}" refers to input "${name}", which workflow "${scope.workflow}" does not declare${didYouMean(name, scope.inputs)} (${declared})`,
+          offset
+        )
       } else if (ref.root === 'steps' && !scope.steps.has(name)) {
         this.error(at, `"${ref.raw}" refers to step "${name}", which does not exist in workflow "${scope.workflow}"${didYouMean(name, scope.steps)}`, offset)
       } else if (ref.root === 'steps' && !scope.before.has(name)) {
@@ -661,7 +679,8 @@ class Loader {
   private misplacedSteps(at: Path, raw: unknown, input: unknown): string | undefined {
     if (at[0] !== 'workflows' || !Array.isArray(valueAt(raw, ['workflows', 'steps']))) return undefined
     const line = this.line(['workflows', 'steps'], 'key')
-    if (at.length === 2 && at[1] === 'steps') return `"steps" at line ${line} is at the level of workflow names, so it reads as a workflow called "steps": indent it under its workflow`
+    if (at.length === 2 && at[1] === 'steps')
+      return `"steps" at line ${line} is at the level of workflow names, so it reads as a workflow called "steps": indent it under its workflow`
     const name = String(at[1])
     const stepless = (at.length === 3 && at[2] === 'steps') || (at.length === 2 && (input === null || input === undefined))
     return stepless ? `workflow "${name}" has no "steps"; the "steps" at line ${line} looks misplaced: indent it under "${name}"` : undefined
@@ -809,14 +828,21 @@ function flatten(issues: readonly z.core.$ZodIssue[], base: Path, raw: unknown):
     if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && absent) {
       out.push({ code: 'missing', path: at, message: issue.message })
     } else if (issue.code === 'invalid_union') {
-      const wrongKind = (branch: readonly z.core.$ZodIssue[]) =>
-        branch.length === 1 && branch[0].code === 'invalid_type' && branch[0].path.length === 0
+      const wrongKind = (branch: readonly z.core.$ZodIssue[]) => branch.length === 1 && branch[0].code === 'invalid_type' && branch[0].path.length === 0
       const fitting = issue.errors.filter((branch) => !wrongKind(branch))
       if (fitting.length > 0) {
-        out.push(...flatten(fitting.reduce((a, b) => (b.length < a.length ? b : a)), at, raw))
+        out.push(
+          ...flatten(
+            fitting.reduce((a, b) => (b.length < a.length ? b : a)),
+            at,
+            raw
+          )
+        )
       } else {
         const expected = issue.errors.map((branch) => typeName((branch[0] as { expected?: string }).expected))
-        const message = issue.message.startsWith('must ') ? issue.message : `must be ${[...new Set(expected)].join(' or ')}, got ${describeValue(valueAt(raw, at))}`
+        const message = issue.message.startsWith('must ')
+          ? issue.message
+          : `must be ${[...new Set(expected)].join(' or ')}, got ${describeValue(valueAt(raw, at))}`
         out.push({ code: 'invalid_type', path: at, message })
       }
     } else if (issue.code === 'invalid_key') {
@@ -870,7 +896,7 @@ function unwrap(schema: z.ZodType | undefined, value: unknown): z.ZodType | unde
     if (current instanceof z.ZodOptional || current instanceof z.ZodNullable) current = current.unwrap() as z.ZodType
     else if (current instanceof z.ZodUnion) {
       const options = current.options as z.ZodType[]
-      current = options.find((o) => (unwrap(o, undefined) instanceof z.ZodObject) === isPlainMap(value)) ?? options[0]
+      current = options.find((o) => unwrap(o, undefined) instanceof z.ZodObject === isPlainMap(value)) ?? options[0]
     } else return current
   }
 }

@@ -28,14 +28,11 @@ export function describeValue(value: unknown): string {
 const NAME_RULE = 'must start with a letter and contain only letters, digits, "_" and "-"'
 
 /** A name of a workflow, step, input, output or artifact; `what` names it in the message ("workflow name"). */
-const name = (what: string) =>
-  z.string().regex(NAME_PATTERN, { error: (iss) => `${what} ${describeValue(iss.input)} ${NAME_RULE}` })
+const name = (what: string) => z.string().regex(NAME_PATTERN, { error: (iss) => `${what} ${describeValue(iss.input)} ${NAME_RULE}` })
 
-const eventType = z
-  .string()
-  .regex(EVENT_TYPE_PATTERN, {
-    error: (iss) => `event type ${describeValue(iss.input)} must be snake_case (lower-case letters, digits and "_", starting with a letter)`
-  })
+const eventType = z.string().regex(EVENT_TYPE_PATTERN, {
+  error: (iss) => `event type ${describeValue(iss.input)} must be snake_case (lower-case letters, digits and "_", starting with a letter)`
+})
 
 const mustDuration = (iss: { input?: unknown }) => `must be a duration like 90s, 10m or 2h, got ${describeValue(iss.input)}`
 const duration = z
@@ -62,20 +59,28 @@ const versionLike = z.union([z.string(), z.number()], {
 
 export const envSchema = z
   .union([
-    z.record(z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `environment variable name ${describeValue(iss.input)} must contain only letters, digits and "_", and not start with a digit` }), scalar),
+    z.record(
+      z.string().regex(ENV_NAME_PATTERN, {
+        error: (iss) => `environment variable name ${describeValue(iss.input)} must contain only letters, digits and "_", and not start with a digit`
+      }),
+      scalar
+    ),
     z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, { error: (iss) => `must be NAME=value, got ${describeValue(iss.input)}` }))
   ])
   .describe('Environment variables: a map, or a list of "NAME=value"; values are templated')
 
 export const inputSpecSchema = z
   .strictObject({
-    type: z.enum(['string', 'boolean', 'number']).optional().describe('Type of the value, default string; text given for a boolean or number is coerced ("true", numerals)'),
+    type: z
+      .enum(['string', 'boolean', 'number'])
+      .optional()
+      .describe('Type of the value, default string; text given for a boolean or number is coerced ("true", numerals)'),
     required: z.boolean().optional().describe('The run is refused without a value; a default satisfies it'),
     default: scalar.optional().describe('Value when none is given; must fit the type and the validation'),
     description: z.string().optional().describe('What the input is for'),
     validation: z
       .strictObject({
-        enum: z.array(scalar).min(1).optional().describe('The allowed values, of the input\'s type'),
+        enum: z.array(scalar).min(1).optional().describe("The allowed values, of the input's type"),
         pattern: z.string().optional().describe('A regular expression a string value must match'),
         min: z.number().optional().describe('Smallest number allowed'),
         max: z.number().optional().describe('Largest number allowed')
@@ -135,9 +140,7 @@ export const stepMapSchema: z.ZodType<RawStepMap> = z.strictObject({
   with: z.record(z.string(), z.unknown()).optional().describe('Arguments of the built-in step; values are templated')
 })
 
-export const step: z.ZodType<RawStep> = z
-  .union([z.string(), stepMapSchema])
-  .meta({ id: 'Step', description: 'A step: a script (shorthand for run) or a map' })
+export const step: z.ZodType<RawStep> = z.union([z.string(), stepMapSchema]).meta({ id: 'Step', description: 'A step: a script (shorthand for run) or a map' })
 
 const inputsSchema = z.record(name('input name'), inputSpecSchema)
 
@@ -151,24 +154,26 @@ export const workflowSchema = z
   })
   .describe('A workflow: steps run in the repository checkout')
 
-export const subscriptionSchema = z.strictObject({
-  artifact: z
-    .string()
-    .regex(ARTIFACT_REF_PATTERN, {
-      error: (iss) => `must be owner/repo or owner/repo:artifact, got ${describeValue(iss.input)}`
-    })
-    .describe('The publisher and its artifact: owner/repo (artifact default) or owner/repo:artifact'),
-  events: z
-    .array(z.union([eventType, z.strictObject({ type: eventType.describe('Event type, snake_case') })]))
-    .min(1)
-    .describe('Event types this subscription reacts to'),
-  schema_version: versionLike.optional().describe('npm semver range, or [1.0.0...2.0.0) / (1.0.0...2.0.0]'),
-  filter: z.string().optional().describe('CEL expression'),
-  filters: z.array(z.string()).optional().describe('CEL expressions; all must be true'),
-  workflow: z.string().describe('Workflow of this repository to run'),
-  inputs: z.record(z.string(), scalar).optional().describe('Workflow inputs, templated with .event'),
-  runs_on: z.enum(['local', 'dispatch']).optional().describe('local: checked out and run in the job; dispatch: a workflow_dispatch run in this repository')
-}).meta({ id: 'Subscription', description: 'Runs a workflow of this repository when another repository emits an event' })
+export const subscriptionSchema = z
+  .strictObject({
+    artifact: z
+      .string()
+      .regex(ARTIFACT_REF_PATTERN, {
+        error: (iss) => `must be owner/repo or owner/repo:artifact, got ${describeValue(iss.input)}`
+      })
+      .describe('The publisher and its artifact: owner/repo (artifact default) or owner/repo:artifact'),
+    events: z
+      .array(z.union([eventType, z.strictObject({ type: eventType.describe('Event type, snake_case') })]))
+      .min(1)
+      .describe('Event types this subscription reacts to'),
+    schema_version: versionLike.optional().describe('npm semver range, or [1.0.0...2.0.0) / (1.0.0...2.0.0]'),
+    filter: z.string().optional().describe('CEL expression'),
+    filters: z.array(z.string()).optional().describe('CEL expressions; all must be true'),
+    workflow: z.string().describe('Workflow of this repository to run'),
+    inputs: z.record(z.string(), scalar).optional().describe('Workflow inputs, templated with .event'),
+    runs_on: z.enum(['local', 'dispatch']).optional().describe('local: checked out and run in the job; dispatch: a workflow_dispatch run in this repository')
+  })
+  .meta({ id: 'Subscription', description: 'Runs a workflow of this repository when another repository emits an event' })
 
 export const takoFileSchema = z
   .strictObject({
@@ -202,7 +207,7 @@ export const takoFileSchema = z
           .array(
             z.strictObject({
               type: eventType.describe('Event type, snake_case'),
-              schema_version: versionLike.optional().describe('Version of the payload\'s shape, matched against subscriptions\' schema_version'),
+              schema_version: versionLike.optional().describe("Version of the payload's shape, matched against subscriptions' schema_version"),
               description: z.string().optional().describe('What the event means')
             })
           )

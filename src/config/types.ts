@@ -17,11 +17,7 @@ export interface InputSpec {
 }
 
 export type OutputSource =
-  | { kind: 'stdout' }
-  | { kind: 'stderr' }
-  | { kind: 'file'; path: string }
-  | { kind: 'env'; name: string }
-  | { kind: 'regex'; pattern: string }
+  { kind: 'stdout' } | { kind: 'stderr' } | { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'regex'; pattern: string }
 
 export type Shell = 'bash' | 'sh'
 

@@ -115,7 +115,7 @@ export class ChildWorkflowExecutor {
       }
       const failed = result.failure
       return end(result.status, {
-        kind: result.status === 'failure' ? failed?.kind ?? 'step_failed' : result.status,
+        kind: result.status === 'failure' ? (failed?.kind ?? 'step_failed') : result.status,
         message: failed?.message ?? result.status,
         step: failed?.step || undefined,
         exit_code: failed?.exitCode ?? null,
@@ -131,7 +131,10 @@ export class ChildWorkflowExecutor {
   private async dispatch(req: ChildRequest, report: ChildReport, end: End): Promise<ChildReport> {
     const { tree } = req.parent
     if (!tree.dispatcher) {
-      return end('failure', { kind: 'dispatch_failed', message: `${report.repository} subscribes with runs_on: dispatch, which needs the GitHub Action (mode: dispatch); the CLI runs children locally only when runs_on is local or unset` })
+      return end('failure', {
+        kind: 'dispatch_failed',
+        message: `${report.repository} subscribes with runs_on: dispatch, which needs the GitHub Action (mode: dispatch); the CLI runs children locally only when runs_on is local or unset`
+      })
     }
     let inputs: Record<string, InputValue>
     try {
@@ -140,7 +143,14 @@ export class ChildWorkflowExecutor {
       return end('failure', { kind: 'invalid_inputs', message: messageOf(error) })
     }
     report.inputs = inputs
-    const outcome = await tree.dispatcher.dispatch({ childId: report.id, candidate: req.candidate, workflow: report.workflow, inputs, event: req.event, signal: req.signal })
+    const outcome = await tree.dispatcher.dispatch({
+      childId: report.id,
+      candidate: req.candidate,
+      workflow: report.workflow,
+      inputs,
+      event: req.event,
+      signal: req.signal
+    })
     if (outcome.url) report.url = outcome.url
     if (outcome.steps) report.steps = outcome.steps
     return end(outcome.status, outcome.error)

@@ -10,7 +10,7 @@ import { UsageError } from './errors.js'
 export async function makeDirectory(dir: string, what: string): Promise<string> {
   const full = path.resolve(dir)
   const missing: string[] = []
-  for (let current = full; ; ) {
+  for (let current = full; ;) {
     const { info, error } = await stat(current).then(
       (info) => ({ info, error: undefined }),
       (error: NodeJS.ErrnoException) => ({ info: undefined, error })

@@ -26,7 +26,6 @@ export interface DiscoveredCandidate {
   record: boolean
 }
 
-
 export interface DiscoverOptions {
   /** Called with each verdict as soon as it is known, so a match can start before the rest are read. */
   onVerdict?: (found: DiscoveredCandidate) => void
@@ -136,7 +135,8 @@ export class Discovery {
       if (record) warnings.push(warning)
       return { candidate, matches: [], record, entry: { ...base, result, reason } }
     }
-    if (read.kind === 'none') return problem('no_subscription', 'has no tako.yml', `${candidate.repository} skipped: it has no tako.yml${candidate.ref ? ` at ${candidate.ref}` : ''}`)
+    if (read.kind === 'none')
+      return problem('no_subscription', 'has no tako.yml', `${candidate.repository} skipped: it has no tako.yml${candidate.ref ? ` at ${candidate.ref}` : ''}`)
     if (read.kind === 'error') return problem('error', read.reason, `${candidate.repository} skipped: ${read.reason}`)
     if (read.note && this.firstTime(`note|${keyOf(candidate)}`)) warnings.push(`${candidate.repository}: ${read.note}`)
     // The same event emitted again (two runs of one publisher workflow) reuses the verdict: evaluated once per tree.

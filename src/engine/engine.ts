@@ -14,7 +14,7 @@ import { git } from './git.js'
 import { stringEnv } from './process-groups.js'
 import { WorkflowRunner, messageOf } from './workflow-runner.js'
 import { ScriptExecutor } from './script-executor.js'
-import { FanOutExecutor, type PlannedChild } from './builtins/fan-out.js'
+import { FanOutExecutor } from './builtins/fan-out.js'
 import { builtinExecutors, builtinFor } from './builtins/index.js'
 import { previewPullRequest, type PullRequestPreview } from './builtins/pull-request.js'
 import { pushOnlyDelivery, type Delivery } from './builtins/pull-request-api.js'
@@ -32,7 +32,6 @@ import { makeDirectory } from './directories.js'
 import type { ChildDispatcher, ChildMode } from './child-dispatcher.js'
 import type { StepExecutor } from './step-executor.js'
 import type { ChildReport, RunContext, RunReport, TakoEvent } from './types.js'
-
 
 export interface RunOptions {
   /** Repository checkout the root workflow runs in. */
@@ -100,7 +99,11 @@ export async function prepareRun(
     const found = subscriptionFor(config, opts.workflow, opts.event, opts.subscription)
     note = `event ${opts.event.type} from ${opts.event.source}: ${found.note}`
     if (found.subscription) {
-      const mapped = renderSubscriptionInputs(found.subscription, opts.event, { env: stringEnv(process.env), runId: opts.runId ?? newRunId(), repository: source })
+      const mapped = renderSubscriptionInputs(found.subscription, opts.event, {
+        env: stringEnv(process.env),
+        runId: opts.runId ?? newRunId(),
+        repository: source
+      })
       given = { ...mapped, ...opts.inputs }
     }
   }
@@ -112,7 +115,11 @@ export async function prepareRun(
 export async function originRepository(root: string): Promise<string | undefined> {
   const res = await git(['remote', 'get-url', 'origin'], { cwd: root }).catch(() => undefined)
   if (!res || res.code !== 0) return undefined
-  const url = res.stdout.toString('utf8').trim().replace(/\.git$/, '').replace(/\/$/, '')
+  const url = res.stdout
+    .toString('utf8')
+    .trim()
+    .replace(/\.git$/, '')
+    .replace(/\/$/, '')
   const m = /[:/]([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(url)
   return m ? `${m[1]}/${m[2]}` : undefined
 }
@@ -190,7 +197,14 @@ export async function executeRun(prepared: PreparedRun, opts: RunOptions): Promi
   let error: string | undefined
   let steps: RunReport['steps'] = []
   try {
-    const result = await runner.run({ config: prepared.config, workflow: prepared.workflow, inputs: prepared.inputs, scope: rootScope, event: opts.event, signal })
+    const result = await runner.run({
+      config: prepared.config,
+      workflow: prepared.workflow,
+      inputs: prepared.inputs,
+      scope: rootScope,
+      event: opts.event,
+      signal
+    })
     steps = result.steps
     status = result.status === 'success' ? 'success' : signal.aborted && signal.reason instanceof CancelReason ? 'cancelled' : 'failure'
     if (result.failure) error = result.failure.step ? `step "${result.failure.step}": ${result.failure.message}` : result.failure.message
@@ -312,15 +326,23 @@ function plannedPullRequests(plans: FanOutPlan[], parent: RunContext): PullReque
 function childPullRequests(child: ChildPlan, event: TakoEvent, parent: RunContext): PullRequestPreview[] {
   const workflow = child.config.workflows[child.match.subscription.workflow]
   if (!workflow) return []
-  const context: RunContext = { inputs: { ...(child.inputs ?? {}) }, steps: {}, event, env: parent.env, run_id: parent.run_id, repository: child.candidate.repository }
-  // The inputs the subscription would map from the event, as far as they can be known now.
-  if (!child.inputs) for (const [name, template] of Object.entries(child.match.subscription.inputs)) {
-    try {
-      context.inputs[name] = renderDeep(template, context, `subscription input "${name}"`) as string
-    } catch {
-      // Known only at run time: previewed as written.
-    }
+  const context: RunContext = {
+    inputs: { ...(child.inputs ?? {}) },
+    steps: {},
+    event,
+    env: parent.env,
+    run_id: parent.run_id,
+    repository: child.candidate.repository
   }
+  // The inputs the subscription would map from the event, as far as they can be known now.
+  if (!child.inputs)
+    for (const [name, template] of Object.entries(child.match.subscription.inputs)) {
+      try {
+        context.inputs[name] = renderDeep(template, context, `subscription input "${name}"`) as string
+      } catch {
+        // Known only at run time: previewed as written.
+      }
+    }
   const base = child.candidate.ref || '(its default branch)'
   return workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request').map((s) => previewPullRequest(s, context, workflow.name, base))
 }

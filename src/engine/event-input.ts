@@ -56,10 +56,16 @@ export function renderSubscriptionInputs(
  * The subscription of `config` that maps `event` to `workflow`: the one given (1-based), else the only one that
  * matches. None matching is not an error (the inputs then come from the command line) but is said in `note`.
  */
-export function subscriptionFor(config: TakoConfig, workflow: string, event: TakoEvent, index?: number): { subscription?: SubscriptionSpec; index?: number; note: string } {
+export function subscriptionFor(
+  config: TakoConfig,
+  workflow: string,
+  event: TakoEvent,
+  index?: number
+): { subscription?: SubscriptionSpec; index?: number; note: string } {
   if (index !== undefined) {
     const subscription = config.subscriptions[index - 1]
-    if (!subscription) throw new UsageError(`--subscription ${index}: the file has ${config.subscriptions.length} subscription${config.subscriptions.length === 1 ? '' : 's'}`)
+    if (!subscription)
+      throw new UsageError(`--subscription ${index}: the file has ${config.subscriptions.length} subscription${config.subscriptions.length === 1 ? '' : 's'}`)
     if (subscription.workflow !== workflow) throw new UsageError(`--subscription ${index} runs workflow "${subscription.workflow}", not "${workflow}"`)
     return { subscription, index, note: `inputs mapped by subscription ${index}` }
   }

@@ -33,16 +33,13 @@ function createEnvironments(): Record<ExpressionKind, Environment> {
   const fail = (message: string): never => {
     throw new EvaluationError(message)
   }
-  const version = (fn: string, text: string): string =>
-    toVersion(text) ?? fail(`semver.${fn}: "${text}" is not a version`)
+  const version = (fn: string, text: string): string => toVersion(text) ?? fail(`semver.${fn}: "${text}" is not a version`)
   const base = new Environment({ homogeneousAggregateLiterals: false, limits: LIMITS })
     .registerVariable('event', 'map')
     .registerVariable('payload', 'map')
     .registerFunction('string.lower(): string', (s: string) => s.toLowerCase())
     .registerFunction('string.upper(): string', (s: string) => s.toUpperCase())
-    .registerFunction('string.replace(string, string): string', (s: string, from: string, to: string) =>
-      replace(s, from, to, -1n)
-    )
+    .registerFunction('string.replace(string, string): string', (s: string, from: string, to: string) => replace(s, from, to, -1n))
     .registerFunction('string.replace(string, string, int): string', replace)
     .registerFunction('string.charAt(int): string', (s: string, i: bigint) =>
       i < 0n || i > BigInt(s.length) ? fail(`charAt: index ${i} out of range`) : s.charAt(Number(i))
@@ -58,15 +55,9 @@ function createEnvironments(): Record<ExpressionKind, Environment> {
     })
     .registerType('SemverNamespace', SemverNamespace)
     .registerConstant('semver', 'SemverNamespace', new SemverNamespace())
-    .registerFunction('SemverNamespace.major(string): int', (_: unknown, s: string) =>
-      BigInt(semver.major(version('major', s)))
-    )
-    .registerFunction('SemverNamespace.minor(string): int', (_: unknown, s: string) =>
-      BigInt(semver.minor(version('minor', s)))
-    )
-    .registerFunction('SemverNamespace.patch(string): int', (_: unknown, s: string) =>
-      BigInt(semver.patch(version('patch', s)))
-    )
+    .registerFunction('SemverNamespace.major(string): int', (_: unknown, s: string) => BigInt(semver.major(version('major', s))))
+    .registerFunction('SemverNamespace.minor(string): int', (_: unknown, s: string) => BigInt(semver.minor(version('minor', s))))
+    .registerFunction('SemverNamespace.patch(string): int', (_: unknown, s: string) => BigInt(semver.patch(version('patch', s))))
     .registerFunction('SemverNamespace.satisfies(string, string): bool', (_: unknown, s: string, range: string) => {
       try {
         return satisfiesRange(s, range)
@@ -110,8 +101,7 @@ export function compileExpression(source: string, kind: ExpressionKind): Compile
 
 function compileUncached(source: string, kind: ExpressionKind): CompiledExpression {
   environments ??= createEnvironments()
-  const invalid = (detail: string): ExpressionError =>
-    new ExpressionError(`invalid ${kind} expression "${source}": ${detail}`)
+  const invalid = (detail: string): ExpressionError => new ExpressionError(`invalid ${kind} expression "${source}": ${detail}`)
   if (source.trim() === '') throw invalid('it is empty')
   let parsed: ParseResult
   try {
@@ -156,9 +146,7 @@ function compileUncached(source: string, kind: ExpressionKind): CompiledExpressi
 /** Variables for an `if`: inputs, steps (steps.<id>.outputs.<name>, steps.<id>.status), env, event, payload. */
 export function ifVariables(ctx: RunContext): Record<string, unknown> {
   const env = Object.fromEntries(Object.entries(ctx.env).filter(([, v]) => v !== undefined))
-  const steps = Object.fromEntries(
-    Object.entries(ctx.steps).map(([id, step]) => [id, { status: step.status, outputs: { ...step.outputs } }])
-  )
+  const steps = Object.fromEntries(Object.entries(ctx.steps).map(([id, step]) => [id, { status: step.status, outputs: { ...step.outputs } }]))
   const eventVars = ctx.event ? filterVariables(ctx.event) : { event: {}, payload: {} }
   return { ...eventVars, inputs: toCel(ctx.inputs), steps, env }
 }

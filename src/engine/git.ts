@@ -44,7 +44,8 @@ function authConfig(auth: GitAuth | undefined): { config: Record<string, string>
   if (!auth) return { config: {} }
   if (!auth.token) return { config: { 'credential.helper': '' } }
   const url = new URL(auth.origin)
-  if (!/^https?:$/.test(url.protocol) || !/^[A-Za-z0-9.:[\]-]+$/.test(url.host)) throw new Error(`cannot authenticate git to ${auth.origin}: not an http(s) origin`)
+  if (!/^https?:$/.test(url.protocol) || !/^[A-Za-z0-9.:[\]-]+$/.test(url.host))
+    throw new Error(`cannot authenticate git to ${auth.origin}: not an http(s) origin`)
   if (/[\r\n]/.test(auth.token)) throw new Error('the token holds a line break')
   const protocol = url.protocol.slice(0, -1)
   const helper =
@@ -119,7 +120,10 @@ const BATCH_SCRIPT = `while [ $# -gt 0 ]; do
 done`
 
 /** readTakoFile for many repositories at once, in order; an Error for a repository git could not read. */
-export async function readTakoFiles(items: Array<{ dir: string; rev: string }>, opts: GitOptions = {}): Promise<Array<{ text: string; file: string } | null | Error>> {
+export async function readTakoFiles(
+  items: Array<{ dir: string; rev: string }>,
+  opts: GitOptions = {}
+): Promise<Array<{ text: string; file: string } | null | Error>> {
   if (items.length === 0) return []
   const res = await collect('sh', ['-c', BATCH_SCRIPT, 'sh', ...items.flatMap((i) => [i.dir, i.rev])], opts)
   let buf = res.stdout
@@ -168,7 +172,11 @@ const EXPLAIN_SCRIPT = `while [ $# -gt 0 ]; do
 done`
 
 /** Turns the "no tako file" answers that hide a corrupt repository or an unknown revision into Errors. */
-async function explainMissing(items: Array<{ dir: string; rev: string }>, found: Array<{ text: string; file: string } | null | Error>, opts: GitOptions): Promise<void> {
+async function explainMissing(
+  items: Array<{ dir: string; rev: string }>,
+  found: Array<{ text: string; file: string } | null | Error>,
+  opts: GitOptions
+): Promise<void> {
   const missing = found.map((f, i) => (f === null ? i : -1)).filter((i) => i >= 0)
   if (missing.length === 0) return
   const res = await collect('sh', ['-c', EXPLAIN_SCRIPT, 'sh', ...missing.flatMap((i) => [items[i].dir, items[i].rev])], opts)
@@ -177,7 +185,8 @@ async function explainMissing(items: Array<{ dir: string; rev: string }>, found:
     const [verdict, ...words] = (lines[k] ?? '').split(' ')
     const said = words.join(' ').trim()
     if (verdict === 'corrupt') found[i] = new Error(`the repository at ${items[i].dir} is corrupt (git: ${said})`)
-    else if (verdict === 'again') found[i] = new Error(`${said} could not be read at first and could a moment later (a failed fetch of a partial clone?); read it again`)
+    else if (verdict === 'again')
+      found[i] = new Error(`${said} could not be read at first and could a moment later (a failed fetch of a partial clone?); read it again`)
     // An empty repository has no HEAD yet: that is a repository without tako.yml, not an error.
     else if (verdict === 'norev' && items[i].rev !== 'HEAD') found[i] = new Error(`has no branch, tag or commit "${items[i].rev}" (git: ${said})`)
   })

@@ -17,7 +17,13 @@ export function shorten(text: string, max = FILTER_CHARS): string {
 
 /** What an edge carries: the event type (or its template), the artifact when not `default`, the range, the filters. */
 export function edgeLabel(e: GraphEdge): string {
-  const parts = [e.templated ? `${e.event_type}${e.artifact !== 'default' ? ` (${e.artifact})` : ''} (known at run time)` : e.artifact === 'default' ? e.event_type : `${e.event_type} (${e.artifact})`]
+  const parts = [
+    e.templated
+      ? `${e.event_type}${e.artifact !== 'default' ? ` (${e.artifact})` : ''} (known at run time)`
+      : e.artifact === 'default'
+        ? e.event_type
+        : `${e.event_type} (${e.artifact})`
+  ]
   if (e.range !== undefined) parts.push(`schema ${e.range}`)
   for (const f of e.filters) parts.push(`filter: ${shorten(f)}`)
   if (e.if !== undefined) parts.push(`if: ${shorten(e.if)}`)
@@ -49,11 +55,15 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
   const out: string[] = []
   const repos = graph.repositories.length
   const scope = opts.from ? `What ${opts.from} reaches` : 'Graph'
-  out.push(`${scope}: ${graph.nodes.length} workflow${graph.nodes.length === 1 ? '' : 's'} in ${repos} repositor${repos === 1 ? 'y' : 'ies'}, ${graph.edges.length} edge${graph.edges.length === 1 ? '' : 's'}${owner ? ` (names under ${owner}/)` : ''}`, '')
+  out.push(
+    `${scope}: ${graph.nodes.length} workflow${graph.nodes.length === 1 ? '' : 's'} in ${repos} repositor${repos === 1 ? 'y' : 'ies'}, ${graph.edges.length} edge${graph.edges.length === 1 ? '' : 's'}${owner ? ` (names under ${owner}/)` : ''}`,
+    ''
+  )
   const byFrom = new Map<string, GraphEdge[]>()
   for (const e of graph.edges) byFrom.set(e.from, [...(byFrom.get(e.from) ?? []), e])
   const unmatched = new Map<string, string[]>()
-  for (const f of graph.fan_outs.filter((f) => f.edges === 0)) unmatched.set(f.from, [...(unmatched.get(f.from) ?? []), `${f.event_type}${f.templated ? ' (known at run time)' : ''}: no subscriber found`])
+  for (const f of graph.fan_outs.filter((f) => f.edges === 0))
+    unmatched.set(f.from, [...(unmatched.get(f.from) ?? []), `${f.event_type}${f.templated ? ' (known at run time)' : ''}: no subscriber found`])
   const expanded = new Set<string>()
   const walk = (id: string, prefix: string, path: string[]): void => {
     expanded.add(id)
@@ -68,7 +78,14 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
     lines.forEach((line, i) => {
       const last = i === lines.length - 1
       const child = line.child
-      const note = child === undefined ? '' : path.includes(child) ? '   ↻ cycle' : expanded.has(child) && ((byFrom.get(child)?.length ?? 0) > 0 || unmatched.has(child)) ? '   (see above)' : ''
+      const note =
+        child === undefined
+          ? ''
+          : path.includes(child)
+            ? '   ↻ cycle'
+            : expanded.has(child) && ((byFrom.get(child)?.length ?? 0) > 0 || unmatched.has(child))
+              ? '   (see above)'
+              : ''
       out.push(`${prefix}${last ? '└── ' : '├── '}${line.text}${note}`)
       if (child !== undefined && note === '') walk(child, `${prefix}${last ? '    ' : '│   '}`, [...path, child])
     })
@@ -99,7 +116,8 @@ export function renderTree(graph: Graph, opts: { from?: string; starts?: string[
   const paths = allPaths(graph, starts)
   if (paths.length > 0) {
     out.push('', 'Paths:')
-    for (const p of paths) out.push(`  ${p.nodes.map(name).join(' → ')}${p.cycle ? '   (cycle)' : ''}${p.conditional ? '   (through a filter or condition)' : ''}`)
+    for (const p of paths)
+      out.push(`  ${p.nodes.map(name).join(' → ')}${p.cycle ? '   (cycle)' : ''}${p.conditional ? '   (through a filter or condition)' : ''}`)
   }
   const idle = graph.nodes.filter((n) => !covered.has(n.id))
   if (idle.length > 0 && !opts.from) out.push('', `Not connected: ${idle.map((n) => name(n.id)).join(', ')}`)
@@ -182,7 +200,8 @@ export function renderDot(graph: Graph): string {
       out.push(`  ${dotString(`unmatched ${i}`)} [label="no subscriber", style=dashed];`)
       out.push(`  ${dotString(f.from)} -> ${dotString(`unmatched ${i}`)} [label=${dotString(f.event_type)}, style=dashed];`)
     })
-  for (const e of graph.edges) out.push(`  ${dotString(e.from)} -> ${dotString(e.to)} [label=${dotString(edgeLabel(e))}${conditional(e) ? ', style=dashed' : ''}];`)
+  for (const e of graph.edges)
+    out.push(`  ${dotString(e.from)} -> ${dotString(e.to)} [label=${dotString(edgeLabel(e))}${conditional(e) ? ', style=dashed' : ''}];`)
   out.push('}')
   return out.join('\n')
 }

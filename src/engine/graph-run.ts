@@ -37,11 +37,13 @@ export function planRepositoryRun(graph: Graph, opts: { from?: string; only?: st
   for (const repo of broken) warnings.push(`${repo} is in a cycle of publishers: it runs before the others of that cycle (by name)`)
   const position = new Map(order.map((r, i) => [r, i]))
   const known = order.filter((r) => paths.has(r))
-  const matcher = (what: string) => (name: string): string[] => {
-    const hits = known.filter((r) => r.toLowerCase() === name.toLowerCase() || r.split('/')[1].toLowerCase() === name.toLowerCase())
-    if (hits.length === 0) throw new RunSelectionError(`${what} ${name}: no such repository in the graph (repositories: ${known.join(', ') || 'none'})`)
-    return hits
-  }
+  const matcher =
+    (what: string) =>
+    (name: string): string[] => {
+      const hits = known.filter((r) => r.toLowerCase() === name.toLowerCase() || r.split('/')[1].toLowerCase() === name.toLowerCase())
+      if (hits.length === 0) throw new RunSelectionError(`${what} ${name}: no such repository in the graph (repositories: ${known.join(', ') || 'none'})`)
+      return hits
+    }
   let selected = new Set(known)
   if (opts.from !== undefined) {
     const reached = new Set(reachableFrom(graph, opts.from).nodes.map((n) => n.repository))

@@ -80,7 +80,8 @@ export function buildGraph(repositories: GraphRepository[]): Graph {
   const warnings: string[] = []
   for (const repo of sorted) {
     if (repo.problem) warnings.push(`${repo.repository}: ${repo.problem}`)
-    for (const workflow of Object.keys(repo.config?.workflows ?? {}).sort()) nodes.push({ id: nodeId(repo.repository, workflow), repository: repo.repository, workflow })
+    for (const workflow of Object.keys(repo.config?.workflows ?? {}).sort())
+      nodes.push({ id: nodeId(repo.repository, workflow), repository: repo.repository, workflow })
   }
   for (const publisher of sorted) {
     if (!publisher.config) continue
@@ -130,7 +131,12 @@ export function buildGraph(repositories: GraphRepository[]): Graph {
     nodes,
     edges,
     fan_outs: fanOuts,
-    repositories: sorted.map((r) => ({ repository: r.repository, ...(r.path ? { path: r.path } : {}), workflows: Object.keys(r.config?.workflows ?? {}).length, ...(r.problem ? { problem: r.problem } : {}) })),
+    repositories: sorted.map((r) => ({
+      repository: r.repository,
+      ...(r.path ? { path: r.path } : {}),
+      workflows: Object.keys(r.config?.workflows ?? {}).length,
+      ...(r.problem ? { problem: r.problem } : {})
+    })),
     cycles,
     warnings
   }
@@ -237,7 +243,10 @@ export function startNodes(graph: Graph, from: string): string[] {
   }
   if (workflow === undefined) return ofRepo.map((n) => n.id)
   const node = ofRepo.find((n) => n.workflow === workflow)
-  if (!node) throw new GraphSelectionError(`--from ${from}: ${ofRepo[0].repository} has no workflow "${workflow}" (workflows: ${ofRepo.map((n) => n.workflow).join(', ')})`)
+  if (!node)
+    throw new GraphSelectionError(
+      `--from ${from}: ${ofRepo[0].repository} has no workflow "${workflow}" (workflows: ${ofRepo.map((n) => n.workflow).join(', ')})`
+    )
   return [node.id]
 }
 
@@ -270,7 +279,12 @@ export function repositoryOrder(deps: Map<string, Set<string>>): { order: string
   const reach = (from: string, links: Map<string, string[]>): Set<string> => {
     const seen = new Set<string>()
     const stack = [from]
-    while (stack.length > 0) for (const n of links.get(stack.pop() as string) ?? []) if (remaining.has(n) && !seen.has(n)) (seen.add(n), stack.push(n))
+    while (stack.length > 0)
+      for (const n of links.get(stack.pop() as string) ?? [])
+        if (remaining.has(n) && !seen.has(n)) {
+          seen.add(n)
+          stack.push(n)
+        }
     return seen
   }
   // Walks upstream until every remaining repository it waits for also waits for it: then it sits in a source cycle.

@@ -65,11 +65,7 @@ function check(spec: InputSpec, value: InputValue): { value: InputValue } | { pr
 
 /** Coerces text ("true"/"false", numerals) to the declared type, applies defaults, checks enum/pattern/min/max and
     required (satisfied by a default), rejects undeclared inputs listing the declared ones. Collects ALL problems. */
-export function resolveInputs(
-  workflow: string,
-  specs: Record<string, InputSpec>,
-  given: Record<string, InputValue>
-): Record<string, InputValue> {
+export function resolveInputs(workflow: string, specs: Record<string, InputSpec>, given: Record<string, InputValue>): Record<string, InputValue> {
   const problems: string[] = []
   const declared = Object.keys(specs)
   for (const name of Object.keys(given)) {

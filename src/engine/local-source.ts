@@ -41,7 +41,11 @@ export class LocalRepositorySource implements RepositorySource {
       }
       const key = parsed.repository.toLowerCase()
       if (!this.paths.has(key)) {
-        problems.push({ repository: parsed.repository, ref: parsed.ref, reason: `listed in repos: but not found locally (give --repos DIR holding ${parsed.repository}, or --repo ${parsed.repository}=PATH)` })
+        problems.push({
+          repository: parsed.repository,
+          ref: parsed.ref,
+          reason: `listed in repos: but not found locally (give --repos DIR holding ${parsed.repository}, or --repo ${parsed.repository}=PATH)`
+        })
         continue
       }
       byKey.set(key, { repository: this.displayName(key), ref: parsed.ref })
@@ -85,7 +89,7 @@ export class LocalRepositorySource implements RepositorySource {
         })
       })
     )
-    return Promise.all(results.map((r, i) => (r instanceof Error ? r : explain(candidates[i], this.pathOf(candidates[i]), r))))
+    return Promise.all(results.map(async (r, i) => (r instanceof Error ? r : explain(candidates[i], this.pathOf(candidates[i]), r))))
   }
 
   async checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void> {
@@ -199,7 +203,12 @@ async function explain(candidate: Candidate, dir: string, file: TakoFileRead | n
     return null
   }
   for (const name of ['tako.yml', 'tako.yaml']) {
-    if (await stat(path.join(dir, name)).then((s) => s.isFile(), () => false)) {
+    if (
+      await stat(path.join(dir, name)).then(
+        (s) => s.isFile(),
+        () => false
+      )
+    ) {
       return new SourceError(`${name} is not committed (children run the committed state): commit it in ${relative(dir)}`, 'not_found')
     }
   }

@@ -84,7 +84,14 @@ export async function planFanOuts(
       const typeProblem = checkEventType(rendered.event_type)
       if (typeProblem) throw new Error(typeProblem)
       const settings = parseFanOutWith({ ...rendered, payload })
-      plan.event = { id: 'dry-run', type: settings.event_type, source: scope.label.repository, artifact: settings.artifact, schema_version: settings.schema_version, payload }
+      plan.event = {
+        id: 'dry-run',
+        type: settings.event_type,
+        source: scope.label.repository,
+        artifact: settings.artifact,
+        schema_version: settings.schema_version,
+        payload
+      }
     } catch (error) {
       plan.error = messageOf(error)
       continue
@@ -112,7 +119,11 @@ async function planChild(fanOut: FanOutExecutor, item: PlannedChild, parent: Fan
     return child
   }
   try {
-    child.inputs = resolveInputs(name, workflow.inputs, renderSubscriptionInputs(item.match.subscription, event, { env: stringEnv(scope.tree.baseEnv ?? process.env), runId: scope.tree.runId, repository }))
+    child.inputs = resolveInputs(
+      name,
+      workflow.inputs,
+      renderSubscriptionInputs(item.match.subscription, event, { env: stringEnv(scope.tree.baseEnv ?? process.env), runId: scope.tree.runId, repository })
+    )
   } catch (error) {
     child.inputsProblem = { kind: 'error', message: messageOf(error) }
     return child
@@ -125,7 +136,14 @@ async function planChild(fanOut: FanOutExecutor, item: PlannedChild, parent: Fan
     depth: scope.depth + 1,
     background: []
   }
-  const context: RunContext = { inputs: child.inputs, steps: {}, env: stringEnv(scope.tree.baseEnv ?? process.env), run_id: scope.tree.runId, repository, event }
+  const context: RunContext = {
+    inputs: child.inputs,
+    steps: {},
+    env: stringEnv(scope.tree.baseEnv ?? process.env),
+    run_id: scope.tree.runId,
+    repository,
+    event
+  }
   try {
     child.fanOuts = await planFanOuts(fanOut, workflow, context, childScope, signal)
   } catch (error) {
@@ -152,7 +170,9 @@ export function planErrors(plans: FanOutPlan[], where = ''): string[] {
 export function planJson(plans: FanOutPlan[]): unknown[] {
   return plans.map((f) => ({
     step: f.step,
-    ...(f.event ? { event: { type: f.event.type, source: f.event.source, artifact: f.event.artifact, schema_version: f.event.schema_version, payload: f.event.payload } } : {}),
+    ...(f.event
+      ? { event: { type: f.event.type, source: f.event.source, artifact: f.event.artifact, schema_version: f.event.schema_version, payload: f.event.payload } }
+      : {}),
     unresolved_payload: f.unresolved,
     ...(f.runtime ? { decided_at_run_time: f.runtime } : {}),
     ...(f.error ? { error: f.error } : {}),

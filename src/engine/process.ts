@@ -90,8 +90,7 @@ export async function runScript(opts: RunScriptOptions): Promise<ScriptResult> {
 }
 
 async function execute(file: string, opts: RunScriptOptions, result: ScriptResult): Promise<void> {
-  const [command, args] =
-    opts.shell === 'bash' ? ['bash', ['--noprofile', '--norc', '-eo', 'pipefail', file]] : ['sh', ['-e', file]]
+  const [command, args] = opts.shell === 'bash' ? ['bash', ['--noprofile', '--norc', '-eo', 'pipefail', file]] : ['sh', ['-e', file]]
   const stdout = capture('stdout', result.stdout, result, opts.onOutput)
   const stderr = capture('stderr', result.stderr, result, opts.onOutput)
   let child: StartedProcess

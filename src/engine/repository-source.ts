@@ -56,7 +56,7 @@ export function parseRepoRef(text: string): Candidate | string {
   if (!REPO_NAME.test(repository) || repository.split('/').some((part) => part === '.' || part === '..')) {
     return `"${text}" is not a repository name of the form owner/repo[@ref]`
   }
-  if (at >= 0 && !/^[A-Za-z0-9._\/-]+$/.test(ref)) return `"${text}": "${ref}" is not a valid ref`
+  if (at >= 0 && !/^[A-Za-z0-9._/-]+$/.test(ref)) return `"${text}": "${ref}" is not a valid ref`
   if (ref.startsWith('-') || ref.includes('..')) return `"${text}": "${ref}" is not a valid ref`
   return { repository, ref }
 }

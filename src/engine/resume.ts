@@ -7,14 +7,25 @@ import { childSucceeded, type ChildReport, type RunReport, type TakoEvent } from
 
 /** Same repository, workflow and event (type, source, schema version, payload) => same fingerprint. */
 export function childFingerprint(repository: string, workflow: string, event: Pick<TakoEvent, 'type' | 'source' | 'schema_version' | 'payload'>): string {
-  const canonical = JSON.stringify([repository.toLowerCase(), workflow, event.type, event.source.toLowerCase(), event.schema_version ?? '', sortKeys(event.payload)])
+  const canonical = JSON.stringify([
+    repository.toLowerCase(),
+    workflow,
+    event.type,
+    event.source.toLowerCase(),
+    event.schema_version ?? '',
+    sortKeys(event.payload)
+  ])
   return createHash('sha256').update(canonical).digest('hex').slice(0, 32)
 }
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys)
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]))
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])])
+    )
   }
   return value
 }

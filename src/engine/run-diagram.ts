@@ -37,7 +37,8 @@ export type Diagram = { mermaid: string } | { omitted: string }
 /** The tree of a finished run: one node per child, edges from the run that fanned out, labelled with the event. */
 export function runDiagram(report: RunReport): Diagram {
   const children = flatten(report.children)
-  if (children.length > MERMAID_MAX_EDGES) return tooBig(`the tree has ${children.length} child runs, more than the ${MERMAID_MAX_EDGES} a diagram shows legibly`)
+  if (children.length > MERMAID_MAX_EDGES)
+    return tooBig(`the tree has ${children.length} child runs, more than the ${MERMAID_MAX_EDGES} a diagram shows legibly`)
   const ids = new Map(children.map((c, i) => [c.id, `c${i}`]))
   const nodes: DiagramNode[] = [{ id: 'root', label: `${mermaidText(report.source)}<br/>${mermaidText(report.workflow)}`, status: report.status }]
   const edges: string[] = []
@@ -46,7 +47,12 @@ export function runDiagram(report: RunReport): Diagram {
     const pr = prs.find((p) => safeUrl(p.url))
     const extra = pr?.number != null ? `<br/>${mermaidText(`PR #${pr.number}`)}` : ''
     const id = ids.get(c.id) as string
-    nodes.push({ id, label: `${mermaidText(c.repository)}<br/>${mermaidText(c.workflow)}<br/>${mermaidText(c.status)}${extra}`, status: c.status, url: safeUrl(pr?.url) ?? safeUrl(c.url) })
+    nodes.push({
+      id,
+      label: `${mermaidText(c.repository)}<br/>${mermaidText(c.workflow)}<br/>${mermaidText(c.status)}${extra}`,
+      status: c.status,
+      url: safeUrl(pr?.url) ?? safeUrl(c.url)
+    })
     const parent = c.parent_id ? ids.get(c.parent_id) : 'root'
     edges.push(`  ${parent ?? 'root'} -->|"${mermaidText(c.event.type)}"| ${id}`)
   }
@@ -61,7 +67,11 @@ export function plannedDiagram(report: RunReport, plan: PlannedFanOut[]): Diagra
   const edges: string[] = []
   planned.forEach(({ c, event }, i) => {
     const verdict = c.blocked ? 'would not run' : 'would run'
-    nodes.push({ id: `p${i}`, label: `${mermaidText(c.candidate.repository)}<br/>${mermaidText(c.match.subscription.workflow)}<br/>${mermaidText(verdict)}`, status: c.blocked ? 'skipped' : 'planned' })
+    nodes.push({
+      id: `p${i}`,
+      label: `${mermaidText(c.candidate.repository)}<br/>${mermaidText(c.match.subscription.workflow)}<br/>${mermaidText(verdict)}`,
+      status: c.blocked ? 'skipped' : 'planned'
+    })
     edges.push(`  root -->|"${mermaidText(event)}"| p${i}`)
   })
   return assemble(nodes, edges)
@@ -77,7 +87,8 @@ function assemble(nodes: DiagramNode[], edges: string[]): Diagram {
   for (const n of nodes) if (n.url) out.push(`  click ${n.id} href "${n.url}" _blank`)
   out.push(...STATUS_CLASSES.map((c) => `  ${c}`))
   const text = out.join('\n')
-  if (text.length > MERMAID_MAX_CHARS) return tooBig(`its text would be ${text.length} characters, past the ${MERMAID_MAX_CHARS} kept under GitHub's Mermaid limit`)
+  if (text.length > MERMAID_MAX_CHARS)
+    return tooBig(`its text would be ${text.length} characters, past the ${MERMAID_MAX_CHARS} kept under GitHub's Mermaid limit`)
   return { mermaid: text }
 }
 

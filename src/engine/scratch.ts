@@ -14,7 +14,7 @@ export async function createScratch(runRoot: string, runId: string, pid = proces
   const parent = path.join(runRoot, TEMP_DIR)
   await removeStale(parent)
   const dir = path.join(parent, `${pid}-${runId}`)
-  return makeDirectory(dir, 'the run\'s scratch folder')
+  return makeDirectory(dir, "the run's scratch folder")
 }
 
 /** Removes this run's scratch folder, and the shared parent when no other run holds one. */

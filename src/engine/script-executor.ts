@@ -39,7 +39,13 @@ export class ScriptExecutor implements StepExecutor {
       )
       const logTail = result.combined.tailLines(LOG_TAIL_LINES, LOG_TAIL_BYTES)
       if (result.timedOut) {
-        return { status: 'timed_out', exitCode: result.exitCode, outputs: {}, error: `step "${step.id}" timed out after ${formatMs(step.timeoutMs ?? 0)} (its timeout)`, logTail }
+        return {
+          status: 'timed_out',
+          exitCode: result.exitCode,
+          outputs: {},
+          error: `step "${step.id}" timed out after ${formatMs(step.timeoutMs ?? 0)} (its timeout)`,
+          logTail
+        }
       }
       if (result.cancelled) {
         return { status: abortStatus(inv.signal), exitCode: result.exitCode, outputs: {}, error: abortReason(inv.signal), logTail }
@@ -103,16 +109,16 @@ async function readOutput(
       return from.stderr.trim()
     case 'file': {
       try {
-        return (await readRegularFile(source.path, { maxBytes: MAX_OUTPUT_FILE_BYTES, within: from.cwd, folderName: 'working directory' })).toString('utf8').replace(/\r?\n$/, '')
+        return (await readRegularFile(source.path, { maxBytes: MAX_OUTPUT_FILE_BYTES, within: from.cwd, folderName: 'working directory' }))
+          .toString('utf8')
+          .replace(/\r?\n$/, '')
       } catch (error) {
         if (error instanceof RefusedFile) return { problem: `file "${source.path}" ${error.message}` }
         return { problem: `file "${source.path}" was not written` }
       }
     }
     case 'env':
-      return source.name in from.fileOutputs
-        ? from.fileOutputs[source.name]
-        : { problem: `"${source.name}" was not written to $TAKO_OUTPUT` }
+      return source.name in from.fileOutputs ? from.fileOutputs[source.name] : { problem: `"${source.name}" was not written to $TAKO_OUTPUT` }
     case 'regex': {
       const value = regexCapture(source.pattern, from.stdout, { multiline: true })
       return value ?? { problem: `pattern /${source.pattern}/ did not match the step's output` }

@@ -17,8 +17,7 @@ export function toVersion(text: string): string | null {
     string or throws Error('invalid schema_version range "..."'). */
 export function normalizeRange(range: string): string {
   const trimmed = range.trim()
-  const invalid = (why?: string): Error =>
-    new Error(`invalid schema_version range "${range}"${why ? `: ${why}` : ''}`)
+  const invalid = (why?: string): Error => new Error(`invalid schema_version range "${range}"${why ? `: ${why}` : ''}`)
   const interval = INTERVAL.exec(trimmed)
   if (interval) {
     const [, open, lowText, highText, close] = interval

@@ -94,9 +94,7 @@ export function renderDeep(value: unknown, ctx: RunContext, where: string): unkn
   if (typeof value === 'string') return renderTemplate(value, ctx, where)
   if (Array.isArray(value)) return value.map((item, i) => renderDeep(item, ctx, `${where}[${i}]`))
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, renderDeep(item, ctx, `${where}.${key}`)])
-    )
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderDeep(item, ctx, `${where}.${key}`)]))
   }
   return value
 }
@@ -151,9 +149,7 @@ function findClose(text: string, from: number): number {
 
 /** A `}}` with no `{{` is most often JSON, jq or shell; it is a mistake when what precedes it reads like a tako path. */
 function looksLikeTemplateTail(line: string): boolean {
-  return /(^|[\s{(])\.(inputs|Inputs|steps|Steps|event|Event|env|Env|run_id|repository)(\.[\w-]+)*\s*(\|\s*\w+(\s+("[^"]*"|'[^']*'))?\s*)*$/.test(
-    line
-  )
+  return /(^|[\s{(])\.(inputs|Inputs|steps|Steps|event|Event|env|Env|run_id|repository)(\.[\w-]+)*\s*(\|\s*\w+(\s+("[^"]*"|'[^']*'))?\s*)*$/.test(line)
 }
 
 function snippet(text: string, offset: number): string {
@@ -288,10 +284,7 @@ function evaluate(expression: Expression, ctx: RunContext, where: string): strin
     } else if (missing === undefined) value = applyFilter(filter.name, value)
   }
   if (missing !== undefined) {
-    throw new TemplateError(
-      where,
-      `"${expression.raw}" references ${expression.written}, which is not defined${missing ? ` (${missing})` : ''}`
-    )
+    throw new TemplateError(where, `"${expression.raw}" references ${expression.written}, which is not defined${missing ? ` (${missing})` : ''}`)
   }
   return toText(value)
 }

@@ -13,12 +13,15 @@ export function setLongTimeout(fn: () => void, ms: number, slice = MAX_TIMER_MS)
   const due = Date.now() + ms
   let timer: NodeJS.Timeout
   const arm = (left: number): void => {
-    timer = setTimeout(() => {
-      // Re-measure rather than count slices: a busy machine fires timers late, never early.
-      const rest = due - Date.now()
-      if (rest > 0) arm(rest)
-      else fn()
-    }, Math.min(Math.max(left, 0), slice))
+    timer = setTimeout(
+      () => {
+        // Re-measure rather than count slices: a busy machine fires timers late, never early.
+        const rest = due - Date.now()
+        if (rest > 0) arm(rest)
+        else fn()
+      },
+      Math.min(Math.max(left, 0), slice)
+    )
   }
   arm(ms)
   return { clear: () => clearTimeout(timer) }

@@ -72,7 +72,13 @@ export class WorkflowRunner {
           result = {
             status: report.report.status as WorkflowStatus,
             steps: reports,
-            failure: { step: step.id, exitCode: report.report.exit_code, message: report.outcome.error ?? 'failed', logTail: report.outcome.logTail, kind: report.outcome.errorKind }
+            failure: {
+              step: step.id,
+              exitCode: report.report.exit_code,
+              message: report.outcome.error ?? 'failed',
+              logTail: report.outcome.logTail,
+              kind: report.outcome.errorKind
+            }
           }
         }
       }
@@ -230,4 +236,3 @@ export function applyWorkflowEnv(workflow: WorkflowSpec, context: RunContext): v
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
-

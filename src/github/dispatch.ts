@@ -112,14 +112,20 @@ export interface DispatchedRun {
 }
 
 /** Sends the cancellation of every run at once, each bounded by CANCEL_TIMEOUT_MS; says how each went. */
-export async function cancelRuns(opts: { apiUrl: string; token: string }, runs: DispatchedRun[]): Promise<Array<{ run: DispatchedRun; stopped: boolean; note: string }>> {
+export async function cancelRuns(
+  opts: { apiUrl: string; token: string },
+  runs: DispatchedRun[]
+): Promise<Array<{ run: DispatchedRun; stopped: boolean; note: string }>> {
   const api = new GitHubApi(createOctokit({ token: opts.token, baseUrl: opts.apiUrl }), systemClock)
   return Promise.all(runs.map(async (run) => ({ run, ...(await cancelRun(api, run)) })))
 }
 
 async function cancelRun(api: GitHubApi, run: DispatchedRun): Promise<{ stopped: boolean; note: string }> {
   try {
-    const res = await api.request('POST', `/repos/${run.repository}/actions/runs/${run.id}/cancel`, { signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), urgent: true })
+    const res = await api.request('POST', `/repos/${run.repository}/actions/runs/${run.id}/cancel`, {
+      signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
+      urgent: true
+    })
     if (res.status === 202 || res.status === 200) return { stopped: true, note: 'the run was cancelled on GitHub' }
     if (res.status === 409) return { stopped: true, note: 'the run had already completed on GitHub' }
     return { stopped: false, note: `could not cancel the run on GitHub (${apiError(res).message}); it may still be running` }
@@ -289,7 +295,10 @@ export class WorkflowDispatcher implements ChildDispatcher {
           return {
             status: 'failure',
             url: run.url,
-            error: { kind: 'dispatch_failed', message: `lost track of the dispatched run in ${req.candidate.repository} (${errorText(error)}); it may still be running` }
+            error: {
+              kind: 'dispatch_failed',
+              message: `lost track of the dispatched run in ${req.candidate.repository} (${errorText(error)}); it may still be running`
+            }
           }
         }
       }
@@ -321,12 +330,19 @@ export class WorkflowDispatcher implements ChildDispatcher {
       case 'stale':
         return { status: 'cancelled', url, error: { kind: 'cancelled', message: 'GitHub marked the run stale before it finished' } }
       case 'action_required':
-        return { status: 'failure', url, error: { kind: 'dispatch_failed', message: 'the run needs someone to approve it on GitHub (conclusion action_required)' } }
+        return {
+          status: 'failure',
+          url,
+          error: { kind: 'dispatch_failed', message: 'the run needs someone to approve it on GitHub (conclusion action_required)' }
+        }
       case 'startup_failure':
         return {
           status: 'failure',
           url,
-          error: { kind: 'dispatch_failed', message: `the run failed to start (startup_failure): check .github/workflows/${this.opts.workflowFile} in ${req.candidate.repository}` }
+          error: {
+            kind: 'dispatch_failed',
+            message: `the run failed to start (startup_failure): check .github/workflows/${this.opts.workflowFile} in ${req.candidate.repository}`
+          }
         }
       case 'skipped':
         return { status: 'failure', url, error: { kind: 'dispatch_failed', message: 'every job of the run was skipped: the child workflow did not run' } }
@@ -405,7 +421,10 @@ function aborted(signal: AbortSignal, note: string): DispatchOutcome {
 
 /** The end of a job log without runner timestamps and without the post-job cleanup that follows the failure. */
 export function jobLogTail(text: string, lines = LOG_TAIL_LINES): string {
-  const all = text.replace(/\r/g, '').split('\n').map((l) => l.replace(/^\uFEFF?\d{4}-\d\d-\d\dT[\d:.]+Z ?/, ''))
+  const all = text
+    .replace(/\r/g, '')
+    .split('\n')
+    .map((l) => l.replace(/^\uFEFF?\d{4}-\d\d-\d\dT[\d:.]+Z ?/, ''))
   const cleanup = all.findIndex((l) => l === 'Post job cleanup.' || l.startsWith('Cleaning up orphan processes'))
   const kept = (cleanup >= 0 ? all.slice(0, cleanup) : all).filter((l, i, list) => l !== '' || i < list.length - 1)
   return kept.slice(-lines).join('\n')
@@ -493,7 +512,8 @@ class GitHubApi {
         (res) => ({ status: res.status, headers: res.headers as ApiResponse['headers'], body: res.data as unknown }),
         (error: unknown) => {
           const answer = (error as { status?: number; response?: { headers: ApiResponse['headers']; data: unknown } }).response
-          if (answer && typeof (error as { status?: unknown }).status === 'number') return { status: (error as { status: number }).status, headers: answer.headers, body: answer.data }
+          if (answer && typeof (error as { status?: unknown }).status === 'number')
+            return { status: (error as { status: number }).status, headers: answer.headers, body: answer.data }
           throw refused ? new NotSent() : error
         }
       )

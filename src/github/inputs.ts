@@ -47,7 +47,12 @@ const schema = z.object({
   }),
   cache: bool(Inputs.Cache),
   cacheKey: z.string().transform((v) => v.trim()),
-  cacheRestoreKeys: z.string().transform((v) => v.split('\n').map((l) => l.trim()).filter(Boolean)),
+  cacheRestoreKeys: z.string().transform((v) =>
+    v
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+  ),
   dryRun: bool(Inputs.DryRun),
   keepWorkspaces: bool(Inputs.KeepWorkspaces),
   strict: bool(Inputs.Strict),
@@ -60,7 +65,10 @@ const schema = z.object({
   dispatchWorkflow: z.string().transform((v, ctx) => {
     const t = v.trim().replace(/^\.github\/workflows\//, '') || 'tako.yml'
     if (/^[A-Za-z0-9._-]+\.ya?ml$/.test(t)) return t
-    ctx.addIssue({ code: 'custom', message: `input "dispatch-workflow" must be the file name of a workflow in .github/workflows/ of each subscriber (like tako.yml), got "${v}"` })
+    ctx.addIssue({
+      code: 'custom',
+      message: `input "dispatch-workflow" must be the file name of a workflow in .github/workflows/ of each subscriber (like tako.yml), got "${v}"`
+    })
     return z.NEVER
   }),
   event: parsedBy(Inputs.Event, parseEventInput),
@@ -104,7 +112,10 @@ export function getInputs(): ActionInputs {
 /** `name=value` lines (a value keeps every `=`), else a YAML/JSON map of scalars. Every value stays the text it was
     written as (`1.10`, `0123`): the engine coerces it to the type the workflow declares. */
 export function parseWorkflowInputs(text: string): Record<string, string> {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   if (lines.length === 0) return {}
   if (lines.every((l) => /^[A-Za-z][A-Za-z0-9_-]*=/.test(l))) {
     return Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))

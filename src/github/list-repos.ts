@@ -23,10 +23,14 @@ export function makeOwnerLister(octokit: Octokit): (owner: string) => Promise<st
     } catch (error) {
       const status = statusOf(error)
       if (isRateLimitError(error)) {
-        throw new Error(`cannot list the repositories of ${owner}: GitHub's rate limit still refused the request after waiting (HTTP ${status}); re-run later, or list the repositories by name`)
+        throw new Error(
+          `cannot list the repositories of ${owner}: GitHub's rate limit still refused the request after waiting (HTTP ${status}); re-run later, or list the repositories by name`
+        )
       }
       if (status === 401 || status === 403) {
-        throw new Error(`cannot list the repositories of ${owner} (HTTP ${status}): the token needs Metadata: read on ${owner}'s repositories (GITHUB_TOKEN cannot list other repositories; use a PAT or a GitHub App token)`)
+        throw new Error(
+          `cannot list the repositories of ${owner} (HTTP ${status}): the token needs Metadata: read on ${owner}'s repositories (GITHUB_TOKEN cannot list other repositories; use a PAT or a GitHub App token)`
+        )
       }
       throw error
     }
@@ -37,7 +41,10 @@ export function makeOwnerLister(octokit: Octokit): (owner: string) => Promise<st
 // /users/{name}/repos shows only public repositories; when the token belongs to that user, its private ones
 // come from /user/repos. Installation tokens cannot call /user, which simply means "not that user".
 async function listUserRepos(octokit: Octokit, owner: string): Promise<RepoItem[]> {
-  const self = await octokit.rest.users.getAuthenticated().then((r) => r.data.login, () => '')
+  const self = await octokit.rest.users.getAuthenticated().then(
+    (r) => r.data.login,
+    () => ''
+  )
   if (self.toLowerCase() === owner.toLowerCase()) {
     return octokit.paginate(octokit.rest.repos.listForAuthenticatedUser, { affiliation: 'owner', per_page: 100 })
   }

@@ -45,7 +45,10 @@ export class GroupedLogs implements RunObserver {
 
   stepFinished(run: RunLabel, step: StepReport): void {
     if (!run.id && (this.rootPartial || this.rootMidLine)) this.line(run, '\n')
-    this.line(run, `${step.status === 'success' ? '✓' : step.status === 'skipped' ? '-' : '✗'} ${step.id} ${step.status} ${formatMs(step.duration_ms)}${step.error ? `: ${step.error}` : ''}\n`)
+    this.line(
+      run,
+      `${step.status === 'success' ? '✓' : step.status === 'skipped' ? '-' : '✗'} ${step.id} ${step.status} ${formatMs(step.duration_ms)}${step.error ? `: ${step.error}` : ''}\n`
+    )
   }
 
   childFinished(child: ChildReport): void {

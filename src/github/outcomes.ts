@@ -33,7 +33,10 @@ export class OutcomeStore {
 
   constructor(private readonly scope: OutcomeScope) {
     this.dir = path.join(scope.runnerTemp, 'tako-outcomes')
-    const what = createHash('sha256').update(JSON.stringify([scope.configPath, scope.workflow, scope.inputs])).digest('hex').slice(0, 12)
+    const what = createHash('sha256')
+      .update(JSON.stringify([scope.configPath, scope.workflow, scope.inputs]))
+      .digest('hex')
+      .slice(0, 12)
     this.prefix = `tako-outcomes-${scope.runId}-${scope.job.replace(/[^A-Za-z0-9_.-]/g, '_')}-${what}-`
   }
 
@@ -63,7 +66,9 @@ export class OutcomeStore {
       await writeFile(path.join(this.dir, FILE), JSON.stringify(kept))
       // The library reports most refusals (service errors, a key being saved elsewhere) as -1, not as errors.
       if ((await inStableRoot(this.dir, (dir) => cache.saveCache([dir], key))) === -1) {
-        return { warning: `this attempt's outcomes were not kept for a re-run (the cache service refused ${key}, see the debug log): a re-run runs every child again` }
+        return {
+          warning: `this attempt's outcomes were not kept for a re-run (the cache service refused ${key}, see the debug log): a re-run runs every child again`
+        }
       }
       return {}
     } catch (error) {

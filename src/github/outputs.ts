@@ -53,7 +53,9 @@ export function actionOutputs(report: RunReport, extra: { reportPath: string; ca
     [Outputs.Failed]: String(counts.failed),
     [Outputs.Skipped]: String(counts.skipped),
     [Outputs.Children]: JSON.stringify(children),
-    [Outputs.PullRequests]: JSON.stringify(allPullRequests(report).map(({ repository, number, url, branch, operation }) => ({ repository, number, url, branch, operation }))),
+    [Outputs.PullRequests]: JSON.stringify(
+      allPullRequests(report).map(({ repository, number, url, branch, operation }) => ({ repository, number, url, branch, operation }))
+    ),
     [Outputs.Outputs]: JSON.stringify(stepOutputs),
     [Outputs.ReportPath]: extra.reportPath,
     [Outputs.CacheHit]: String(extra.cacheHit)

@@ -3,13 +3,7 @@
 
 import { createOctokit, statusOf, type Octokit } from './octokit.js'
 import { gitAuth } from '../engine/git.js'
-import {
-  PullRequestApiError,
-  type Delivery,
-  type NewPullRequest,
-  type PullRequestApi,
-  type PullRequestInfo
-} from '../engine/builtins/pull-request-api.js'
+import { PullRequestApiError, type Delivery, type NewPullRequest, type PullRequestApi, type PullRequestInfo } from '../engine/builtins/pull-request-api.js'
 
 export const BOT_IDENTITY = { name: 'github-actions[bot]', email: '41898282+github-actions[bot]@users.noreply.github.com' }
 
@@ -36,7 +30,9 @@ export class GitHubPullRequests implements PullRequestApi {
 
   async create(pr: NewPullRequest): Promise<PullRequestInfo> {
     const { owner, repo } = this
-    const { data } = await this.call(() => this.octokit.rest.pulls.create({ owner, repo, title: pr.title, body: pr.body, head: pr.head, base: pr.base, draft: pr.draft }))
+    const { data } = await this.call(() =>
+      this.octokit.rest.pulls.create({ owner, repo, title: pr.title, body: pr.body, head: pr.head, base: pr.base, draft: pr.draft })
+    )
     return info(data)
   }
 

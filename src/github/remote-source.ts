@@ -50,7 +50,10 @@ export function parseRepositoriesInput(text: string): { entries: Entry[]; errors
 }
 
 function splitEntries(text: string): string[] {
-  return text.split(/[\n,]/).map((s) => s.trim()).filter((s) => s !== '')
+  return text
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
 }
 
 function parseEntry(text: string): Entry | string {
@@ -62,8 +65,6 @@ function parseEntry(text: string): Entry | string {
   }
   return parseRepoRef(text)
 }
-
-
 
 interface Fetched {
   mirror: string
@@ -151,7 +152,11 @@ export class RemoteRepositorySource implements RepositorySource {
    * a candidate GraphQL does not answer (not found, no access, no such ref, a binary or truncated file) and every
    * candidate once the server refused GraphQL is read with git, which also says why it cannot be read.
    */
-  async readConfigs(candidates: Candidate[], signal: AbortSignal, each?: (index: number, file: ConfigFile | null | Error) => void): Promise<Array<ConfigFile | null | Error>> {
+  async readConfigs(
+    candidates: Candidate[],
+    signal: AbortSignal,
+    each?: (index: number, file: ConfigFile | null | Error) => void
+  ): Promise<Array<ConfigFile | null | Error>> {
     const results: Array<ConfigFile | null | Error> = new Array(candidates.length)
     const put = (i: number, file: ConfigFile | null | Error): void => {
       results[i] = file
@@ -167,11 +172,15 @@ export class RemoteRepositorySource implements RepositorySource {
         )
       )
     const batches: number[][] = []
-    for (let i = 0; i < candidates.length; i += GRAPHQL_BATCH) batches.push(Array.from({ length: Math.min(GRAPHQL_BATCH, candidates.length - i) }, (_, k) => i + k))
+    for (let i = 0; i < candidates.length; i += GRAPHQL_BATCH)
+      batches.push(Array.from({ length: Math.min(GRAPHQL_BATCH, candidates.length - i) }, (_, k) => i + k))
     await Promise.all(
       batches.map((batch) =>
         this.queries(async () => {
-          const answers = await this.readByGraphql(batch.map((i) => candidates[i]), signal)
+          const answers = await this.readByGraphql(
+            batch.map((i) => candidates[i]),
+            signal
+          )
           const unanswered: number[] = []
           batch.forEach((i, k) => {
             const answer = answers[k]
@@ -277,9 +286,9 @@ export class RemoteRepositorySource implements RepositorySource {
   /** The name of the default branch, so a child of the default ref is on a branch it can push. */
   private defaultBranch(candidate: Candidate, f: Fetched, signal: AbortSignal): Promise<string | undefined> {
     if (!f.defaultBranch) {
-      const pending = this.network(candidate, signal, () =>
-        git(['ls-remote', '--symref', 'origin', 'HEAD'], { cwd: f.mirror, auth: this.auth, signal })
-      ).then((res) => /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(res.stdout.toString())?.[1])
+      const pending = this.network(candidate, signal, () => git(['ls-remote', '--symref', 'origin', 'HEAD'], { cwd: f.mirror, auth: this.auth, signal })).then(
+        (res) => /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(res.stdout.toString())?.[1]
+      )
       f.defaultBranch = pending
       pending.catch(() => {
         if (f.defaultBranch === pending) f.defaultBranch = undefined
@@ -316,8 +325,7 @@ export class RemoteRepositorySource implements RepositorySource {
         tries,
         baseMs: this.opts.retry?.baseMs,
         isTransient: (e) => e instanceof SourceError && e.kind === 'transient' && !signal.aborted,
-        onRetry: (e, attempt, ms) =>
-          this.opts.warn?.(`${messageOf(e)}; retrying in ${(ms / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${tries})`),
+        onRetry: (e, attempt, ms) => this.opts.warn?.(`${messageOf(e)}; retrying in ${(ms / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${tries})`),
         sleep: this.opts.retry?.sleep ?? ((ms) => delay(ms, undefined, { signal }))
       })
     } catch (error) {
@@ -337,7 +345,10 @@ export class RemoteRepositorySource implements RepositorySource {
   /** Serializes the git commands that use one mirror: concurrent fetches would fight over its shallow file. */
   private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const run = (this.locks.get(key) ?? Promise.resolve()).then(fn)
-    this.locks.set(key, run.catch(() => undefined))
+    this.locks.set(
+      key,
+      run.catch(() => undefined)
+    )
     return run
   }
 }
@@ -371,12 +382,20 @@ function classify(stderr: string, candidate: Candidate): SourceError {
 }
 
 function remoteSaid(stderr: string): string {
-  return stderr.split('\n').filter((l) => l.startsWith('remote: ')).map((l) => l.slice(8).trim()).filter(Boolean).join(' ')
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('remote: '))
+    .map((l) => l.slice(8).trim())
+    .filter(Boolean)
+    .join(' ')
 }
 
 /** git's own error lines, without progress noise and warnings. */
 function detailOf(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   const errors = lines.filter((l) => /^(?:fatal|error|remote):/.test(l))
   return (errors.length > 0 ? errors : lines.slice(-1)).join('; ') || 'git failed without a message'
 }

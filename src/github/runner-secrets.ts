@@ -48,7 +48,10 @@ export function takeRunnerSecrets(env: NodeJS.ProcessEnv = process.env): TakenSe
     wipeInitialEnvironment(new Set(names))
     return { names }
   } catch (error) {
-    return { names, failure: `the action's initial environment could not be cleared (${(error as Error).message}): processes of the job's user can read the token from /proc/${process.pid}/environ` }
+    return {
+      names,
+      failure: `the action's initial environment could not be cleared (${(error as Error).message}): processes of the job's user can read the token from /proc/${process.pid}/environ`
+    }
   }
 }
 
@@ -57,7 +60,10 @@ function wipeInitialEnvironment(names: Set<string>): void {
   if (names.size === 0) return
   const stat = readFileSync('/proc/self/stat', 'utf8')
   // Fields after the command name, which may hold spaces and parentheses: field 3 is the first after its `)`.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ')
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .trim()
+    .split(' ')
   const start = Number(fields[50 - 3])
   const end = Number(fields[51 - 3])
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end <= start) throw new Error('no environment bounds in /proc/self/stat')
@@ -65,7 +71,7 @@ function wipeInitialEnvironment(names: Set<string>): void {
   try {
     const block = Buffer.alloc(end - start)
     readSync(fd, block, 0, block.length, start)
-    for (let at = 0; at < block.length; ) {
+    for (let at = 0; at < block.length;) {
       const nul = block.indexOf(0, at)
       const stop = nul < 0 ? block.length : nul
       const entry = block.subarray(at, stop)

@@ -58,10 +58,15 @@ interface Cuts {
  * The whole job summary; always under `maxBytes` UTF-8 bytes (default 1 MiB). `title` leads the heading. A dry run
  * gives its fan-outs' `plan`: the children it would start take the place of the child runs.
  */
-export function summaryMarkdown(report: RunReport, opts: { maxBytes?: number; title?: string; plan?: FanOutPlan[]; pullRequests?: PullRequestPreview[] } = {}): string {
+export function summaryMarkdown(
+  report: RunReport,
+  opts: { maxBytes?: number; title?: string; plan?: FanOutPlan[]; pullRequests?: PullRequestPreview[] } = {}
+): string {
   const maxBytes = opts.maxBytes ?? SUMMARY_MAX_BYTES
   const title = opts.title ?? 'tako'
-  const failures: Failure[] = report.children.filter(isFailedChild).map((child) => ({ child, tail: Buffer.from(cleanLog(child.error?.log_tail ?? ''), 'utf8') }))
+  const failures: Failure[] = report.children
+    .filter(isFailedChild)
+    .map((child) => ({ child, tail: Buffer.from(cleanLog(child.error?.log_tail ?? ''), 'utf8') }))
   const planned = opts.plan?.flatMap((f) => f.children.map((c) => plannedRow(f, c)))
   const diagram = treeDiagram(report, opts.plan)
   const render = (limits: Limits): string => renderSummary(report, title, failures, planned, diagram, limits, maxBytes, opts.pullRequests)
@@ -116,7 +121,10 @@ function renderSummary(
     if (list.length <= limits.rows) return { shown: list, note: [] }
     const dropped = list.length - limits.rows
     cuts.rowsDropped += dropped
-    return { shown: list.slice(0, limits.rows), note: ['', `_… and ${groupDigits(dropped)} more not shown (summary size limit): the run report has them all._`] }
+    return {
+      shown: list.slice(0, limits.rows),
+      note: ['', `_… and ${groupDigits(dropped)} more not shown (summary size limit): the run report has them all._`]
+    }
   }
   const out: string[] = []
   const verb = RUN_VERB[report.status] ?? report.status
@@ -185,7 +193,8 @@ function renderSummary(
 
   if (cuts.tailsShortened > 0 || cuts.rowsDropped > 0) {
     const what: string[] = []
-    if (cuts.tailsShortened > 0) what.push(`${cuts.tailsShortened} log ${cuts.tailsShortened === 1 ? 'tail' : 'tails'} shortened (${groupDigits(cuts.tailBytesCut)} bytes cut)`)
+    if (cuts.tailsShortened > 0)
+      what.push(`${cuts.tailsShortened} log ${cuts.tailsShortened === 1 ? 'tail' : 'tails'} shortened (${groupDigits(cuts.tailBytesCut)} bytes cut)`)
     if (cuts.rowsDropped > 0) what.push(`${groupDigits(cuts.rowsDropped)} rows not shown`)
     out.push(`_This summary was shortened to stay under ${groupDigits(maxBytes)} bytes: ${what.join(', ')}. The run report has everything._`, '')
   }
@@ -208,8 +217,25 @@ type Take = <T>(list: T[]) => { shown: T[]; note: string[] }
 function proposalSection(out: string[], proposals: PullRequestPreview[], take: Take): void {
   if (proposals.length === 0) return
   const rows = take(proposals)
-  out.push('### Pull requests that would be proposed', '', '_When there are changes to commit._', '', '| repository | workflow | step | branch | base | title |', '| --- | --- | --- | --- | --- | --- |')
-  for (const p of rows.shown) out.push(row([inline(p.repository), inline(p.workflow), inline(p.step), inline(p.branch), inline(p.base), `${inline(p.title)}${p.push_only ? ' (push only)' : ''}`]))
+  out.push(
+    '### Pull requests that would be proposed',
+    '',
+    '_When there are changes to commit._',
+    '',
+    '| repository | workflow | step | branch | base | title |',
+    '| --- | --- | --- | --- | --- | --- |'
+  )
+  for (const p of rows.shown)
+    out.push(
+      row([
+        inline(p.repository),
+        inline(p.workflow),
+        inline(p.step),
+        inline(p.branch),
+        inline(p.base),
+        `${inline(p.title)}${p.push_only ? ' (push only)' : ''}`
+      ])
+    )
   out.push(...rows.note, '')
 }
 
@@ -232,7 +258,10 @@ function childrenSection(out: string[], all: ChildReport[], take: Take): void {
     return
   }
   const children = take(all)
-  out.push('| id | repository | workflow | event | status | duration | failing step | triggered by | pull request |', '| --- | --- | --- | --- | --- | ---: | --- | --- | --- |')
+  out.push(
+    '| id | repository | workflow | event | status | duration | failing step | triggered by | pull request |',
+    '| --- | --- | --- | --- | --- | ---: | --- | --- | --- |'
+  )
   for (const c of children.shown) {
     out.push(
       row([
@@ -254,14 +283,14 @@ function childrenSection(out: string[], all: ChildReport[], take: Take): void {
 /** Each pull request as a link with its operation; a branch pushed without one is named. */
 function pullRequestCell(prs: PullRequestRecord[] | undefined): string {
   if (!prs?.length) return '—'
-  return prs
-    .map((p) => (p.url ? `${link(inline(`#${p.number}`), p.url)} ${inline(p.operation)}` : `${inline(p.branch)} ${inline(p.operation)}`))
-    .join('<br>')
+  return prs.map((p) => (p.url ? `${link(inline(`#${p.number}`), p.url)} ${inline(p.operation)}` : `${inline(p.branch)} ${inline(p.operation)}`)).join('<br>')
 }
 
 function failureSection({ child, tail }: Failure, tailBytes: number, cuts: Cuts): string[] {
   const { error } = child
-  const at = error?.step ? `: step ${error.step} ${ENDED[child.status] ?? child.status}${error.exit_code != null ? ` (exit code ${error.exit_code})` : ''}` : `: ${ENDED[child.status] ?? child.status}`
+  const at = error?.step
+    ? `: step ${error.step} ${ENDED[child.status] ?? child.status}${error.exit_code != null ? ` (exit code ${error.exit_code})` : ''}`
+    : `: ${ENDED[child.status] ?? child.status}`
   const out = [`<details><summary>${MARK[child.status] ?? ''} ${html(`${child.repository} › ${child.workflow} [${child.id}]${at}`)}</summary>`, '']
   out.push(error ? `**${inline(error.kind)}**: ${inline(error.message)}` : `Ended with status ${child.status}.`, '')
   if (child.url) out.push(`Run: ${link(inline(child.url), child.url)}`, '')
@@ -355,7 +384,10 @@ function groupDigits(n: number): string {
  */
 export function noRunMarkdown(opts: { workflow: string; error: string; status: 'failure' | 'cancelled'; maxBytes?: number }): string {
   const heading = `## ${RUN_MARK[opts.status]} tako: ${inline(opts.workflow || 'no workflow')} ${RUN_VERB[opts.status]}: no run`
-  const problems = opts.error.split('\n').filter((l) => l.trim()).map((l) => `- ${inline(l)}`)
+  const problems = opts.error
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => `- ${inline(l)}`)
   const markdown = [heading, '', 'Nothing ran:', '', ...problems, ''].join('\n')
   const maxBytes = opts.maxBytes ?? SUMMARY_MAX_BYTES
   return Buffer.byteLength(markdown, 'utf8') < maxBytes ? markdown : hardCut(markdown, maxBytes)

@@ -88,7 +88,12 @@ export class FanOutExecutor implements StepExecutor {
     if (!settings.wait_for_children) {
       inv.scope.background.push(
         running.then(
-          (result) => ({ stepId: inv.step.id, failed: result.failed > 0, continueOnError: inv.step.continue_on_error, message: failureMessage(result, settings) }),
+          (result) => ({
+            stepId: inv.step.id,
+            failed: result.failed > 0,
+            continueOnError: inv.step.continue_on_error,
+            message: failureMessage(result, settings)
+          }),
           (error: unknown) => ({ stepId: inv.step.id, failed: true, continueOnError: inv.step.continue_on_error, message: messageOf(error) })
         )
       )
@@ -105,7 +110,12 @@ export class FanOutExecutor implements StepExecutor {
    * handed to `onPlanned` as soon as its candidate's verdict is known. `every` returns every candidate's verdict
    * (for a dry run's plan); the report gets only what is worth a row either way.
    */
-  async plan(event: TakoEvent, scope: RunScope, signal: AbortSignal, opts: { onPlanned?: (item: PlannedChild) => void; every?: boolean } = {}): Promise<FanOutPlanResult> {
+  async plan(
+    event: TakoEvent,
+    scope: RunScope,
+    signal: AbortSignal,
+    opts: { onPlanned?: (item: PlannedChild) => void; every?: boolean } = {}
+  ): Promise<FanOutPlanResult> {
     const planned: PlannedChild[] = []
     const seen = new Set<string>()
     const { tree } = scope
@@ -118,7 +128,10 @@ export class FanOutExecutor implements StepExecutor {
         opts.onPlanned?.(item)
       }
     }
-    const { candidates, counts, warnings, listed } = await this.deps.discovery.discover(event, scope.config.repos, signal, { onVerdict: planOne, every: opts.every })
+    const { candidates, counts, warnings, listed } = await this.deps.discovery.discover(event, scope.config.repos, signal, {
+      onVerdict: planOne,
+      every: opts.every
+    })
     // Folders that could not be candidates were said already; what is left to say is that none could.
     if (listed === 0) warnings.push(this.deps.discovery.nothingFound(event))
     for (const w of warnings) warn(tree, w)
@@ -126,7 +139,15 @@ export class FanOutExecutor implements StepExecutor {
       tree.discovery.push(entry)
       tree.observer.discovered?.(entry)
     }
-    record({ repository: event.source, ref: '', result: overall(counts), reason: countsText(event, counts), fan_out_of: scope.label.id, event_type: event.type, fan_out: counts })
+    record({
+      repository: event.source,
+      ref: '',
+      result: overall(counts),
+      reason: countsText(event, counts),
+      fan_out_of: scope.label.id,
+      event_type: event.type,
+      fan_out: counts
+    })
     for (const found of candidates) if (found.record) record({ ...found.entry, fan_out_of: scope.label.id })
     return { children: planned, verdicts: candidates.map((c) => ({ ...c.entry, fan_out_of: scope.label.id })) }
   }
@@ -139,7 +160,13 @@ export class FanOutExecutor implements StepExecutor {
     const first = !seen.has(key)
     seen.add(key)
     if (!first) {
-      return { status: 'skipped', error: { kind: 'duplicate', message: `duplicate: ${candidate.repository} › ${workflow} already runs for this event (subscription ${match.index} matched too)` } }
+      return {
+        status: 'skipped',
+        error: {
+          kind: 'duplicate',
+          message: `duplicate: ${candidate.repository} › ${workflow} already runs for this event (subscription ${match.index} matched too)`
+        }
+      }
     }
     if (scope.ancestors.some((a) => a.repository.toLowerCase() === repo && a.workflow === workflow)) {
       const chain = [...scope.ancestors, { repository: candidate.repository, workflow }].map((a) => `${a.repository}:${a.workflow}`)
@@ -269,7 +296,7 @@ function resultOutputs(result: FanOutResult): Record<string, string> {
 function failureMessage(result: FanOutResult, settings: FanOutSettings): string {
   const failed = result.children.filter((c) => childFailed(c.status))
   const parts = failed.map((c) => {
-    const where = c.error?.step ? `step ${c.error.step}${c.error.exit_code != null ? `, exit ${c.error.exit_code}` : ''}` : c.error?.kind ?? c.status
+    const where = c.error?.step ? `step ${c.error.step}${c.error.exit_code != null ? `, exit ${c.error.exit_code}` : ''}` : (c.error?.kind ?? c.status)
     return `${c.repository} › ${c.workflow} ${c.status} (${where})`
   })
   const total = result.children.length - result.skipped
@@ -279,9 +306,15 @@ function failureMessage(result: FanOutResult, settings: FanOutSettings): string 
 
 /** The `with` of tako/fan-out@v1 (SPEC 2), for `validate`, the run and the JSON schema. */
 export const withSchema = z.strictObject({
-  event_type: z.string().regex(EVENT_TYPE_PATTERN, { error: 'a snake_case event type (lower-case letters, digits and "_", starting with a letter)' }).describe('Type of the event, snake_case'),
-  artifact: expect.string().optional().describe('Which of this repository\'s artifacts the event is about (default: default)'),
-  schema_version: z.union([z.string(), z.number()], { error: 'a version like 1.2.0' }).optional().describe('Version of the payload\'s schema, matched against subscriptions\' ranges'),
+  event_type: z
+    .string()
+    .regex(EVENT_TYPE_PATTERN, { error: 'a snake_case event type (lower-case letters, digits and "_", starting with a letter)' })
+    .describe('Type of the event, snake_case'),
+  artifact: expect.string().optional().describe("Which of this repository's artifacts the event is about (default: default)"),
+  schema_version: z
+    .union([z.string(), z.number()], { error: 'a version like 1.2.0' })
+    .optional()
+    .describe("Version of the payload's schema, matched against subscriptions' ranges"),
   payload: expect.map().optional().describe('Data of the event, templated'),
   wait_for_children: expect.boolean().optional().describe('End the step when the whole subtree has ended (default true)'),
   timeout: z
@@ -289,7 +322,12 @@ export const withSchema = z.strictObject({
     .refine((v) => validDuration(v), { error: 'a duration like 90s, 10m or 2h' })
     .optional()
     .describe('Deadline for the whole subtree, as 90s, 10m or 2h'),
-  concurrency_limit: z.number({ error: 'an integer of at least 1' }).int({ error: 'an integer of at least 1' }).min(1, { error: 'an integer of at least 1' }).optional().describe('Children of this fan-out running at once'),
+  concurrency_limit: z
+    .number({ error: 'an integer of at least 1' })
+    .int({ error: 'an integer of at least 1' })
+    .min(1, { error: 'an integer of at least 1' })
+    .optional()
+    .describe('Children of this fan-out running at once'),
   fail_fast: expect.boolean().optional().describe('Cancel the other children on the first failure (default false)')
 }) satisfies WithSchema
 
@@ -310,7 +348,10 @@ export const checkWith: WithCheck = (args, ctx) => {
   }
   const artifact = args.artifact
   if (ctx.known('artifact') && typeof artifact === 'string' && artifact !== 'default' && !ctx.artifacts.has(artifact)) {
-    ctx.error('artifact', `artifact "${artifact}" is not declared in "artifacts"${ctx.didYouMean(artifact, ctx.artifacts)} (available: ${ctx.list(new Set(['default', ...ctx.artifacts]))})`)
+    ctx.error(
+      'artifact',
+      `artifact "${artifact}" is not declared in "artifacts"${ctx.didYouMean(artifact, ctx.artifacts)} (available: ${ctx.list(new Set(['default', ...ctx.artifacts]))})`
+    )
   }
   if (ctx.known('schema_version')) ctx.version('schema_version')
 }

@@ -53,7 +53,7 @@ export const BUILTINS: Builtin[] = [
   {
     name: 'tako/pull-request',
     versions: ['v1'],
-    description: 'Commit the workspace\'s changes, push a branch tako owns and open or update its pull request',
+    description: "Commit the workspace's changes, push a branch tako owns and open or update its pull request",
     withSchema: pullRequestWith,
     check: checkPullRequest,
     create: (deps) => new PullRequestExecutor(deps.delivery)

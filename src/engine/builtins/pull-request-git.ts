@@ -32,7 +32,12 @@ async function tryRun(args: string[], opts: GitOptions & { cwd: string }): Promi
 /** Git in the checkout reads config a step may have written (core.fsmonitor, clean filters run commands): it runs
     with no more of the engine's environment than a step gets (`hidden`: names to blank), and without fsmonitor. */
 export function inWorkspace(workspace: string, signal: AbortSignal, hidden: string[] = []): GitOptions & { cwd: string } {
-  return { cwd: workspace, signal, env: Object.fromEntries(hidden.map((name) => [name, ''])), config: { 'core.fsmonitor': 'false', 'core.hooksPath': '/dev/null' } }
+  return {
+    cwd: workspace,
+    signal,
+    env: Object.fromEntries(hidden.map((name) => [name, ''])),
+    config: { 'core.fsmonitor': 'false', 'core.hooksPath': '/dev/null' }
+  }
 }
 
 export async function currentBranch(ws: GitOptions & { cwd: string }): Promise<string | undefined> {
@@ -133,7 +138,11 @@ async function sameChange(repo: string, remote: GitOptions & { cwd: string }, re
   if (fetched.code !== 0) return false
   const line = async (rev: string): Promise<string | undefined> => tryRun(['cat-file', 'commit', rev], { cwd: repo, signal: req.signal })
   const [theirs, ours] = await Promise.all([line(previous), line(req.head)])
-  const shape = (commit: string | undefined): string | undefined => commit?.split('\n').filter((l) => l.startsWith('tree ') || l.startsWith('parent ')).join('\n')
+  const shape = (commit: string | undefined): string | undefined =>
+    commit
+      ?.split('\n')
+      .filter((l) => l.startsWith('tree ') || l.startsWith('parent '))
+      .join('\n')
   return theirs !== undefined && shape(theirs) === shape(ours)
 }
 

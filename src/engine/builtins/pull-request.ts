@@ -22,7 +22,10 @@ const AUTHOR = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/
 /** The `with` of tako/pull-request@v1, for `validate`, the run and the JSON schema. */
 export const withSchema = z.strictObject({
   title: z.string({ error: 'a non-empty string' }).trim().min(1, { error: 'a non-empty string' }).describe('Title of the pull request, templated'),
-  branch: expect.string().optional().describe('Branch tako owns and force-pushes; default tako/<event type>-<source repository name>, or tako/<workflow> in a root run'),
+  branch: expect
+    .string()
+    .optional()
+    .describe('Branch tako owns and force-pushes; default tako/<event type>-<source repository name>, or tako/<workflow> in a root run'),
   base: expect.string().optional().describe('Branch the pull request targets; default the branch the workspace has checked out'),
   body: expect.string().optional().describe('Body of the pull request; default: the triggering event, its source and a link to the run'),
   commit_message: expect.string().optional().describe('Message of the commit; default the title'),
@@ -33,7 +36,11 @@ export const withSchema = z.strictObject({
   assignees: expect.names().optional().describe('Users assigned to the pull request'),
   draft: expect.boolean().optional().describe('Open the pull request as a draft (default false)'),
   push_only: expect.boolean().optional().describe('Push the branch and open no pull request (default false)'),
-  author: z.string().regex(AUTHOR, { error: 'a name and an e-mail address, as in "Jane Doe <jane@example.com>"' }).optional().describe('Author of the commit, "Name <email>"; default the committer')
+  author: z
+    .string()
+    .regex(AUTHOR, { error: 'a name and an e-mail address, as in "Jane Doe <jane@example.com>"' })
+    .optional()
+    .describe('Author of the commit, "Name <email>"; default the committer')
 }) satisfies WithSchema
 
 export type PullRequestWith = z.infer<typeof withSchema>
@@ -61,7 +68,12 @@ export interface PullRequestSettings {
 }
 
 /** The rendered `with` with every default filled in but the base (which needs the workspace). */
-export function pullRequestSettings(rendered: Record<string, unknown>, context: Pick<RunContext, 'event' | 'repository'>, workflow: string, runUrl?: string): PullRequestSettings {
+export function pullRequestSettings(
+  rendered: Record<string, unknown>,
+  context: Pick<RunContext, 'event' | 'repository'>,
+  workflow: string,
+  runUrl?: string
+): PullRequestSettings {
   const w = parseWith(USES, withSchema, rendered)
   const author = w.author ? AUTHOR.exec(w.author) : null
   return {
@@ -139,7 +151,15 @@ export class PullRequestExecutor implements StepExecutor {
 
     let head: string | undefined
     try {
-      head = await commitChanges({ ws, scratch: scope.tempDir, base, paths: s.paths, message: s.commitMessage, identity: this.delivery.identity, author: s.author })
+      head = await commitChanges({
+        ws,
+        scratch: scope.tempDir,
+        base,
+        paths: s.paths,
+        message: s.commitMessage,
+        identity: this.delivery.identity,
+        author: s.author
+      })
     } catch (error) {
       throw new Error(`${USES}: cannot commit the changes: ${messageOf(error)}`)
     }
@@ -168,7 +188,13 @@ export class PullRequestExecutor implements StepExecutor {
 }
 
 /** Opens the pull request, or updates the open one for this head and base: never a second one. */
-async function propose(api: PullRequestApi, s: PullRequestSettings, base: string, pushed: boolean, repository: string): Promise<{ operation: PullRequestOperation; pr: PullRequestInfo }> {
+async function propose(
+  api: PullRequestApi,
+  s: PullRequestSettings,
+  base: string,
+  pushed: boolean,
+  repository: string
+): Promise<{ operation: PullRequestOperation; pr: PullRequestInfo }> {
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()
@@ -191,7 +217,8 @@ async function propose(api: PullRequestApi, s: PullRequestSettings, base: string
   }
   const pr = await call('creating the pull request', () => api.create({ title: s.title, body: s.body, head: s.branch, base, draft: s.draft }))
   await decorate(pr)
-  if (s.reviewers.length || s.teamReviewers.length) await call(`requesting reviews on #${pr.number}`, () => api.requestReviewers(pr.number, s.reviewers, s.teamReviewers))
+  if (s.reviewers.length || s.teamReviewers.length)
+    await call(`requesting reviews on #${pr.number}`, () => api.requestReviewers(pr.number, s.reviewers, s.teamReviewers))
   return { operation: 'created', pr }
 }
 

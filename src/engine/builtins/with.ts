@@ -40,7 +40,8 @@ export function withProblems(uses: string, schema: WithSchema, args: Record<stri
     }
     if (skipTemplated && isTemplated(value)) continue
     const parsed = field.safeParse(value)
-    if (!parsed.success) problems.push({ key, at: 'value', message: `"${key}" must be ${parsed.error.issues[0]?.message ?? 'valid'}, got ${describeValue(value)}` })
+    if (!parsed.success)
+      problems.push({ key, at: 'value', message: `"${key}" must be ${parsed.error.issues[0]?.message ?? 'valid'}, got ${describeValue(value)}` })
   }
   for (const [key, field] of Object.entries(shape)) {
     if (!Object.hasOwn(args, key) && !field.safeParse(undefined).success) problems.push({ key, at: 'key', message: `${uses} needs "${key}" in "with"` })
@@ -70,6 +71,6 @@ function coerce(text: string): unknown {
 
 /** A names value as a list: trimmed, empty entries dropped. */
 export function nameList(value: string[] | string | undefined): string[] {
-  const items = typeof value === 'string' ? value.split(/[\n,]/) : value ?? []
+  const items = typeof value === 'string' ? value.split(/[\n,]/) : (value ?? [])
   return items.map((s) => s.trim()).filter((s) => s !== '')
 }
