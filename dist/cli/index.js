@@ -75789,8 +75789,8 @@ function apiWords(error) {
     const message = data?.message ?? (error instanceof Error ? error.message : String(error));
     return details.length ? `${message}: ${details.join('; ')}` : message;
 }
-/** The action: every run pushes to its repository on GITHUB_SERVER_URL with the token (an extra header on that one
-    git command), commits as github-actions[bot] and proposes through the API. */
+/** The action: every run pushes to its repository on GITHUB_SERVER_URL with the token (git.ts hands it to that one
+    git command through a credential helper), commits as github-actions[bot] and proposes through the API. */
 function actionDelivery(opts) {
     const server = opts.serverUrl.replace(/\/+$/, '');
     return {

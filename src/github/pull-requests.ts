@@ -87,8 +87,8 @@ export interface ActionDeliveryOptions {
   runUrl: string
 }
 
-/** The action: every run pushes to its repository on GITHUB_SERVER_URL with the token (an extra header on that one
-    git command), commits as github-actions[bot] and proposes through the API. */
+/** The action: every run pushes to its repository on GITHUB_SERVER_URL with the token (git.ts hands it to that one
+    git command through a credential helper), commits as github-actions[bot] and proposes through the API. */
 export function actionDelivery(opts: ActionDeliveryOptions): Delivery {
   const server = opts.serverUrl.replace(/\/+$/, '')
   return {

@@ -1,7 +1,7 @@
 // Subscriber candidates on a git server (SPEC 3, action): where the server has GraphQL (github.com, GHES), the tako
 // files of up to 100 candidates per query and only the matched ones fetched; else one shallow blob-filtered fetch
-// per candidate into a bare mirror. Child checkouts are made from that mirror. The token travels only as a
-// per-command extra header (git) or the API client's Authorization header.
+// per candidate into a bare mirror. Child checkouts are made from that mirror. The token travels only through
+// git.ts's per-command credential channel (git) or the API client's Authorization header.
 
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
