@@ -12,7 +12,11 @@ export interface CliResult {
   stderr: string
 }
 
-export function runTako(args: string[], opts: { cwd?: string; env?: Record<string, string>; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+/** `env` is added to this process's environment; a name set to undefined is removed from it. */
+export function runTako(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined>; onSpawn?: (pid: number) => void } = {}
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     // A private TMPDIR: the run roots tako makes itself (and keeps for failed children) go away with the test's.
     const env = { ...process.env, TMPDIR: tempDir('tako-cli-tmp-'), ...opts.env }

@@ -11,7 +11,7 @@ import type { RunReport } from '../../src/engine/types.js'
 
 afterAll(cleanupTempDirs)
 
-function layout(): { base: string; env: Record<string, string>; origin: string; checkout: string } {
+function layout(): { base: string; env: Record<string, string | undefined>; origin: string; checkout: string } {
   const base = tempDir('tako-cli-pr-')
   const gitconfig = path.join(base, 'gitconfig')
   writeFileSync(gitconfig, '[user]\n\tname = Jane Doe\n\temail = jane@example.com\n')
@@ -51,7 +51,9 @@ workflows:
   )
   gitSync(checkout, 'push', '-q', 'origin', 'main')
   // The user's own identity; no token, so no pull request is opened even if one is set in the test's environment.
-  return { base, env: { GIT_CONFIG_GLOBAL: gitconfig, GITHUB_TOKEN: '', GH_TOKEN: '' }, origin, checkout }
+  // GIT_AUTHOR_*/GIT_COMMITTER_* (which CI sets) would override the identity the user has in gitconfig.
+  const identity = { GIT_AUTHOR_NAME: undefined, GIT_AUTHOR_EMAIL: undefined, GIT_COMMITTER_NAME: undefined, GIT_COMMITTER_EMAIL: undefined }
+  return { base, env: { GIT_CONFIG_GLOBAL: gitconfig, GITHUB_TOKEN: '', GH_TOKEN: '', ...identity }, origin, checkout }
 }
 
 describe('tako exec with tako/pull-request@v1', () => {

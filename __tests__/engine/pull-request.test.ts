@@ -16,14 +16,19 @@ const identityFile = (): string => {
   writeFileSync(file, '[user]\n\tname = Jane Doe\n\temail = jane@example.com\n')
   return file
 }
-const saved = process.env.GIT_CONFIG_GLOBAL
+// GIT_AUTHOR_*/GIT_COMMITTER_* (which CI sets) would override the identity this test gives the user.
+const IDENTITY_VARIABLES = ['GIT_CONFIG_GLOBAL', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL']
+const saved = Object.fromEntries(IDENTITY_VARIABLES.map((name) => [name, process.env[name]]))
 beforeAll(() => {
+  for (const name of IDENTITY_VARIABLES) delete process.env[name]
   // The user's own git identity, as `git config --global` would give it.
   process.env.GIT_CONFIG_GLOBAL = identityFile()
 })
 afterAll(() => {
-  if (saved === undefined) delete process.env.GIT_CONFIG_GLOBAL
-  else process.env.GIT_CONFIG_GLOBAL = saved
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name]
+    else process.env[name] = value
+  }
   cleanupTempDirs()
 })
 

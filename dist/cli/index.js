@@ -42168,6 +42168,7 @@ class UsageError extends UserError {
 const ROOT = { name: '--root', value: 'DIR', help: 'repository checkout to work in (default: .)' };
 const CONFIG = { name: '--config', value: 'FILE', help: 'tako file, relative to --root (default: tako.yml, else tako.yaml)' };
 const REPOS = { name: '--repos', value: 'DIR', help: 'folder of subscriber checkouts laid out as DIR/<owner>/<repo>' };
+const REPO = { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more repository checkout; repeatable' };
 const EXIT_CODES = 'Exit codes: 0 success, 1 a step or child failed (or a warning under --strict), 2 usage or configuration error, 130 interrupted.';
 const COMMANDS = [
     {
@@ -42180,7 +42181,7 @@ const COMMANDS = [
             { name: '--source', value: 'OWNER/REPO', help: 'name of this repository in events (default: from the origin remote)' },
             { name: '--input', alias: '-i', value: 'NAME=VALUE', repeatable: true, help: "workflow input; repeatable; the value keeps every '=' and space" },
             REPOS,
-            { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more subscriber checkout; repeatable' },
+            REPO,
             { name: '--workspace', value: 'DIR', help: 'run root; children go to DIR/children/<id> (default: a new temp folder)' },
             { name: '--cache-dir', value: 'DIR', help: 'shared cache, TAKO_CACHE_DIR of every run (default: <workspace>/cache)' },
             { name: '--max-concurrency', value: 'N', help: 'runs executing steps at once across the tree (default: 4)' },
@@ -42227,7 +42228,7 @@ const COMMANDS = [
         options: [
             ROOT,
             REPOS,
-            { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more checkout; repeatable' },
+            REPO,
             { name: '--from', value: 'OWNER/REPO[:WORKFLOW]', help: 'only what a release of this repository (or workflow) reaches' },
             { name: '--format', value: 'tree|mermaid|dot|json', help: 'output format (default: tree)' },
             { name: '--report', value: 'FILE', help: 'draw the tree of a run report instead' }
@@ -42240,7 +42241,7 @@ const COMMANDS = [
         options: [
             ROOT,
             REPOS,
-            { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more checkout; repeatable' },
+            REPO,
             { name: '--from', value: 'OWNER/REPO', help: 'only this repository and what it reaches' },
             { name: '--only', value: 'A,B', repeatable: true, help: 'only these repositories' },
             { name: '--ignore', value: 'C', repeatable: true, help: 'leave these repositories out' },
@@ -65607,11 +65608,11 @@ const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_]*$/;
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const OWNER = '[A-Za-z0-9][A-Za-z0-9-]*';
-const REPO = '(?!\\.\\.?(?:[@:]|$))[A-Za-z0-9._-]+';
+const schema_REPO = '(?!\\.\\.?(?:[@:]|$))[A-Za-z0-9._-]+';
 /** `owner/repo[@ref]` */
-const REPO_REF_PATTERN = new RegExp(`^${OWNER}/${REPO}(@[^\\s@]+)?$`);
+const REPO_REF_PATTERN = new RegExp(`^${OWNER}/${schema_REPO}(@[^\\s@]+)?$`);
 /** `owner/repo[:artifact]` */
-const ARTIFACT_REF_PATTERN = new RegExp(`^${OWNER}/${REPO}(:[A-Za-z][A-Za-z0-9_-]*)?$`);
+const ARTIFACT_REF_PATTERN = new RegExp(`^${OWNER}/${schema_REPO}(:[A-Za-z][A-Za-z0-9_-]*)?$`);
 /** How a value is shown after "got" in a message. */
 function describeValue(value) {
     if (value === undefined || value === null)

@@ -76,6 +76,7 @@ export interface CommandSpec {
 const ROOT: OptionSpec = { name: '--root', value: 'DIR', help: 'repository checkout to work in (default: .)' }
 const CONFIG: OptionSpec = { name: '--config', value: 'FILE', help: 'tako file, relative to --root (default: tako.yml, else tako.yaml)' }
 const REPOS: OptionSpec = { name: '--repos', value: 'DIR', help: 'folder of subscriber checkouts laid out as DIR/<owner>/<repo>' }
+const REPO: OptionSpec = { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more repository checkout; repeatable' }
 
 const EXIT_CODES = 'Exit codes: 0 success, 1 a step or child failed (or a warning under --strict), 2 usage or configuration error, 130 interrupted.'
 
@@ -90,7 +91,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: '--source', value: 'OWNER/REPO', help: 'name of this repository in events (default: from the origin remote)' },
       { name: '--input', alias: '-i', value: 'NAME=VALUE', repeatable: true, help: "workflow input; repeatable; the value keeps every '=' and space" },
       REPOS,
-      { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more subscriber checkout; repeatable' },
+      REPO,
       { name: '--workspace', value: 'DIR', help: 'run root; children go to DIR/children/<id> (default: a new temp folder)' },
       { name: '--cache-dir', value: 'DIR', help: 'shared cache, TAKO_CACHE_DIR of every run (default: <workspace>/cache)' },
       { name: '--max-concurrency', value: 'N', help: 'runs executing steps at once across the tree (default: 4)' },
@@ -136,7 +137,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       ROOT,
       REPOS,
-      { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more checkout; repeatable' },
+      REPO,
       { name: '--from', value: 'OWNER/REPO[:WORKFLOW]', help: 'only what a release of this repository (or workflow) reaches' },
       { name: '--format', value: 'tree|mermaid|dot|json', help: 'output format (default: tree)' },
       { name: '--report', value: 'FILE', help: 'draw the tree of a run report instead' }
@@ -149,7 +150,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       ROOT,
       REPOS,
-      { name: '--repo', value: 'OWNER/NAME=PATH', repeatable: true, help: 'one more checkout; repeatable' },
+      REPO,
       { name: '--from', value: 'OWNER/REPO', help: 'only this repository and what it reaches' },
       { name: '--only', value: 'A,B', repeatable: true, help: 'only these repositories' },
       { name: '--ignore', value: 'C', repeatable: true, help: 'leave these repositories out' },
