@@ -1,8 +1,12 @@
-// Entry of the action bundle, for the main step and the post step. The main step first takes the token and the
-// runner's secrets out of every environment a step can read (see runner-secrets.ts); the post step runs no
-// subscriber code, so it keeps its environment. Either exits at once so no idle HTTP keep-alive socket holds the job open.
+// Entry of the action bundle, for the main step and the post step. Both first take the token and the runner's secrets
+// out of every environment another process can read (see runner-secrets.ts): the post step runs no subscriber code,
+// but a process a subscriber left behind could still read it. Either exits at once so no idle HTTP keep-alive socket
+// holds the job open.
 import { run } from './main.js'
 import { isPostPhase, runPost } from './post.js'
 import { takeRunnerSecrets } from './github/runner-secrets.js'
 
-void (isPostPhase() ? runPost() : run(takeRunnerSecrets())).finally(() => process.exit())
+// The phase is read from the state first (STATE_* variables are not taken).
+const post = isPostPhase()
+const secrets = takeRunnerSecrets()
+void (post ? runPost() : run(secrets)).finally(() => process.exit())

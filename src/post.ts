@@ -11,6 +11,7 @@ import { State, Inputs } from './github/constants.js'
 import { cancelRuns, type DispatchedRun } from './github/dispatch.js'
 import { OutcomeStore, type OutcomeScope } from './github/outcomes.js'
 import { secretForms } from './github/outputs.js'
+import { actionInput, withRuntimeEnv } from './github/runner-secrets.js'
 import type { RunReport } from './engine/types.js'
 
 export function isPostPhase(): boolean {
@@ -41,7 +42,7 @@ export async function runPost(): Promise<void> {
       core.info('tako: the main step finished everything; nothing to clean up')
       return
     }
-    const token = core.getInput(Inputs.Token)
+    const token = actionInput(Inputs.Token)
     for (const form of new Set(token.trim() ? secretForms(token) : [])) core.setSecret(form)
     if (work.runs.length > 0) {
       core.info(`tako: cancelling ${work.runs.length} dispatched run(s) the main step left running`)
@@ -56,7 +57,7 @@ export async function runPost(): Promise<void> {
       const text = await readFile(work.outcomes.reportPath, 'utf8').catch(() => undefined)
       if (text === undefined) core.info('tako: the main step ended before writing its report; no outcomes to keep for a re-run')
       else {
-        const kept = await new OutcomeStore(work.outcomes.scope).save(JSON.parse(text) as RunReport)
+        const kept = await withRuntimeEnv(() => new OutcomeStore(work.outcomes!.scope).save(JSON.parse(text) as RunReport))
         if (kept.warning) core.warning(kept.warning)
         else core.info("tako: kept this attempt's outcomes for a re-run")
       }
