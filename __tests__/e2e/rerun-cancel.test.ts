@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { runAction } from '../../__fixtures__/action-runner.js'
-import { cacheServiceEnv, startCacheServer, type CacheServer } from '../../__fixtures__/cache-server.js'
-import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures__/git-server.js'
-import { alive, cleanupTempDirs, gitSync, makeRepo, tempDir } from '../../__fixtures__/repos.js'
+import { startActionServers, scriptSubscriber, type ActionServers } from '../../__fixtures__/action-servers.js'
+import { cacheServiceEnv, type CacheServer } from '../../__fixtures__/cache-server.js'
+import { createBareRepo } from '../../__fixtures__/git-server.js'
+import { alive, cleanupTempDirs, gitSync, tempDir } from '../../__fixtures__/repos.js'
 
 const TOKEN = 'ghs_takoRerunE2eToken7'
 const CACHE_TOKEN = 'cache-runtime-token'
@@ -20,42 +21,29 @@ workflows:
       - uses: tako/fan-out@v1
         with: { event_type: api_published, payload: { tag: v1 } }
 `
-const subscriber = (script: string): string => `version: 1
-subscriptions:
-  - { artifact: acme/api, events: [api_published], workflow: build }
-workflows:
-  build:
-    steps:
-      - id: work
-        run: |
-${script.replace(/^/gm, '          ')}
-`
 
-let git: GitServer
 let gitRoot: string
 let cacheServer: CacheServer
 let serverUrl: string
 let workspace: string
 
+let servers: ActionServers | undefined
+
 beforeAll(async () => {
-  gitRoot = tempDir('tako-e2e-git-')
-  git = await startGitServer({ root: gitRoot, token: TOKEN })
-  serverUrl = git.url.replace('127.0.0.1', 'git.localhost')
-  cacheServer = await startCacheServer({ dir: tempDir('tako-e2e-cache-'), token: CACHE_TOKEN })
-  workspace = makeRepo(path.join(tempDir('tako-e2e-ws-'), 'api'), { 'tako.yml': PUBLISHER }, `${serverUrl}/acme/api`)
+  servers = await startActionServers({ token: TOKEN, cacheToken: CACHE_TOKEN, publisher: PUBLISHER })
+  ;({ gitRoot, cacheServer, serverUrl, workspace } = servers)
 })
 
 afterAll(async () => {
-  await git?.close()
-  await cacheServer?.close()
+  await servers?.close()
   cleanupTempDirs()
 })
 
 describe('re-running failed jobs', () => {
   it('runs only the child that failed before and reports the other as reused, linking the attempt that ran it', async () => {
     const counter = path.join(tempDir(), 'runs')
-    await createBareRepo(gitRoot, 'acme/steady', { 'tako.yml': subscriber(`echo steady >> ${counter}`) })
-    const flaky = await createBareRepo(gitRoot, 'acme/flaky', { 'tako.yml': subscriber(`echo flaky >> ${counter}\ntest -f fixed`) })
+    await createBareRepo(gitRoot, 'acme/steady', { 'tako.yml': scriptSubscriber(`echo steady >> ${counter}`) })
+    const flaky = await createBareRepo(gitRoot, 'acme/flaky', { 'tako.yml': scriptSubscriber(`echo flaky >> ${counter}\ntest -f fixed`) })
     // A re-run lands on a runner like the first one: the same RUNNER_TEMP path, emptied in between.
     const runnerTemp = tempDir('tako-e2e-runner-temp-')
     const attempt = (n: number, opts: { job?: string; inputs?: string } = {}) => {
@@ -110,7 +98,7 @@ describe('re-running failed jobs', () => {
 describe('cancelling the job', () => {
   it('stops the children, writes the summary and outputs with status cancelled, and exits non-zero', async () => {
     const pids = path.join(tempDir(), 'pids')
-    await createBareRepo(gitRoot, 'acme/sleeper', { 'tako.yml': subscriber(`sleep 120 &\necho $! >> ${pids}\necho $$ >> ${pids}\nwait`) })
+    await createBareRepo(gitRoot, 'acme/sleeper', { 'tako.yml': scriptSubscriber(`sleep 120 &\necho $! >> ${pids}\necho $$ >> ${pids}\nwait`) })
     const res = await runAction({
       workspace,
       inputs: { workflow: 'release', repositories: 'acme/sleeper', cache: 'false' },
@@ -131,7 +119,7 @@ describe('cancelling the job', () => {
   it('still writes outputs and summary when the runner sends SIGINT then SIGTERM to steps that ignore SIGTERM', async () => {
     const pids = path.join(tempDir(), 'pids')
     await createBareRepo(gitRoot, 'acme/stubborn', {
-      'tako.yml': subscriber(`trap '' TERM\nsleep 120 &\necho $! >> ${pids}\necho $$ >> ${pids}\necho "holding on"\nwait`)
+      'tako.yml': scriptSubscriber(`trap '' TERM\nsleep 120 &\necho $! >> ${pids}\necho $$ >> ${pids}\necho "holding on"\nwait`)
     })
     const res = await runAction({
       workspace,
@@ -175,8 +163,10 @@ describe('the post step after a job killed before it kept its outcomes', () => {
     const marks = tempDir()
     const quick = path.join(marks, 'quick')
     const pids = path.join(marks, 'pids')
-    await createBareRepo(gitRoot, 'acme/quick', { 'tako.yml': subscriber(`echo ran >> ${quick}`) })
-    await createBareRepo(gitRoot, 'acme/stubborn-too', { 'tako.yml': subscriber(`trap '' TERM\nsleep 600 &\necho $! >> ${pids}\necho $$ >> ${pids}\nwait`) })
+    await createBareRepo(gitRoot, 'acme/quick', { 'tako.yml': scriptSubscriber(`echo ran >> ${quick}`) })
+    await createBareRepo(gitRoot, 'acme/stubborn-too', {
+      'tako.yml': scriptSubscriber(`trap '' TERM\nsleep 600 &\necho $! >> ${pids}\necho $$ >> ${pids}\nwait`)
+    })
     const runnerTemp = tempDir('tako-e2e-runner-temp-')
     const common = { workspace, runnerTemp, token: TOKEN, serverUrl, cacheEnv: cacheServiceEnv(cacheServer.url, CACHE_TOKEN), runId: '5151', job: 'killed' }
     // The quick child finished, the stubborn one ignores SIGTERM: the second signal ends the step before it kept anything.

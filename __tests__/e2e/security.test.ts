@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { runAction, type ActionResult } from '../../__fixtures__/action-runner.js'
-import { cacheServiceEnv, startCacheServer, type CacheServer } from '../../__fixtures__/cache-server.js'
-import { createBareRepo, startGitServer, type GitServer } from '../../__fixtures__/git-server.js'
-import { cleanupTempDirs, makeRepo, tempDir } from '../../__fixtures__/repos.js'
+import { startActionServers, scriptSubscriber, type ActionServers } from '../../__fixtures__/action-servers.js'
+import { cacheServiceEnv, type CacheServer } from '../../__fixtures__/cache-server.js'
+import { createBareRepo, type GitServer } from '../../__fixtures__/git-server.js'
+import { cleanupTempDirs, tempDir } from '../../__fixtures__/repos.js'
 
 const TOKEN = 'ghs_takoSecurityE2eToken0123456789'
 const CACHE_TOKEN = 'cache-runtime-token-5f2a9c'
@@ -21,16 +22,6 @@ workflows:
         uses: tako/fan-out@v1
         with: { event_type: api_published, payload: { tag: v1 } }
 `
-const subscriber = (script: string): string => `version: 1
-subscriptions:
-  - { artifact: acme/api, events: [api_published], workflow: build }
-workflows:
-  build:
-    steps:
-      - id: work
-        run: |
-${script.replace(/^/gm, '          ')}
-`
 
 let git: GitServer
 let gitRoot: string
@@ -38,17 +29,15 @@ let cacheServer: CacheServer
 let serverUrl: string
 let workspace: string
 
+let servers: ActionServers | undefined
+
 beforeAll(async () => {
-  gitRoot = tempDir('tako-e2e-git-')
-  git = await startGitServer({ root: gitRoot, token: TOKEN })
-  serverUrl = git.url.replace('127.0.0.1', 'git.localhost')
-  cacheServer = await startCacheServer({ dir: tempDir('tako-e2e-cache-'), token: CACHE_TOKEN })
-  workspace = makeRepo(path.join(tempDir('tako-e2e-ws-'), 'api'), { 'tako.yml': PUBLISHER }, `${serverUrl}/acme/api`)
+  servers = await startActionServers({ token: TOKEN, cacheToken: CACHE_TOKEN, publisher: PUBLISHER })
+  ;({ git, gitRoot, cacheServer, serverUrl, workspace } = servers)
 })
 
 afterAll(async () => {
-  await git?.close()
-  await cacheServer?.close()
+  await servers?.close()
   cleanupTempDirs()
 })
 
@@ -91,7 +80,7 @@ describe('a subscriber step', () => {
       'done',
       'echo "walked $(wc -l < "$OUT/chain") ancestors"'
     ].join('\n')
-    await createBareRepo(gitRoot, 'acme/spy', { 'tako.yml': subscriber(`OUT=${out}\n${spy}`) })
+    await createBareRepo(gitRoot, 'acme/spy', { 'tako.yml': scriptSubscriber(`OUT=${out}\n${spy}`) })
     const before = git.requests.length
 
     const res = await action('acme/spy')
@@ -136,8 +125,8 @@ describe('a subscriber step', () => {
       'echo "::set-output name=children::[]"',
       'exit 1'
     ].map((l) => (l.startsWith('printf') || l.startsWith('echo') || l.startsWith('exit') ? l : `echo '${l}'`))
-    await createBareRepo(gitRoot, 'acme/forger', { 'tako.yml': subscriber(forged.join('\n')) })
-    await createBareRepo(gitRoot, 'acme/honest', { 'tako.yml': subscriber('echo honest work') })
+    await createBareRepo(gitRoot, 'acme/forger', { 'tako.yml': scriptSubscriber(forged.join('\n')) })
+    await createBareRepo(gitRoot, 'acme/honest', { 'tako.yml': scriptSubscriber('echo honest work') })
 
     const res = await action('acme/forger\nacme/honest')
     expect(res.timedOut).toBe(false)
