@@ -1,7 +1,7 @@
 // npm run bench: wall time and peak RSS of a real tako fan-out against the floor a shell reaches for the same
 // work (issue #3: 200 subscribers, target within 1.2x of the floor and under 200 MB; issue #5: 500 children;
-// issue #14: 1,000 flat children, and `wide2`: 300 children that each fan out an event nobody subscribes to).
-// Informational only: it always exits 0 and is not part of the test suite.
+// issue #14: 1,000 and 2,500 flat children, `wide2`: 300 children that each fan out an event nobody subscribes
+// to, a 10-level chain and a 50-wide diamond). Informational only: it always exits 0 and is not in the test suite.
 //
 //   node scripts/bench.mjs [--dir DIR] [--case NAME[,NAME...]] [--cli PATH] [--update-baseline]
 //
@@ -26,28 +26,30 @@ const CONCURRENCY = 4
 const TARGET_RATIO = 1.2
 const TARGET_RSS_MB = 200
 // Targets from the issues; `ratio` against the shell floor, `reportKb` the size of the run report.
+// `shape` lays out the repositories (see layout) and `size` is its width or depth; `children` is how many child
+// runs the tree has.
 const CASES = [
-  { name: 'fan-out 200', children: 200, target: { ratio: TARGET_RATIO, rssMb: TARGET_RSS_MB } },
-  { name: 'fan-out 500', children: 500, target: { rssMb: TARGET_RSS_MB } },
-  { name: 'fan-out 1000', children: 1000, target: { ratio: 1.2, rssMb: TARGET_RSS_MB } },
+  { name: 'fan-out 200', shape: 'flat', size: 200, children: 200, target: { ratio: TARGET_RATIO, rssMb: TARGET_RSS_MB } },
+  { name: 'fan-out 500', shape: 'flat', size: 500, children: 500, target: { rssMb: TARGET_RSS_MB } },
+  { name: 'fan-out 1000', shape: 'flat', size: 1000, children: 1000, target: { ratio: 1.2, rssMb: TARGET_RSS_MB } },
+  { name: 'fan-out 2500', shape: 'flat', size: 2500, children: 2500, target: { rssMb: TARGET_RSS_MB } },
   // Every child announces its own event to the same candidates (none listens): discovery's bookkeeping is what
   // grows here; the shell floor does the same git and bash work (the nested fan-outs start no process).
-  { name: 'wide2 300', children: 300, nested: true, target: { ratio: 1.5, rssMb: 150, reportKb: 1024 } }
+  { name: 'wide2 300', shape: 'wide2', size: 300, children: 300, target: { ratio: 1.5, rssMb: 150, reportKb: 1024 } },
+  // Each level subscribes to the one before it: ten children one after another, nothing in parallel.
+  { name: 'chain 10', shape: 'chain', size: 10, children: 10, target: { ratio: 1.3, rssMb: TARGET_RSS_MB } },
+  // 50 subscribers of the publisher each relay an event that one sink subscribes to from all 50: the sink runs once
+  // per relaying parent (a tree, as SPEC has it), 100 children.
+  { name: 'diamond 50', shape: 'diamond', size: 50, children: 100, target: { ratio: 1.3, rssMb: TARGET_RSS_MB } }
 ]
 
-const SUBSCRIBER = `version: 1
-subscriptions:
-  - artifact: acme/pub
-    events: [bench_event]
-    workflow: w
-workflows:
-  w:
-    steps:
-      - run: echo ok > out.txt
-`
-const ANNOUNCER = `${SUBSCRIBER}      - uses: tako/fan-out@v1
-        with: { event_type: deployed }
-`
+/** A subscriber of `artifact`'s `event` (several pairs: one subscription each), whose workflow runs the step and,
+    with `relay`, then fans out that event of its own. */
+function subscriber(subscriptions, relay) {
+  const subs = subscriptions.map(([artifact, event]) => `  - artifact: ${artifact}\n    events: [${event}]\n    workflow: w\n`).join('')
+  const fan = relay ? `      - uses: tako/fan-out@v1\n        with: { event_type: ${relay} }\n` : ''
+  return `version: 1\nsubscriptions:\n${subs}workflows:\n  w:\n    steps:\n      - run: echo ok > out.txt\n${fan}`
+}
 const PUBLISHER = `version: 1
 events:
   produces:
@@ -60,14 +62,19 @@ workflows:
         with:
           event_type: bench_event
 `
-// Per repository, what tako does for a child: read its tako.yml from git, clone it, run the step in the clone.
+// What tako does, with nothing of its own: read every candidate's tako.yml from git once, then per child clone
+// its repository and run the step in the clone. Each line of $JOBS is one path through the tree (the repositories
+// of a chain, a relay and the sink it triggers, or one subscriber), run in order; lines run $CONCURRENCY at once.
 const FLOOR = `set -eo pipefail
-ls "$REPOS" | xargs -P ${CONCURRENCY} -I{} sh -ec '
-  git -C "$1/$2" cat-file -p HEAD:tako.yml >/dev/null
-  git clone -q "$1/$2" "$3/$2"
-  cd "$3/$2"
-  bash --noprofile --norc -eo pipefail -c "echo ok > out.txt"
-' _ "$REPOS" {} "$WS"
+ls "$REPOS" | xargs -P ${CONCURRENCY} -I{} git -C "$REPOS/{}" cat-file -p HEAD:tako.yml >/dev/null
+n=0
+while IFS= read -r line; do n=$((n + 1)); printf '%s %s\\n' "$n" "$line"; done < "$JOBS" | xargs -P ${CONCURRENCY} -L 1 sh -ec '
+  job=$1; shift
+  for repo in "$@"; do
+    git clone -q "$REPOS/$repo" "$WS/$job-$repo"
+    (cd "$WS/$job-$repo" && bash --noprofile --norc -eo pipefail -c "echo ok > out.txt")
+  done
+' _
 rm -rf "$WS"
 `
 
@@ -104,29 +111,65 @@ async function git(cwd, ...args) {
   if (res.code !== 0) throw new Error(`git ${args.join(' ')} failed in ${cwd}`)
 }
 
-/** A publisher repo and n identical subscriber repos laid out as <dir>/repos/acme/sub-NNN. */
-async function layout(dir, n, nested) {
-  const template = path.join(dir, 'template')
-  mkdirSync(template, { recursive: true })
-  writeFileSync(path.join(template, 'tako.yml'), nested ? ANNOUNCER : SUBSCRIBER)
-  await git(template, 'init', '-q', '-b', 'main')
-  await git(template, 'add', '-A')
-  await git(template, 'commit', '-qm', 'subscriber')
+async function commitRepo(dir, takoYml) {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(path.join(dir, 'tako.yml'), takoYml)
+  await git(dir, 'init', '-q', '-b', 'main')
+  await git(dir, 'add', '-A')
+  await git(dir, 'commit', '-qm', 'subscriber')
+}
+
+const pad = (i) => String(i).padStart(3, '0')
+
+/** The publisher and the subscriber repositories of a case under <dir>/repos/acme/, and the floor's jobs (each a
+    list of repository names run in order; see FLOOR). */
+async function layout(dir, c) {
   const repos = path.join(dir, 'repos')
-  for (let i = 1; i <= n; i++) cpSync(template, path.join(repos, 'acme', `sub-${String(i).padStart(3, '0')}`), { recursive: true })
+  const acme = path.join(repos, 'acme')
+  const jobs = []
+  if (c.shape === 'flat' || c.shape === 'wide2') {
+    // Identical subscribers: one committed template, copied.
+    const template = path.join(dir, 'template')
+    await commitRepo(template, subscriber([['acme/pub', 'bench_event']], c.shape === 'wide2' ? 'deployed' : undefined))
+    for (let i = 1; i <= c.size; i++) {
+      cpSync(template, path.join(acme, `sub-${pad(i)}`), { recursive: true })
+      jobs.push([`sub-${pad(i)}`])
+    }
+  } else if (c.shape === 'chain') {
+    const chain = []
+    for (let i = 1; i <= c.size; i++) {
+      const before = i === 1 ? ['acme/pub', 'bench_event'] : [`acme/level-${pad(i - 1)}`, 'level_done']
+      await commitRepo(path.join(acme, `level-${pad(i)}`), subscriber([before], i < c.size ? 'level_done' : undefined))
+      chain.push(`level-${pad(i)}`)
+    }
+    jobs.push(chain)
+  } else if (c.shape === 'diamond') {
+    const relays = []
+    for (let i = 1; i <= c.size; i++) relays.push(`relay-${pad(i)}`)
+    const template = path.join(dir, 'template')
+    await commitRepo(template, subscriber([['acme/pub', 'bench_event']], 'relayed'))
+    for (const relay of relays) {
+      cpSync(template, path.join(acme, relay), { recursive: true })
+      jobs.push([relay, 'sink'])
+    }
+    await commitRepo(path.join(acme, 'sink'), subscriber(relays.map((relay) => [`acme/${relay}`, 'relayed'])))
+  } else throw new Error(`unknown shape ${c.shape}`)
   const pub = path.join(dir, 'pub')
   mkdirSync(pub)
   writeFileSync(path.join(pub, 'tako.yml'), PUBLISHER)
   await git(pub, 'init', '-q', '-b', 'main')
   await git(pub, 'add', '-A')
   await git(pub, 'commit', '-qm', 'publisher')
-  return { repos, pub }
+  const jobsFile = path.join(dir, 'jobs.txt')
+  writeFileSync(jobsFile, jobs.map((job) => `${job.join(' ')}\n`).join(''))
+  return { repos, pub, jobsFile }
 }
 
-async function floorRun(dir, repos) {
+async function floorRun(dir, repos, jobsFile) {
   const ws = path.join(dir, 'floor-ws')
+  mkdirSync(ws, { recursive: true })
   const log = path.join(dir, 'floor.log')
-  const res = await run('bash', ['--noprofile', '--norc', '-c', FLOOR], { env: { REPOS: path.join(repos, 'acme'), WS: ws }, log })
+  const res = await run('bash', ['--noprofile', '--norc', '-c', FLOOR], { env: { REPOS: path.join(repos, 'acme'), WS: ws, JOBS: jobsFile }, log })
   if (res.code !== 0) throw new Error(`floor failed (exit ${res.code}):\n${tail(log)}`)
   return res.ms
 }
@@ -177,12 +220,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function bench(c) {
   const dir = path.join(tmp, c.name.replace(/\W+/g, '-'))
-  const { repos, pub } = await layout(dir, c.children, c.nested)
+  const { repos, pub, jobsFile } = await layout(dir, c)
   const floors = []
   const takos = []
   // Interleaved, so drift in machine load hits both sides alike.
   for (let i = 0; i < RUNS; i++) {
-    floors.push(await floorRun(dir, repos))
+    floors.push(await floorRun(dir, repos, jobsFile))
     takos.push(await takoRun(dir, repos, pub, c.children))
     process.stdout.write('.')
   }
@@ -252,8 +295,8 @@ async function main() {
   if (cases.length === 0) throw new Error(`no case matches --case ${only.join(',')} (cases: ${CASES.map((c) => c.name).join(', ')})`)
   const rss = existsSync(gnuTime) ? 'GNU time (%M)' : 'getrusage of the node process'
   console.log(
-    `tako bench: ${cases.map((c) => c.name).join(' / ')} subscribers, one trivial step each (wide2: then a fan-out nobody hears), --max-concurrency ${CONCURRENCY}; ` +
-      `floor = git cat-file + git clone + bash per repo via xargs -P ${CONCURRENCY}; median of ${RUNS}; peak RSS of the tako process by ${rss}`
+    `tako bench: ${cases.map((c) => c.name).join(' / ')}; one trivial step per child (wide2: then a fan-out nobody hears), --max-concurrency ${CONCURRENCY}; ` +
+      `floor = git cat-file per candidate, then git clone + bash per child via xargs -P ${CONCURRENCY}; median of ${RUNS}; peak RSS of the tako process by ${rss}`
   )
   console.log(`machine: ${os.cpus().length} cpus, node ${process.version}, ${os.platform()}; files under ${benchRoot}`)
   const load0 = os

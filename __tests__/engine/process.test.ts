@@ -96,6 +96,28 @@ describe('runScript', () => {
     expect(result.stdout.text()).toBe(`hello  "world" $x\nno home\n${realpathSync(work)}\n`)
   })
 
+  it('starts steps from a reused launcher shell, not by forking the engine, and gives the exact environment there too', async () => {
+    const parent = 'ps -o pid=,args= -p $PPID'
+    const first = await run(parent)
+    const second = await run(parent)
+    // The step is the launcher's child; the engine (node) is not its parent.
+    expect(first.stdout.text()).toMatch(/^\s*\d+ tako-launcher --noprofile --norc -c set -m /)
+    expect(second.stdout.text()).toBe(first.stdout.text())
+
+    const env = await run('env | LC_ALL=C sort', { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ODD: "a\nb=c 'd'", EMPTY: '' } })
+    const lines = env.stdout.text().split('\n')
+    // Only what was passed, and what bash itself sets for the script it runs (PWD, SHLVL, _).
+    expect(lines.filter((l) => /^[A-Z_]+=/.test(l) && !/^(PWD|SHLVL|_)=/.test(l))).toEqual(['EMPTY=', 'ODD=a', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`])
+    expect(lines).toContain("b=c 'd'")
+  })
+
+  it('reads a status of 128+n as a signal only when the engine sent that signal', async () => {
+    const exited = await run('exit 143')
+    expect(exited).toMatchObject({ exitCode: 143, signal: null })
+    const killed = await run('sleep 30', { timeoutMs: 100 })
+    expect(killed).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGTERM' })
+  })
+
   it('captures stdout and stderr apart, and both in arrival order', async () => {
     const result = await run('echo out1\nsleep 0.2\necho err1 >&2\nsleep 0.2\necho out2')
     expect(result.stdout.text()).toBe('out1\nout2\n')

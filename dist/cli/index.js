@@ -66124,9 +66124,424 @@ function nameList(value) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
+;// CONCATENATED MODULE: ./src/engine/directories.ts
+// Creating the folders a user names (run root, cache): one component at a time, each failure a UsageError
+// naming the option and the folder. Node's recursive mkdir is not used for them: on a path whose parent
+// exists but refuses children with ENOENT (`/proc/self/x`) it retries forever at 100% CPU.
+
+
+
+/** Creates `dir` and its missing parents; returns it resolved. `what` names it for the user (`--workspace x`). */
+async function makeDirectory(dir, what) {
+    const full = external_node_path_default().resolve(dir);
+    const missing = [];
+    for (let current = full;;) {
+        const { info, error } = await (0,promises_namespaceObject.stat)(current).then((info) => ({ info, error: undefined }), (error) => ({ info: undefined, error }));
+        if (info) {
+            if (!info.isDirectory())
+                throw new UsageError(`${what}: ${current} is not a directory`);
+            break;
+        }
+        if (error.code !== 'ENOENT')
+            throw new UsageError(`${what}: cannot use ${current}: ${reason(error)}`);
+        const parent = external_node_path_default().dirname(current);
+        if (parent === current)
+            break;
+        missing.unshift(current);
+        current = parent;
+    }
+    for (const folder of missing) {
+        try {
+            await (0,promises_namespaceObject.mkdir)(folder);
+        }
+        catch (error) {
+            const code = error.code;
+            // Made meanwhile by someone else (another run on the same root): fine if it is a folder.
+            if (code === 'EEXIST' && (await (0,promises_namespaceObject.stat)(folder).catch(() => undefined))?.isDirectory())
+                continue;
+            throw new UsageError(`${what}: cannot create ${folder}: ${reason(error)}`);
+        }
+    }
+    return full;
+}
+/** "no such file or directory" rather than "ENOENT: no such file or directory, mkdir '/x'". */
+function reason(error) {
+    const text = /^[A-Z]+: (.*?)(, \w+ '.*')?$/.exec(error.message)?.[1] ?? error.message;
+    return error.code ? `${text} (${error.code})` : text;
+}
+
+;// CONCATENATED MODULE: ./src/engine/scratch.ts
+// Per-run scratch space under a run root: <run root>/.tako-tmp/<pid>-<run id>/ holds the script files and
+// TAKO_OUTPUT files of one run and nothing else, so two runs sharing a --workspace never delete each other's.
+// The engine's process id in the name lets the next run on that root remove what a killed run left behind.
+
+
+
+/** Parent of every run's scratch folder in a run root. */
+const TEMP_DIR = '.tako-tmp';
+/** Creates this run's scratch folder; first removes the folders of runs whose engine process is gone. */
+async function createScratch(runRoot, runId, pid = process.pid) {
+    const parent = external_node_path_default().join(runRoot, TEMP_DIR);
+    await removeStale(parent);
+    const dir = external_node_path_default().join(parent, `${pid}-${runId}`);
+    return makeDirectory(dir, "the run's scratch folder");
+}
+/** Removes this run's scratch folder, and the shared parent when no other run holds one. */
+async function removeScratch(dir) {
+    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    await (0,promises_namespaceObject.rmdir)(external_node_path_default().dirname(dir)).catch(() => { });
+}
+async function removeStale(parent) {
+    const entries = await (0,promises_namespaceObject.readdir)(parent).catch(() => []);
+    await Promise.all(entries
+        .filter((name) => {
+        const pid = /^(\d+)-/.exec(name)?.[1];
+        // A folder without an owner (an older tako's, or anything else) is left alone.
+        return pid !== undefined && !processExists(Number(pid));
+    })
+        .map((name) => (0,promises_namespaceObject.rm)(external_node_path_default().join(parent, name), { recursive: true, force: true })));
+}
+/** Whether a process exists on this machine. A reused pid keeps a stale folder a while longer, never the reverse. */
+function processExists(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/launcher.ts
+// Starts the engine's short-lived processes (step shells, git, rm) through long-lived bash launchers instead of
+// forking Node for each one.
+//
+// Why: child_process.spawn forks the whole engine. At 90-160 MB that blocks the engine's one thread for 2-3 ms per
+// start on a quiet machine and 14-23 ms under load, and half the engine's CPU in a wide fan-out was the kernel
+// copying its page tables. A launcher is a bash started once; it forks itself (a few MB) for each process. No
+// library does this: the clone lanes (clone-lanes.ts) do the same for `git clone`, and this generalises them.
+//
+// One launcher runs one process at a time, so launchers are made as requests come in (callers bound how many run
+// at once) and reused. For each request the engine writes a file of NUL-separated fields (cwd, argv, environment)
+// and sends its path as one line. The launcher reads the file, makes two FIFOs for the process's stdout and
+// stderr, forks a subshell (in its own process group: `set -m`), answers `started <pid>`, waits for it and answers
+// `exit <status>`. The subshell redirects to the FIFOs, changes directory, exports exactly the requested
+// environment and execs the program with argv[0] as given. Fresh FIFOs per process keep a process that escaped its
+// group from writing into a later process's output, as separate pipes did.
+//
+// Given up against spawn: `wait` gives 128+n both for a process killed by signal n and for one that exited with
+// 128+n. A status of 128+n is read as the signal when the engine sent signal n to that group (a timeout or a
+// cancellation), and as an exit code otherwise, which is what GitHub Actions reports for an OOM-killed step too.
+//
+// What goes through spawn instead: a request with a credential on fd 3 (a FIFO has a name another process of the
+// user could open first; an inherited socket has none), an environment name bash cannot export or must not
+// (BASH_*, SHELLOPTS, UID, ...), a path with a line break, and every platform but Linux.
+
+
+
+
+
+
+
+const LAUNCHER_SCRIPT = `set -m
+n=0
+while IFS= read -r base; do
+  if ! mapfile -d '' -t f < "$base.req" || ! mkfifo -m 600 -- "$base.out" "$base.err"; then
+    printf 'failed\\n'
+    continue
+  fi
+  argc=\${f[2]}
+  (
+    exec </dev/null >"$base.out" 2>"$base.err" || exit 126
+    cd -- "\${f[0]}" || exit 126
+    unset PATH PWD OLDPWD SHLVL
+    [ "\${#f[@]}" -eq $((3 + argc)) ] || export "\${f[@]:3+argc}" || exit 126
+    exec -a "\${f[3]}" -- "\${f[1]}" "\${f[@]:4:argc-1}"
+  ) &
+  printf 'started %s\\n' "$!"
+  wait "$!"
+  printf 'exit %s\\n' "$?"
+done`;
+/** Names bash cannot export from a subshell, or that would change that subshell before it execs. */
+const UNEXPORTABLE = /^(?![A-Za-z_][A-Za-z0-9_]*$)|^(BASH.*|SHELLOPTS|POSIXLY_CORRECT|EUID|UID|PPID|GROUPS|RANDOM|SRANDOM|SECONDS|LINENO|EPOCH.*|FUNCNAME|HISTCMD)$/;
+/** `_` is a shell's scratch variable (the last argument, or the program a shell ran) that almost every environment
+    holds; bash owns it, so it is left out rather than sending every request through spawn. */
+const SHELL_SCRATCH = '_';
+/** Signals the engine sent to each launched group, to read a status of 128+n (see above). */
+const sent = new Map();
+/** Called for every signal the engine sends a process group. */
+function noteSignal(pgid, signal) {
+    sent.get(pgid)?.add((external_node_os_default()).constants.signals[signal]);
+}
+let disabled = process.platform !== 'linux' || process.env.TAKO_LAUNCHER === 'spawn';
+const idle = [];
+let folder;
+/** Starts the request through a launcher; undefined when it must go through spawn (see above). */
+function launch(req) {
+    if (disabled || req.fd3 !== undefined)
+        return undefined;
+    if (Object.keys(req.env).some((name) => name !== SHELL_SCRATCH && UNEXPORTABLE.test(name)))
+        return undefined;
+    const fields = [req.cwd, req.command, ...req.args, ...Object.values(req.env)];
+    if (fields.some((field) => field.includes('\0')))
+        return undefined;
+    const dir = launchFolder();
+    if (dir === undefined || /[\r\n]/.test(dir))
+        return undefined;
+    return startVia(req, dir);
+}
+async function startVia(req, dir) {
+    const program = await resolveProgram(req.command, req.env.PATH, req.cwd);
+    const launcher = idle.pop() ?? new Launcher();
+    const base = external_node_path_default().join(dir, String(++serial));
+    const env = Object.entries(req.env)
+        .filter(([name]) => name !== SHELL_SCRATCH)
+        .map(([name, value]) => `${name}=${value}`);
+    const fields = [req.cwd, program, String(req.args.length + 1), req.command, ...req.args, ...env];
+    // Owner-only: the environment may hold secrets. Removed as soon as the launcher has read it.
+    await (0,promises_namespaceObject.writeFile)(`${base}.req`, fields.join('\0') + '\0', { mode: 0o600 });
+    let pid;
+    try {
+        pid = await launcher.start(base);
+    }
+    catch (error) {
+        launcher.retire();
+        throw error;
+    }
+    finally {
+        await (0,promises_namespaceObject.unlink)(`${base}.req`).catch(() => { });
+    }
+    sent.set(pid, new Set());
+    const status = launcher.exited();
+    let stdout, stderr;
+    try {
+        stdout = readFifo(`${base}.out`, req.stdout);
+        stderr = readFifo(`${base}.err`, req.stderr);
+    }
+    catch (error) {
+        // It waits for a reader that will not come.
+        killQuietly(pid);
+        void status.catch(() => { }).finally(() => launcher.release());
+        throw error;
+    }
+    const exited = status.then((status) => {
+        const signals = sent.get(pid);
+        sent.delete(pid);
+        if (status > 128 && signals?.has(status - 128))
+            return { code: null, signal: signalName(status - 128) };
+        return { code: status, signal: null };
+    }, () => {
+        // The launcher died (something killed it): the process is out of its parent's sight; end it.
+        sent.delete(pid);
+        killQuietly(pid);
+        return { code: null, signal: 'SIGKILL' };
+    });
+    // A process that never opened its FIFOs (killed before it could) would leave them waiting for a writer forever:
+    // once it has exited, open and close a writer of our own, so each ends as soon as no other writer holds it.
+    void exited.then(() => {
+        stdout.nudge();
+        stderr.nudge();
+    });
+    const closed = Promise.all([stdout.ended, stderr.ended]).then(async () => {
+        await Promise.all([(0,promises_namespaceObject.unlink)(`${base}.out`).catch(() => { }), (0,promises_namespaceObject.unlink)(`${base}.err`).catch(() => { })]);
+    });
+    void exited.then(() => launcher.release());
+    return {
+        pid,
+        exited,
+        closed,
+        destroyOutput: () => {
+            stdout.destroy();
+            stderr.destroy();
+        }
+    };
+}
+let serial = 0;
+function killQuietly(pgid) {
+    try {
+        process.kill(-pgid, 'SIGKILL');
+    }
+    catch {
+        // Already gone.
+    }
+}
+function signalName(n) {
+    const found = Object.entries((external_node_os_default()).constants.signals).find(([, number]) => number === n);
+    return (found?.[0] ?? 'SIGKILL');
+}
+/** The program as execve needs it, looked up in the process's own PATH as spawn would; cached per PATH. */
+const programs = new Map();
+async function resolveProgram(command, searchPath, cwd) {
+    if (command.includes('/'))
+        return external_node_path_default().resolve(cwd, command);
+    const key = `${searchPath ?? ''}\0${command}`;
+    const known = programs.get(key);
+    if (known !== undefined)
+        return known;
+    for (const dir of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+        const candidate = external_node_path_default().resolve(cwd, dir || '.', command);
+        if (await (0,promises_namespaceObject.access)(candidate, external_node_fs_namespaceObject.constants.X_OK).then(() => true, () => false)) {
+            // A PATH entry relative to the working directory is looked up again next time.
+            if (external_node_path_default().isAbsolute(dir))
+                programs.set(key, candidate);
+            return candidate;
+        }
+    }
+    throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT' });
+}
+/** Reads a FIFO without blocking a thread: opened non-blocking (so opening never waits), it sees end-of-file only
+    once a writer came and went. */
+function readFifo(file, onData) {
+    const socket = new (external_node_net_default()).Socket({ fd: (0,external_node_fs_namespaceObject.openSync)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK), readable: true, writable: false });
+    socket.on('data', onData);
+    socket.on('error', () => { });
+    const ended = new Promise((resolve) => socket.once('close', () => resolve()));
+    return {
+        ended,
+        nudge: () => {
+            if (socket.destroyed)
+                return;
+            try {
+                (0,external_node_fs_namespaceObject.closeSync)((0,external_node_fs_namespaceObject.openSync)(file, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK));
+            }
+            catch {
+                // Read to its end already.
+            }
+        },
+        destroy: () => void socket.destroy()
+    };
+}
+class Launcher {
+    child;
+    buffer = '';
+    /** Answers nobody asked for yet. */
+    lines = [];
+    waiting = [];
+    gone;
+    constructor() {
+        // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
+        this.child = (0,external_node_child_process_namespaceObject.spawn)('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT], {
+            // Named so that `ps` tells what it is.
+            argv0: 'tako-launcher',
+            detached: true,
+            stdio: ['pipe', 'pipe', 'ignore'],
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+        });
+        this.child.stdout?.setEncoding('latin1');
+        this.child.stdout?.on('data', (text) => this.receive(text));
+        this.child.stdin?.on('error', () => { });
+        this.child.on('error', (error) => {
+            // No bash: everything goes through spawn from now on.
+            disabled = true;
+            this.end(new Error(`cannot start bash to launch processes: ${error.message}`));
+        });
+        this.child.on('exit', (code, signal) => this.end(new Error(`the launcher ended (${signal ?? `exit ${code}`})`)));
+        this.setBusy(false);
+    }
+    async start(base) {
+        this.setBusy(true);
+        this.child.stdin?.write(`${base}\n`);
+        const answer = await this.next();
+        const pid = /^started (\d+)$/.exec(answer)?.[1];
+        if (pid === undefined)
+            throw new Error(`cannot start a process: the launcher answered "${answer}"`);
+        return Number(pid);
+    }
+    async exited() {
+        const answer = await this.next();
+        const status = /^exit (\d+)$/.exec(answer)?.[1];
+        if (status === undefined)
+            throw new Error(`the launcher answered "${answer}"`);
+        return Number(status);
+    }
+    /** Back to the idle list once its process has been waited for. */
+    release() {
+        this.setBusy(false);
+        if (this.gone)
+            return;
+        idle.push(this);
+    }
+    retire() {
+        this.child.stdin?.end();
+        this.end(new Error('retired'));
+    }
+    next() {
+        const line = this.lines.shift();
+        if (line !== undefined)
+            return Promise.resolve(line);
+        if (this.gone)
+            return Promise.reject(this.gone);
+        return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    }
+    receive(text) {
+        this.buffer += text;
+        for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
+            const line = this.buffer.slice(0, nl);
+            this.buffer = this.buffer.slice(nl + 1);
+            const waiter = this.waiting.shift();
+            if (waiter)
+                waiter.resolve(line);
+            else
+                this.lines.push(line);
+        }
+    }
+    end(error) {
+        if (this.gone)
+            return;
+        this.gone = error;
+        const at = idle.indexOf(this);
+        if (at >= 0)
+            idle.splice(at, 1);
+        for (const waiter of this.waiting.splice(0))
+            waiter.reject(error);
+    }
+    /** A busy launcher keeps the engine's process alive until it answers; an idle one does not. */
+    setBusy(busy) {
+        const stdout = this.child.stdout;
+        const stdin = this.child.stdin;
+        if (busy) {
+            this.child.ref();
+            stdout?.ref();
+        }
+        else {
+            this.child.unref();
+            stdout?.unref();
+            stdin?.unref();
+        }
+    }
+}
+/** <tmp>/tako-launch-<pid>-XXXXXX, owner-only; removed at exit, and by the next engine if this one was killed. */
+function launchFolder() {
+    if (folder !== undefined)
+        return folder;
+    const parent = external_node_os_default().tmpdir();
+    try {
+        for (const name of (0,external_node_fs_namespaceObject.readdirSync)(parent)) {
+            const owner = /^tako-launch-(\d+)-/.exec(name)?.[1];
+            if (owner !== undefined && !processExists(Number(owner)))
+                (0,external_node_fs_namespaceObject.rmSync)(external_node_path_default().join(parent, name), { recursive: true, force: true });
+        }
+        folder = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(parent, `tako-launch-${process.pid}-`));
+    }
+    catch {
+        disabled = true;
+        return undefined;
+    }
+    const made = folder;
+    process.once('exit', () => (0,external_node_fs_namespaceObject.rmSync)(made, { recursive: true, force: true }));
+    return folder;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/process-groups.ts
 // Starts the processes the engine runs (step shells, git) each leading its own process group, and keeps the
 // registry of live groups a forced exit kills, mirrored to a watchdog that kills them if the engine dies.
+
 
 /** An environment without the unset entries process.env may have. */
 function stringEnv(env) {
@@ -66199,10 +66614,26 @@ function startWatchdog() {
 /** Sends `signal` to every process of a group; a group that is already gone is no error. */
 function killGroup(pgid, signal) {
     try {
-        process.kill(-pgid, signal);
+        signalGroup(pgid, signal);
     }
     catch {
-        // Already gone.
+        // Not ours to signal.
+    }
+}
+/** Sends a signal (0: only checks) to a process group; false when no process of it can be signalled any more. */
+function signalGroup(pgid, signal) {
+    if (signal !== 0)
+        noteSignal(pgid, signal);
+    try {
+        process.kill(-pgid, signal);
+        return true;
+    }
+    catch (err) {
+        const code = err.code;
+        // EPERM: what is left belongs to another user; nothing more can be done about it.
+        if (code === 'ESRCH' || code === 'EPERM')
+            return false;
+        throw err;
     }
 }
 /** A forced exit (second signal) must not leave processes behind: SIGKILL every live group, synchronously. */
@@ -66211,9 +66642,12 @@ function killAllGroups() {
         killGroup(pgid, 'SIGKILL');
     liveGroups.clear();
 }
-/** child_process.spawn, detached so the process leads its own group. Resolves once the process runs; rejects
-    as spawn's `error` does when it cannot start. */
+/** Starts a process leading its own group: through a launcher (launcher.ts) where it can, else child_process.spawn,
+    detached. Resolves once the process runs; rejects as spawn's `error` does when it cannot start. */
 function startInGroup(req) {
+    return launch(req) ?? spawnInGroup(req);
+}
+function spawnInGroup(req) {
     return new Promise((resolve, reject) => {
         const child = (0,external_node_child_process_namespaceObject.spawn)(req.command, req.args, {
             cwd: req.cwd,
@@ -68422,9 +68856,6 @@ function acceptsAnyString(s) {
     return Array.isArray(s.anyOf) && s.anyOf.some(acceptsAnyString);
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: ./src/engine/subscriptions.ts
 // Decides which subscriptions of one candidate an event triggers, and why the others do not (SPEC 1.5).
 
@@ -68782,20 +69213,6 @@ async function terminateGroup(pid, graceMs) {
     if (!signalGroup(pid, 'SIGKILL'))
         return;
     await waitGone(pid, KILL_WAIT_MS);
-}
-/** False when no process of the group can be signalled any more. */
-function signalGroup(pgid, signal) {
-    try {
-        process.kill(-pgid, signal);
-        return true;
-    }
-    catch (err) {
-        const code = err.code;
-        // EPERM: what is left belongs to another user; nothing more can be done about it.
-        if (code === 'ESRCH' || code === 'EPERM')
-            return false;
-        throw err;
-    }
 }
 async function waitGone(pgid, ms) {
     const deadline = performance.now() + ms;
@@ -69637,8 +70054,9 @@ function interpret(candidate, file) {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/reaper.ts
-// Removes finished child workspaces in batches: one `rm -rf` per batch costs the engine's thread far less than
-// a recursive fs.rm per child, and a batch bounds how long finished workspaces wait on disk.
+// Removes finished child workspaces in batches: one `rm -rf` per batch, started through a launcher (launcher.ts),
+// costs the engine's thread far less than a recursive fs.rm per child, and a batch bounds how long finished
+// workspaces wait on disk.
 
 
 class WorkspaceReaper {
@@ -69666,103 +70084,13 @@ class WorkspaceReaper {
 }
 async function removeAll(dirs) {
     if (process.platform !== 'win32') {
-        const code = await new Promise((resolve) => {
-            const child = (0,external_node_child_process_namespaceObject.spawn)('rm', ['-rf', '--', ...dirs], { stdio: 'ignore' });
-            child.on('error', () => resolve(1));
-            child.on('close', resolve);
-        });
+        const ignore = () => { };
+        const rmAll = { command: 'rm', args: ['-rf', '--', ...dirs], cwd: '/', env: inheritedEnv(), stdout: ignore, stderr: ignore };
+        const code = await startInGroup(rmAll).then((child) => child.exited.then((status) => status.code), () => 1);
         if (code === 0)
             return;
     }
     await Promise.all(dirs.map((dir) => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true })));
-}
-
-;// CONCATENATED MODULE: ./src/engine/directories.ts
-// Creating the folders a user names (run root, cache): one component at a time, each failure a UsageError
-// naming the option and the folder. Node's recursive mkdir is not used for them: on a path whose parent
-// exists but refuses children with ENOENT (`/proc/self/x`) it retries forever at 100% CPU.
-
-
-
-/** Creates `dir` and its missing parents; returns it resolved. `what` names it for the user (`--workspace x`). */
-async function makeDirectory(dir, what) {
-    const full = external_node_path_default().resolve(dir);
-    const missing = [];
-    for (let current = full;;) {
-        const { info, error } = await (0,promises_namespaceObject.stat)(current).then((info) => ({ info, error: undefined }), (error) => ({ info: undefined, error }));
-        if (info) {
-            if (!info.isDirectory())
-                throw new UsageError(`${what}: ${current} is not a directory`);
-            break;
-        }
-        if (error.code !== 'ENOENT')
-            throw new UsageError(`${what}: cannot use ${current}: ${reason(error)}`);
-        const parent = external_node_path_default().dirname(current);
-        if (parent === current)
-            break;
-        missing.unshift(current);
-        current = parent;
-    }
-    for (const folder of missing) {
-        try {
-            await (0,promises_namespaceObject.mkdir)(folder);
-        }
-        catch (error) {
-            const code = error.code;
-            // Made meanwhile by someone else (another run on the same root): fine if it is a folder.
-            if (code === 'EEXIST' && (await (0,promises_namespaceObject.stat)(folder).catch(() => undefined))?.isDirectory())
-                continue;
-            throw new UsageError(`${what}: cannot create ${folder}: ${reason(error)}`);
-        }
-    }
-    return full;
-}
-/** "no such file or directory" rather than "ENOENT: no such file or directory, mkdir '/x'". */
-function reason(error) {
-    const text = /^[A-Z]+: (.*?)(, \w+ '.*')?$/.exec(error.message)?.[1] ?? error.message;
-    return error.code ? `${text} (${error.code})` : text;
-}
-
-;// CONCATENATED MODULE: ./src/engine/scratch.ts
-// Per-run scratch space under a run root: <run root>/.tako-tmp/<pid>-<run id>/ holds the script files and
-// TAKO_OUTPUT files of one run and nothing else, so two runs sharing a --workspace never delete each other's.
-// The engine's process id in the name lets the next run on that root remove what a killed run left behind.
-
-
-
-/** Parent of every run's scratch folder in a run root. */
-const TEMP_DIR = '.tako-tmp';
-/** Creates this run's scratch folder; first removes the folders of runs whose engine process is gone. */
-async function createScratch(runRoot, runId, pid = process.pid) {
-    const parent = external_node_path_default().join(runRoot, TEMP_DIR);
-    await removeStale(parent);
-    const dir = external_node_path_default().join(parent, `${pid}-${runId}`);
-    return makeDirectory(dir, "the run's scratch folder");
-}
-/** Removes this run's scratch folder, and the shared parent when no other run holds one. */
-async function removeScratch(dir) {
-    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-    await (0,promises_namespaceObject.rmdir)(external_node_path_default().dirname(dir)).catch(() => { });
-}
-async function removeStale(parent) {
-    const entries = await (0,promises_namespaceObject.readdir)(parent).catch(() => []);
-    await Promise.all(entries
-        .filter((name) => {
-        const pid = /^(\d+)-/.exec(name)?.[1];
-        // A folder without an owner (an older tako's, or anything else) is left alone.
-        return pid !== undefined && !processExists(Number(pid));
-    })
-        .map((name) => (0,promises_namespaceObject.rm)(external_node_path_default().join(parent, name), { recursive: true, force: true })));
-}
-/** Whether a process exists on this machine. A reused pid keeps a stale folder a while longer, never the reverse. */
-function processExists(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/engine.ts

@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
+import { launch, noteSignal } from './launcher.js'
 
 export interface StartRequest {
   command: string
@@ -106,9 +107,23 @@ function startWatchdog(): ChildProcess {
 /** Sends `signal` to every process of a group; a group that is already gone is no error. */
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pgid, signal)
+    signalGroup(pgid, signal)
   } catch {
-    // Already gone.
+    // Not ours to signal.
+  }
+}
+
+/** Sends a signal (0: only checks) to a process group; false when no process of it can be signalled any more. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  if (signal !== 0) noteSignal(pgid, signal)
+  try {
+    process.kill(-pgid, signal)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    // EPERM: what is left belongs to another user; nothing more can be done about it.
+    if (code === 'ESRCH' || code === 'EPERM') return false
+    throw err
   }
 }
 
@@ -118,9 +133,13 @@ export function killAllGroups(): void {
   liveGroups.clear()
 }
 
-/** child_process.spawn, detached so the process leads its own group. Resolves once the process runs; rejects
-    as spawn's `error` does when it cannot start. */
+/** Starts a process leading its own group: through a launcher (launcher.ts) where it can, else child_process.spawn,
+    detached. Resolves once the process runs; rejects as spawn's `error` does when it cannot start. */
 export function startInGroup(req: StartRequest): Promise<StartedProcess> {
+  return launch(req) ?? spawnInGroup(req)
+}
+
+function spawnInGroup(req: StartRequest): Promise<StartedProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(req.command, req.args, {
       cwd: req.cwd,

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as delay } from 'node:timers/promises'
 import { DEFAULT_MAX_CAPTURE_BYTES, OutputBuffer } from './output-buffer.js'
-import { startInGroup, trackGroup, untrackGroup, type StartedProcess } from './process-groups.js'
+import { signalGroup, startInGroup, trackGroup, untrackGroup, type StartedProcess } from './process-groups.js'
 import { setLongTimeout } from './timers.js'
 
 export { killAllGroups } from './process-groups.js'
@@ -172,19 +172,6 @@ export async function terminateGroup(pid: number, graceMs: number): Promise<void
   if (await waitGone(pid, graceMs)) return
   if (!signalGroup(pid, 'SIGKILL')) return
   await waitGone(pid, KILL_WAIT_MS)
-}
-
-/** False when no process of the group can be signalled any more. */
-function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal)
-    return true
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    // EPERM: what is left belongs to another user; nothing more can be done about it.
-    if (code === 'ESRCH' || code === 'EPERM') return false
-    throw err
-  }
 }
 
 async function waitGone(pgid: number, ms: number): Promise<boolean> {

@@ -1,8 +1,9 @@
-// Removes finished child workspaces in batches: one `rm -rf` per batch costs the engine's thread far less than
-// a recursive fs.rm per child, and a batch bounds how long finished workspaces wait on disk.
+// Removes finished child workspaces in batches: one `rm -rf` per batch, started through a launcher (launcher.ts),
+// costs the engine's thread far less than a recursive fs.rm per child, and a batch bounds how long finished
+// workspaces wait on disk.
 
-import { spawn } from 'node:child_process'
 import { rm } from 'node:fs/promises'
+import { inheritedEnv, startInGroup } from './process-groups.js'
 
 export class WorkspaceReaper {
   private queue: string[] = []
@@ -29,11 +30,12 @@ export class WorkspaceReaper {
 
 async function removeAll(dirs: string[]): Promise<void> {
   if (process.platform !== 'win32') {
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn('rm', ['-rf', '--', ...dirs], { stdio: 'ignore' })
-      child.on('error', () => resolve(1))
-      child.on('close', resolve)
-    })
+    const ignore = (): void => {}
+    const rmAll = { command: 'rm', args: ['-rf', '--', ...dirs], cwd: '/', env: inheritedEnv(), stdout: ignore, stderr: ignore }
+    const code = await startInGroup(rmAll).then(
+      (child) => child.exited.then((status) => status.code),
+      () => 1
+    )
     if (code === 0) return
   }
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))

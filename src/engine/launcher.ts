@@ -1,0 +1,331 @@
+// Starts the engine's short-lived processes (step shells, git, rm) through long-lived bash launchers instead of
+// forking Node for each one.
+//
+// Why: child_process.spawn forks the whole engine. At 90-160 MB that blocks the engine's one thread for 2-3 ms per
+// start on a quiet machine and 14-23 ms under load, and half the engine's CPU in a wide fan-out was the kernel
+// copying its page tables. A launcher is a bash started once; it forks itself (a few MB) for each process. No
+// library does this: the clone lanes (clone-lanes.ts) do the same for `git clone`, and this generalises them.
+//
+// One launcher runs one process at a time, so launchers are made as requests come in (callers bound how many run
+// at once) and reused. For each request the engine writes a file of NUL-separated fields (cwd, argv, environment)
+// and sends its path as one line. The launcher reads the file, makes two FIFOs for the process's stdout and
+// stderr, forks a subshell (in its own process group: `set -m`), answers `started <pid>`, waits for it and answers
+// `exit <status>`. The subshell redirects to the FIFOs, changes directory, exports exactly the requested
+// environment and execs the program with argv[0] as given. Fresh FIFOs per process keep a process that escaped its
+// group from writing into a later process's output, as separate pipes did.
+//
+// Given up against spawn: `wait` gives 128+n both for a process killed by signal n and for one that exited with
+// 128+n. A status of 128+n is read as the signal when the engine sent signal n to that group (a timeout or a
+// cancellation), and as an exit code otherwise, which is what GitHub Actions reports for an OOM-killed step too.
+//
+// What goes through spawn instead: a request with a credential on fd 3 (a FIFO has a name another process of the
+// user could open first; an inherited socket has none), an environment name bash cannot export or must not
+// (BASH_*, SHELLOPTS, UID, ...), a path with a line break, and every platform but Linux.
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs'
+import { access, unlink, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { processExists } from './scratch.js'
+import type { ExitStatus, StartedProcess, StartRequest } from './process-groups.js'
+
+const LAUNCHER_SCRIPT = `set -m
+n=0
+while IFS= read -r base; do
+  if ! mapfile -d '' -t f < "$base.req" || ! mkfifo -m 600 -- "$base.out" "$base.err"; then
+    printf 'failed\\n'
+    continue
+  fi
+  argc=\${f[2]}
+  (
+    exec </dev/null >"$base.out" 2>"$base.err" || exit 126
+    cd -- "\${f[0]}" || exit 126
+    unset PATH PWD OLDPWD SHLVL
+    [ "\${#f[@]}" -eq $((3 + argc)) ] || export "\${f[@]:3+argc}" || exit 126
+    exec -a "\${f[3]}" -- "\${f[1]}" "\${f[@]:4:argc-1}"
+  ) &
+  printf 'started %s\\n' "$!"
+  wait "$!"
+  printf 'exit %s\\n' "$?"
+done`
+
+/** Names bash cannot export from a subshell, or that would change that subshell before it execs. */
+const UNEXPORTABLE =
+  /^(?![A-Za-z_][A-Za-z0-9_]*$)|^(BASH.*|SHELLOPTS|POSIXLY_CORRECT|EUID|UID|PPID|GROUPS|RANDOM|SRANDOM|SECONDS|LINENO|EPOCH.*|FUNCNAME|HISTCMD)$/
+/** `_` is a shell's scratch variable (the last argument, or the program a shell ran) that almost every environment
+    holds; bash owns it, so it is left out rather than sending every request through spawn. */
+const SHELL_SCRATCH = '_'
+
+/** Signals the engine sent to each launched group, to read a status of 128+n (see above). */
+const sent = new Map<number, Set<number>>()
+
+/** Called for every signal the engine sends a process group. */
+export function noteSignal(pgid: number, signal: NodeJS.Signals): void {
+  sent.get(pgid)?.add(os.constants.signals[signal])
+}
+
+let disabled = process.platform !== 'linux' || process.env.TAKO_LAUNCHER === 'spawn'
+const idle: Launcher[] = []
+let folder: string | undefined
+
+/** Starts the request through a launcher; undefined when it must go through spawn (see above). */
+export function launch(req: StartRequest): Promise<StartedProcess> | undefined {
+  if (disabled || req.fd3 !== undefined) return undefined
+  if (Object.keys(req.env).some((name) => name !== SHELL_SCRATCH && UNEXPORTABLE.test(name))) return undefined
+  const fields = [req.cwd, req.command, ...req.args, ...Object.values(req.env)]
+  if (fields.some((field) => field.includes('\0'))) return undefined
+  const dir = launchFolder()
+  if (dir === undefined || /[\r\n]/.test(dir)) return undefined
+  return startVia(req, dir)
+}
+
+async function startVia(req: StartRequest, dir: string): Promise<StartedProcess> {
+  const program = await resolveProgram(req.command, req.env.PATH, req.cwd)
+  const launcher = idle.pop() ?? new Launcher()
+  const base = path.join(dir, String(++serial))
+  const env = Object.entries(req.env)
+    .filter(([name]) => name !== SHELL_SCRATCH)
+    .map(([name, value]) => `${name}=${value}`)
+  const fields = [req.cwd, program, String(req.args.length + 1), req.command, ...req.args, ...env]
+  // Owner-only: the environment may hold secrets. Removed as soon as the launcher has read it.
+  await writeFile(`${base}.req`, fields.join('\0') + '\0', { mode: 0o600 })
+  let pid: number
+  try {
+    pid = await launcher.start(base)
+  } catch (error) {
+    launcher.retire()
+    throw error
+  } finally {
+    await unlink(`${base}.req`).catch(() => {})
+  }
+  sent.set(pid, new Set())
+  const status = launcher.exited()
+  let stdout: Fifo, stderr: Fifo
+  try {
+    stdout = readFifo(`${base}.out`, req.stdout)
+    stderr = readFifo(`${base}.err`, req.stderr)
+  } catch (error) {
+    // It waits for a reader that will not come.
+    killQuietly(pid)
+    void status.catch(() => {}).finally(() => launcher.release())
+    throw error
+  }
+  const exited = status.then(
+    (status): ExitStatus => {
+      const signals = sent.get(pid)
+      sent.delete(pid)
+      if (status > 128 && signals?.has(status - 128)) return { code: null, signal: signalName(status - 128) }
+      return { code: status, signal: null }
+    },
+    (): ExitStatus => {
+      // The launcher died (something killed it): the process is out of its parent's sight; end it.
+      sent.delete(pid)
+      killQuietly(pid)
+      return { code: null, signal: 'SIGKILL' }
+    }
+  )
+  // A process that never opened its FIFOs (killed before it could) would leave them waiting for a writer forever:
+  // once it has exited, open and close a writer of our own, so each ends as soon as no other writer holds it.
+  void exited.then(() => {
+    stdout.nudge()
+    stderr.nudge()
+  })
+  const closed = Promise.all([stdout.ended, stderr.ended]).then(async () => {
+    await Promise.all([unlink(`${base}.out`).catch(() => {}), unlink(`${base}.err`).catch(() => {})])
+  })
+  void exited.then(() => launcher.release())
+  return {
+    pid,
+    exited,
+    closed,
+    destroyOutput: () => {
+      stdout.destroy()
+      stderr.destroy()
+    }
+  }
+}
+
+let serial = 0
+
+function killQuietly(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL')
+  } catch {
+    // Already gone.
+  }
+}
+
+function signalName(n: number): NodeJS.Signals {
+  const found = Object.entries(os.constants.signals).find(([, number]) => number === n)
+  return (found?.[0] ?? 'SIGKILL') as NodeJS.Signals
+}
+
+/** The program as execve needs it, looked up in the process's own PATH as spawn would; cached per PATH. */
+const programs = new Map<string, string>()
+
+async function resolveProgram(command: string, searchPath: string | undefined, cwd: string): Promise<string> {
+  if (command.includes('/')) return path.resolve(cwd, command)
+  const key = `${searchPath ?? ''}\0${command}`
+  const known = programs.get(key)
+  if (known !== undefined) return known
+  for (const dir of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const candidate = path.resolve(cwd, dir || '.', command)
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false
+      )
+    ) {
+      // A PATH entry relative to the working directory is looked up again next time.
+      if (path.isAbsolute(dir)) programs.set(key, candidate)
+      return candidate
+    }
+  }
+  throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT' })
+}
+
+interface Fifo {
+  ended: Promise<void>
+  nudge(): void
+  destroy(): void
+}
+
+/** Reads a FIFO without blocking a thread: opened non-blocking (so opening never waits), it sees end-of-file only
+    once a writer came and went. */
+function readFifo(file: string, onData: (chunk: Buffer) => void): Fifo {
+  const socket = new net.Socket({ fd: openSync(file, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+  socket.on('data', onData)
+  socket.on('error', () => {})
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  return {
+    ended,
+    nudge: () => {
+      if (socket.destroyed) return
+      try {
+        closeSync(openSync(file, constants.O_WRONLY | constants.O_NONBLOCK))
+      } catch {
+        // Read to its end already.
+      }
+    },
+    destroy: () => void socket.destroy()
+  }
+}
+
+class Launcher {
+  private readonly child: ChildProcess
+  private buffer = ''
+  /** Answers nobody asked for yet. */
+  private readonly lines: string[] = []
+  private readonly waiting: Array<{ resolve: (line: string) => void; reject: (error: Error) => void }> = []
+  private gone?: Error
+
+  constructor() {
+    // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
+    this.child = spawn('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT], {
+      // Named so that `ps` tells what it is.
+      argv0: 'tako-launcher',
+      detached: true,
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+    })
+    this.child.stdout?.setEncoding('latin1')
+    this.child.stdout?.on('data', (text: string) => this.receive(text))
+    this.child.stdin?.on('error', () => {})
+    this.child.on('error', (error) => {
+      // No bash: everything goes through spawn from now on.
+      disabled = true
+      this.end(new Error(`cannot start bash to launch processes: ${error.message}`))
+    })
+    this.child.on('exit', (code, signal) => this.end(new Error(`the launcher ended (${signal ?? `exit ${code}`})`)))
+    this.setBusy(false)
+  }
+
+  async start(base: string): Promise<number> {
+    this.setBusy(true)
+    this.child.stdin?.write(`${base}\n`)
+    const answer = await this.next()
+    const pid = /^started (\d+)$/.exec(answer)?.[1]
+    if (pid === undefined) throw new Error(`cannot start a process: the launcher answered "${answer}"`)
+    return Number(pid)
+  }
+
+  async exited(): Promise<number> {
+    const answer = await this.next()
+    const status = /^exit (\d+)$/.exec(answer)?.[1]
+    if (status === undefined) throw new Error(`the launcher answered "${answer}"`)
+    return Number(status)
+  }
+
+  /** Back to the idle list once its process has been waited for. */
+  release(): void {
+    this.setBusy(false)
+    if (this.gone) return
+    idle.push(this)
+  }
+
+  retire(): void {
+    this.child.stdin?.end()
+    this.end(new Error('retired'))
+  }
+
+  private next(): Promise<string> {
+    const line = this.lines.shift()
+    if (line !== undefined) return Promise.resolve(line)
+    if (this.gone) return Promise.reject(this.gone)
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
+  }
+
+  private receive(text: string): void {
+    this.buffer += text
+    for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
+      const line = this.buffer.slice(0, nl)
+      this.buffer = this.buffer.slice(nl + 1)
+      const waiter = this.waiting.shift()
+      if (waiter) waiter.resolve(line)
+      else this.lines.push(line)
+    }
+  }
+
+  private end(error: Error): void {
+    if (this.gone) return
+    this.gone = error
+    const at = idle.indexOf(this)
+    if (at >= 0) idle.splice(at, 1)
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error)
+  }
+
+  /** A busy launcher keeps the engine's process alive until it answers; an idle one does not. */
+  private setBusy(busy: boolean): void {
+    const stdout = this.child.stdout as net.Socket | null
+    const stdin = this.child.stdin as net.Socket | null
+    if (busy) {
+      this.child.ref()
+      stdout?.ref()
+    } else {
+      this.child.unref()
+      stdout?.unref()
+      stdin?.unref()
+    }
+  }
+}
+
+/** <tmp>/tako-launch-<pid>-XXXXXX, owner-only; removed at exit, and by the next engine if this one was killed. */
+function launchFolder(): string | undefined {
+  if (folder !== undefined) return folder
+  const parent = os.tmpdir()
+  try {
+    for (const name of readdirSync(parent)) {
+      const owner = /^tako-launch-(\d+)-/.exec(name)?.[1]
+      if (owner !== undefined && !processExists(Number(owner))) rmSync(path.join(parent, name), { recursive: true, force: true })
+    }
+    folder = mkdtempSync(path.join(parent, `tako-launch-${process.pid}-`))
+  } catch {
+    disabled = true
+    return undefined
+  }
+  const made = folder
+  process.once('exit', () => rmSync(made, { recursive: true, force: true }))
+  return folder
+}
