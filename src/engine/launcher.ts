@@ -23,32 +23,46 @@
 // (BASH_*, SHELLOPTS, UID, ...), a path with a line break, and every platform but Linux.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs'
-import { access, unlink, writeFile } from 'node:fs/promises'
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { access } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { processExists } from './scratch.js'
 import type { ExitStatus, StartedProcess, StartRequest } from './process-groups.js'
 
+// $1 is the launcher's own prefix: request n uses <prefix>-<n>.req, .out and .err. FIFOs are made 16 requests at a
+// time, the next batch in the background while a process runs, so a request never waits for mkfifo and the
+// engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no writer yet).
+// Before `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n,
+// its FIFOs exist.
 const LAUNCHER_SCRIPT = `set -m
-n=0
-while IFS= read -r base; do
-  if ! mapfile -d '' -t f < "$base.req" || ! mkfifo -m 600 -- "$base.out" "$base.err"; then
+fifos() { local made=() i; for ((i = $1; i <= $2; i++)); do made+=("$prefix-$i.out" "$prefix-$i.err"); done; mkfifo -m 600 -- "\${made[@]}"; }
+prefix=$1
+n=1
+fifos 1 16 || exit 1
+printf 'ready\\n'
+while IFS= read -r line; do
+  if ! mapfile -d '' -t f < "$prefix-$n.req"; then
     printf 'failed\\n'
     continue
   fi
   argc=\${f[2]}
   (
-    exec </dev/null >"$base.out" 2>"$base.err" || exit 126
+    exec </dev/null >"$prefix-$n.out" 2>"$prefix-$n.err" || exit 126
     cd -- "\${f[0]}" || exit 126
     unset PATH PWD OLDPWD SHLVL
     [ "\${#f[@]}" -eq $((3 + argc)) ] || export "\${f[@]:3+argc}" || exit 126
     exec -a "\${f[3]}" -- "\${f[1]}" "\${f[@]:4:argc-1}"
   ) &
-  printf 'started %s\\n' "$!"
-  wait "$!"
-  printf 'exit %s\\n' "$?"
+  pid=$!
+  printf 'started %s\\n' "$pid"
+  if [ $((n % 16)) -eq 1 ]; then fifos $((n + 16)) $((n + 31)) & batch=$!; fi
+  wait "$pid"
+  status=$?
+  if [ $((n % 16)) -eq 0 ]; then wait "$batch" || exit 1; fi
+  n=$((n + 1))
+  printf 'exit %s\\n' "$status"
 done`
 
 /** Names bash cannot export from a subshell, or that would change that subshell before it execs. */
@@ -83,35 +97,37 @@ export function launch(req: StartRequest): Promise<StartedProcess> | undefined {
 
 async function startVia(req: StartRequest, dir: string): Promise<StartedProcess> {
   const program = await resolveProgram(req.command, req.env.PATH, req.cwd)
-  const launcher = idle.pop() ?? new Launcher()
-  const base = path.join(dir, String(++serial))
+  const launcher = idle.pop() ?? new Launcher(dir)
+  let base: string
+  try {
+    base = await launcher.nextBase()
+  } catch (error) {
+    launcher.retire()
+    throw error
+  }
   const env = Object.entries(req.env)
     .filter(([name]) => name !== SHELL_SCRATCH)
     .map(([name, value]) => `${name}=${value}`)
   const fields = [req.cwd, program, String(req.args.length + 1), req.command, ...req.args, ...env]
-  // Owner-only: the environment may hold secrets. Removed as soon as the launcher has read it.
-  await writeFile(`${base}.req`, fields.join('\0') + '\0', { mode: 0o600 })
+  // Small files on the engine's own temp folder are written, read and removed synchronously: a few microseconds
+  // each, where the promise API costs a thread-pool round trip per call.
+  const stdout = readFifo(`${base}.out`, req.stdout)
+  const stderr = readFifo(`${base}.err`, req.stderr)
   let pid: number
   try {
-    pid = await launcher.start(base)
+    // Owner-only: the environment may hold secrets. Removed as soon as the launcher has read it.
+    writeFileSync(`${base}.req`, fields.join('\0') + '\0', { mode: 0o600 })
+    pid = await launcher.start()
   } catch (error) {
+    stdout.destroy()
+    stderr.destroy()
     launcher.retire()
     throw error
   } finally {
-    await unlink(`${base}.req`).catch(() => {})
+    removeQuietly(`${base}.req`)
   }
   sent.set(pid, new Set())
   const status = launcher.exited()
-  let stdout: Fifo, stderr: Fifo
-  try {
-    stdout = readFifo(`${base}.out`, req.stdout)
-    stderr = readFifo(`${base}.err`, req.stderr)
-  } catch (error) {
-    // It waits for a reader that will not come.
-    killQuietly(pid)
-    void status.catch(() => {}).finally(() => launcher.release())
-    throw error
-  }
   const exited = status.then(
     (status): ExitStatus => {
       const signals = sent.get(pid)
@@ -132,8 +148,9 @@ async function startVia(req: StartRequest, dir: string): Promise<StartedProcess>
     stdout.nudge()
     stderr.nudge()
   })
-  const closed = Promise.all([stdout.ended, stderr.ended]).then(async () => {
-    await Promise.all([unlink(`${base}.out`).catch(() => {}), unlink(`${base}.err`).catch(() => {})])
+  const closed = Promise.all([stdout.ended, stderr.ended]).then(() => {
+    removeQuietly(`${base}.out`)
+    removeQuietly(`${base}.err`)
   })
   void exited.then(() => launcher.release())
   return {
@@ -147,7 +164,15 @@ async function startVia(req: StartRequest, dir: string): Promise<StartedProcess>
   }
 }
 
-let serial = 0
+let launchers = 0
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file)
+  } catch {
+    // Gone already.
+  }
+}
 
 function killQuietly(pgid: number): void {
   try {
@@ -214,6 +239,10 @@ function readFifo(file: string, onData: (chunk: Buffer) => void): Fifo {
 }
 
 class Launcher {
+  private readonly prefix: string
+  /** Which request is next: its files are <prefix>-<n>.*. */
+  private n = 1
+  private ready?: Promise<void>
   private readonly child: ChildProcess
   private buffer = ''
   /** Answers nobody asked for yet. */
@@ -221,9 +250,10 @@ class Launcher {
   private readonly waiting: Array<{ resolve: (line: string) => void; reject: (error: Error) => void }> = []
   private gone?: Error
 
-  constructor() {
+  constructor(dir: string) {
+    this.prefix = path.join(dir, String(++launchers))
     // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
-    this.child = spawn('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT], {
+    this.child = spawn('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT, 'tako-launcher', this.prefix], {
       // Named so that `ps` tells what it is.
       argv0: 'tako-launcher',
       detached: true,
@@ -242,12 +272,22 @@ class Launcher {
     this.setBusy(false)
   }
 
-  async start(base: string): Promise<number> {
+  /** Where the next request's files are, once its FIFOs exist. */
+  async nextBase(): Promise<string> {
     this.setBusy(true)
-    this.child.stdin?.write(`${base}\n`)
+    this.ready ??= this.next().then((answer) => {
+      if (answer !== 'ready') throw new Error(`cannot start a process: the launcher answered "${answer}"`)
+    })
+    await this.ready
+    return `${this.prefix}-${this.n}`
+  }
+
+  async start(): Promise<number> {
+    this.child.stdin?.write('run\n')
     const answer = await this.next()
     const pid = /^started (\d+)$/.exec(answer)?.[1]
     if (pid === undefined) throw new Error(`cannot start a process: the launcher answered "${answer}"`)
+    this.n++
     return Number(pid)
   }
 
