@@ -51,6 +51,13 @@ function isGone(pid: number): boolean {
   }
 }
 
+/** Waits for a condition; the ceiling only catches a hang. */
+async function until(condition: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !condition(); await delay(20)) {
+    if (Date.now() > deadline) throw new Error('condition not met')
+  }
+}
+
 describe('runScript', () => {
   it('propagates the exit code', async () => {
     const ok = await run('echo hi')
@@ -116,6 +123,15 @@ describe('runScript', () => {
     expect(exited).toMatchObject({ exitCode: 143, signal: null })
     const killed = await run('sleep 30', { timeoutMs: 100 })
     expect(killed).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGTERM' })
+  })
+
+  it('ends a step that kills its own launcher, with everything it started, and the next step still runs', async () => {
+    // Only ever the launcher: were the engine the parent, this would kill the test's own process.
+    const result = await run('sleep 30 &\necho $! > pids\n[ "$(ps -o args= -p $PPID | cut -d" " -f1)" = tako-launcher ] || exit 9\nkill -KILL $PPID\nsleep 30')
+    expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false })
+    const [background] = pidsIn('pids')
+    await until(() => isGone(background))
+    expect((await run('echo still')).stdout.text()).toBe('still\n')
   })
 
   it('captures stdout and stderr apart, and both in arrival order', async () => {

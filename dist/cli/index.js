@@ -66228,12 +66228,12 @@ function processExists(pid) {
 // library does this: the clone lanes (clone-lanes.ts) do the same for `git clone`, and this generalises them.
 //
 // One launcher runs one process at a time, so launchers are made as requests come in (callers bound how many run
-// at once) and reused. For each request the engine writes a file of NUL-separated fields (cwd, argv, environment)
-// and sends its path as one line. The launcher reads the file, makes two FIFOs for the process's stdout and
-// stderr, forks a subshell (in its own process group: `set -m`), answers `started <pid>`, waits for it and answers
-// `exit <status>`. The subshell redirects to the FIFOs, changes directory, exports exactly the requested
-// environment and execs the program with argv[0] as given. Fresh FIFOs per process keep a process that escaped its
-// group from writing into a later process's output, as separate pipes did.
+// at once) and reused. For each request the engine opens the read ends of two FIFOs the launcher made ahead (see
+// LAUNCHER_SCRIPT), writes a file of NUL-separated fields (cwd, program, argv, environment) and sends one line.
+// The launcher reads the file, forks a subshell (in its own process group: `set -m`), answers `started <pid>`,
+// waits for it and answers `exit <status>`. The subshell redirects stdout and stderr to the FIFOs, changes
+// directory, exports exactly the requested environment and execs the program with argv[0] as given. FIFOs are
+// never reused, so a process that escaped its group cannot write into a later process's output, as with pipes.
 //
 // Given up against spawn: `wait` gives 128+n both for a process killed by signal n and for one that exited with
 // 128+n. A status of 128+n is read as the signal when the engine sent signal n to that group (a timeout or a
@@ -66327,23 +66327,24 @@ async function startVia(req, dir) {
     const fields = [req.cwd, program, String(req.args.length + 1), req.command, ...req.args, ...env];
     // Small files on the engine's own temp folder are written, read and removed synchronously: a few microseconds
     // each, where the promise API costs a thread-pool round trip per call.
-    const stdout = readFifo(`${base}.out`, req.stdout);
-    const stderr = readFifo(`${base}.err`, req.stderr);
+    const opened = [];
     let pid;
     try {
+        opened.push(readFifo(`${base}.out`, req.stdout), readFifo(`${base}.err`, req.stderr));
         // Owner-only: the environment may hold secrets. Removed as soon as the launcher has read it.
         (0,external_node_fs_namespaceObject.writeFileSync)(`${base}.req`, fields.join('\0') + '\0', { mode: 0o600 });
         pid = await launcher.start();
     }
     catch (error) {
-        stdout.destroy();
-        stderr.destroy();
+        for (const fifo of opened)
+            fifo.destroy();
         launcher.retire();
         throw error;
     }
     finally {
         removeQuietly(`${base}.req`);
     }
+    const [stdout, stderr] = opened;
     sent.set(pid, new Set());
     const status = launcher.exited();
     const exited = status.then((status) => {
