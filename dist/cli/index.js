@@ -66124,465 +66124,10 @@ function nameList(value) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
-;// CONCATENATED MODULE: ./src/engine/directories.ts
-// Creating the folders a user names (run root, cache): one component at a time, each failure a UsageError
-// naming the option and the folder. Node's recursive mkdir is not used for them: on a path whose parent
-// exists but refuses children with ENOENT (`/proc/self/x`) it retries forever at 100% CPU.
-
-
-
-/** Creates `dir` and its missing parents; returns it resolved. `what` names it for the user (`--workspace x`). */
-async function makeDirectory(dir, what) {
-    const full = external_node_path_default().resolve(dir);
-    const missing = [];
-    for (let current = full;;) {
-        const { info, error } = await (0,promises_namespaceObject.stat)(current).then((info) => ({ info, error: undefined }), (error) => ({ info: undefined, error }));
-        if (info) {
-            if (!info.isDirectory())
-                throw new UsageError(`${what}: ${current} is not a directory`);
-            break;
-        }
-        if (error.code !== 'ENOENT')
-            throw new UsageError(`${what}: cannot use ${current}: ${reason(error)}`);
-        const parent = external_node_path_default().dirname(current);
-        if (parent === current)
-            break;
-        missing.unshift(current);
-        current = parent;
-    }
-    for (const folder of missing) {
-        try {
-            await (0,promises_namespaceObject.mkdir)(folder);
-        }
-        catch (error) {
-            const code = error.code;
-            // Made meanwhile by someone else (another run on the same root): fine if it is a folder.
-            if (code === 'EEXIST' && (await (0,promises_namespaceObject.stat)(folder).catch(() => undefined))?.isDirectory())
-                continue;
-            throw new UsageError(`${what}: cannot create ${folder}: ${reason(error)}`);
-        }
-    }
-    return full;
-}
-/** "no such file or directory" rather than "ENOENT: no such file or directory, mkdir '/x'". */
-function reason(error) {
-    const text = /^[A-Z]+: (.*?)(, \w+ '.*')?$/.exec(error.message)?.[1] ?? error.message;
-    return error.code ? `${text} (${error.code})` : text;
-}
-
-;// CONCATENATED MODULE: ./src/engine/scratch.ts
-// Per-run scratch space under a run root: <run root>/.tako-tmp/<pid>-<run id>/ holds the script files and
-// TAKO_OUTPUT files of one run and nothing else, so two runs sharing a --workspace never delete each other's.
-// The engine's process id in the name lets the next run on that root remove what a killed run left behind.
-
-
-
-/** Parent of every run's scratch folder in a run root. */
-const TEMP_DIR = '.tako-tmp';
-/** Creates this run's scratch folder; first removes the folders of runs whose engine process is gone. */
-async function createScratch(runRoot, runId, pid = process.pid) {
-    const parent = external_node_path_default().join(runRoot, TEMP_DIR);
-    await removeStale(parent);
-    const dir = external_node_path_default().join(parent, `${pid}-${runId}`);
-    return makeDirectory(dir, "the run's scratch folder");
-}
-/** Removes this run's scratch folder, and the shared parent when no other run holds one. */
-async function removeScratch(dir) {
-    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-    await (0,promises_namespaceObject.rmdir)(external_node_path_default().dirname(dir)).catch(() => { });
-}
-async function removeStale(parent) {
-    const entries = await (0,promises_namespaceObject.readdir)(parent).catch(() => []);
-    await Promise.all(entries
-        .filter((name) => {
-        const pid = /^(\d+)-/.exec(name)?.[1];
-        // A folder without an owner (an older tako's, or anything else) is left alone.
-        return pid !== undefined && !processExists(Number(pid));
-    })
-        .map((name) => (0,promises_namespaceObject.rm)(external_node_path_default().join(parent, name), { recursive: true, force: true })));
-}
-/** Whether a process exists on this machine. A reused pid keeps a stale folder a while longer, never the reverse. */
-function processExists(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/engine/launcher.ts
-// Starts the engine's short-lived processes (step shells, git, rm) through long-lived bash launchers instead of
-// forking Node for each one.
-//
-// Why: child_process.spawn forks the whole engine. At 90-160 MB that blocks the engine's one thread for 2-3 ms per
-// start on a quiet machine and 14-23 ms under load, and half the engine's CPU in a wide fan-out was the kernel
-// copying its page tables. A launcher is a bash started once; it forks itself (a few MB) for each process. No
-// library does this: the clone lanes (clone-lanes.ts) do the same for `git clone`, and this generalises them.
-//
-// One launcher runs one process at a time, so launchers are made as requests come in (callers bound how many run
-// at once) and reused. For each request the engine opens the read ends of two FIFOs the launcher made ahead (see
-// LAUNCHER_SCRIPT), writes a file of NUL-separated fields (cwd, program, argv, environment) and sends one line.
-// The launcher reads the file, forks a subshell (in its own process group: `set -m`), answers `started <pid>`,
-// waits for it and answers `exit <status>`. The subshell redirects stdout and stderr to the FIFOs, changes
-// directory, exports exactly the requested environment and execs the program with argv[0] as given. FIFOs are
-// never reused, so a process that escaped its group cannot write into a later process's output, as with pipes.
-//
-// Given up against spawn: `wait` gives 128+n both for a process killed by signal n and for one that exited with
-// 128+n. A status of 128+n is read as the signal when the engine sent signal n to that group (a timeout or a
-// cancellation), and as an exit code otherwise, which is what GitHub Actions reports for an OOM-killed step too.
-//
-// What goes through spawn instead: a request with a credential on fd 3 (a FIFO has a name another process of the
-// user could open first; an inherited socket has none), an environment name bash cannot export or must not
-// (BASH_*, SHELLOPTS, UID, ...), a path with a line break, and every platform but Linux.
-
-
-
-
-
-
-
-// $1 is the launcher's own prefix: request n uses <prefix>-<n>.req, .out and .err. FIFOs are made 16 requests at a
-// time, the next batch in the background while a process runs, so a request never waits for mkfifo and the
-// engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no writer yet).
-// Before `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n,
-// its FIFOs exist.
-const LAUNCHER_SCRIPT = `set -m
-fifos() { local made=() i; for ((i = $1; i <= $2; i++)); do made+=("$prefix-$i.out" "$prefix-$i.err"); done; mkfifo -m 600 -- "\${made[@]}"; }
-prefix=$1
-n=1
-fifos 1 16 || exit 1
-printf 'ready\\n'
-while IFS= read -r line; do
-  if ! mapfile -d '' -t f < "$prefix-$n.req"; then
-    printf 'failed\\n'
-    continue
-  fi
-  argc=\${f[2]}
-  (
-    exec </dev/null >"$prefix-$n.out" 2>"$prefix-$n.err" || exit 126
-    cd -- "\${f[0]}" || exit 126
-    unset PATH PWD OLDPWD SHLVL
-    [ "\${#f[@]}" -eq $((3 + argc)) ] || export "\${f[@]:3+argc}" || exit 126
-    exec -a "\${f[3]}" -- "\${f[1]}" "\${f[@]:4:argc-1}"
-  ) &
-  pid=$!
-  printf 'started %s\\n' "$pid"
-  if [ $((n % 16)) -eq 1 ]; then fifos $((n + 16)) $((n + 31)) & batch=$!; fi
-  wait "$pid"
-  status=$?
-  if [ $((n % 16)) -eq 0 ]; then wait "$batch" || exit 1; fi
-  n=$((n + 1))
-  printf 'exit %s\\n' "$status"
-done`;
-/** Names bash cannot export from a subshell, or that would change that subshell before it execs. */
-const UNEXPORTABLE = /^(?![A-Za-z_][A-Za-z0-9_]*$)|^(BASH.*|SHELLOPTS|POSIXLY_CORRECT|EUID|UID|PPID|GROUPS|RANDOM|SRANDOM|SECONDS|LINENO|EPOCH.*|FUNCNAME|HISTCMD)$/;
-/** `_` is a shell's scratch variable (the last argument, or the program a shell ran) that almost every environment
-    holds; bash owns it, so it is left out rather than sending every request through spawn. */
-const SHELL_SCRATCH = '_';
-/** Signals the engine sent to each launched group, to read a status of 128+n (see above). */
-const sent = new Map();
-/** Called for every signal the engine sends a process group. */
-function noteSignal(pgid, signal) {
-    sent.get(pgid)?.add((external_node_os_default()).constants.signals[signal]);
-}
-let disabled = process.platform !== 'linux' || process.env.TAKO_LAUNCHER === 'spawn';
-const idle = [];
-let folder;
-/** Starts the request through a launcher; undefined when it must go through spawn (see above). */
-function launch(req) {
-    if (disabled || req.fd3 !== undefined)
-        return undefined;
-    if (Object.keys(req.env).some((name) => name !== SHELL_SCRATCH && UNEXPORTABLE.test(name)))
-        return undefined;
-    const fields = [req.cwd, req.command, ...req.args, ...Object.values(req.env)];
-    if (fields.some((field) => field.includes('\0')))
-        return undefined;
-    const dir = launchFolder();
-    if (dir === undefined || /[\r\n]/.test(dir))
-        return undefined;
-    return startVia(req, dir);
-}
-async function startVia(req, dir) {
-    const program = await resolveProgram(req.command, req.env.PATH, req.cwd);
-    const launcher = idle.pop() ?? new Launcher(dir);
-    let base;
-    try {
-        base = await launcher.nextBase();
-    }
-    catch (error) {
-        launcher.retire();
-        throw error;
-    }
-    const env = Object.entries(req.env)
-        .filter(([name]) => name !== SHELL_SCRATCH)
-        .map(([name, value]) => `${name}=${value}`);
-    const fields = [req.cwd, program, String(req.args.length + 1), req.command, ...req.args, ...env];
-    // Small files on the engine's own temp folder are written, read and removed synchronously: a few microseconds
-    // each, where the promise API costs a thread-pool round trip per call.
-    const opened = [];
-    let pid;
-    try {
-        opened.push(readFifo(`${base}.out`, req.stdout), readFifo(`${base}.err`, req.stderr));
-        // Owner-only: the environment may hold secrets. Removed as soon as the launcher has read it.
-        (0,external_node_fs_namespaceObject.writeFileSync)(`${base}.req`, fields.join('\0') + '\0', { mode: 0o600 });
-        pid = await launcher.start();
-    }
-    catch (error) {
-        for (const fifo of opened)
-            fifo.destroy();
-        launcher.retire();
-        throw error;
-    }
-    finally {
-        removeQuietly(`${base}.req`);
-    }
-    const [stdout, stderr] = opened;
-    sent.set(pid, new Set());
-    const status = launcher.exited();
-    const exited = status.then((status) => {
-        const signals = sent.get(pid);
-        sent.delete(pid);
-        if (status > 128 && signals?.has(status - 128))
-            return { code: null, signal: signalName(status - 128) };
-        return { code: status, signal: null };
-    }, () => {
-        // The launcher died (something killed it): the process is out of its parent's sight; end it.
-        sent.delete(pid);
-        killQuietly(pid);
-        return { code: null, signal: 'SIGKILL' };
-    });
-    // A process that never opened its FIFOs (killed before it could) would leave them waiting for a writer forever:
-    // once it has exited, open and close a writer of our own, so each ends as soon as no other writer holds it.
-    void exited.then(() => {
-        stdout.nudge();
-        stderr.nudge();
-    });
-    const closed = Promise.all([stdout.ended, stderr.ended]).then(() => {
-        removeQuietly(`${base}.out`);
-        removeQuietly(`${base}.err`);
-    });
-    void exited.then(() => launcher.release());
-    return {
-        pid,
-        exited,
-        closed,
-        destroyOutput: () => {
-            stdout.destroy();
-            stderr.destroy();
-        }
-    };
-}
-let launchers = 0;
-function removeQuietly(file) {
-    try {
-        (0,external_node_fs_namespaceObject.unlinkSync)(file);
-    }
-    catch {
-        // Gone already.
-    }
-}
-function killQuietly(pgid) {
-    try {
-        process.kill(-pgid, 'SIGKILL');
-    }
-    catch {
-        // Already gone.
-    }
-}
-function signalName(n) {
-    const found = Object.entries((external_node_os_default()).constants.signals).find(([, number]) => number === n);
-    return (found?.[0] ?? 'SIGKILL');
-}
-/** The program as execve needs it, looked up in the process's own PATH as spawn would; cached per PATH. */
-const programs = new Map();
-async function resolveProgram(command, searchPath, cwd) {
-    if (command.includes('/'))
-        return external_node_path_default().resolve(cwd, command);
-    const key = `${searchPath ?? ''}\0${command}`;
-    const known = programs.get(key);
-    if (known !== undefined)
-        return known;
-    for (const dir of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-        const candidate = external_node_path_default().resolve(cwd, dir || '.', command);
-        if (await (0,promises_namespaceObject.access)(candidate, external_node_fs_namespaceObject.constants.X_OK).then(() => true, () => false)) {
-            // A PATH entry relative to the working directory is looked up again next time.
-            if (external_node_path_default().isAbsolute(dir))
-                programs.set(key, candidate);
-            return candidate;
-        }
-    }
-    throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT' });
-}
-/** Reads a FIFO without blocking a thread: opened non-blocking (so opening never waits), it sees end-of-file only
-    once a writer came and went. */
-function readFifo(file, onData) {
-    const socket = new (external_node_net_default()).Socket({ fd: (0,external_node_fs_namespaceObject.openSync)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK), readable: true, writable: false });
-    socket.on('data', onData);
-    socket.on('error', () => { });
-    const ended = new Promise((resolve) => socket.once('close', () => resolve()));
-    return {
-        ended,
-        nudge: () => {
-            if (socket.destroyed)
-                return;
-            try {
-                (0,external_node_fs_namespaceObject.closeSync)((0,external_node_fs_namespaceObject.openSync)(file, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK));
-            }
-            catch {
-                // Read to its end already.
-            }
-        },
-        destroy: () => void socket.destroy()
-    };
-}
-class Launcher {
-    prefix;
-    /** Which request is next: its files are <prefix>-<n>.*. */
-    n = 1;
-    ready;
-    child;
-    buffer = '';
-    /** Answers nobody asked for yet. */
-    lines = [];
-    waiting = [];
-    gone;
-    constructor(dir) {
-        this.prefix = external_node_path_default().join(dir, String(++launchers));
-        // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
-        this.child = (0,external_node_child_process_namespaceObject.spawn)('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT, 'tako-launcher', this.prefix], {
-            // Named so that `ps` tells what it is.
-            argv0: 'tako-launcher',
-            detached: true,
-            stdio: ['pipe', 'pipe', 'ignore'],
-            env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
-        });
-        this.child.stdout?.setEncoding('latin1');
-        this.child.stdout?.on('data', (text) => this.receive(text));
-        this.child.stdin?.on('error', () => { });
-        this.child.on('error', (error) => {
-            // No bash: everything goes through spawn from now on.
-            disabled = true;
-            this.end(new Error(`cannot start bash to launch processes: ${error.message}`));
-        });
-        this.child.on('exit', (code, signal) => this.end(new Error(`the launcher ended (${signal ?? `exit ${code}`})`)));
-        this.setBusy(false);
-    }
-    /** Where the next request's files are, once its FIFOs exist. */
-    async nextBase() {
-        this.setBusy(true);
-        this.ready ??= this.next().then((answer) => {
-            if (answer !== 'ready')
-                throw new Error(`cannot start a process: the launcher answered "${answer}"`);
-        });
-        await this.ready;
-        return `${this.prefix}-${this.n}`;
-    }
-    async start() {
-        this.child.stdin?.write('run\n');
-        const answer = await this.next();
-        const pid = /^started (\d+)$/.exec(answer)?.[1];
-        if (pid === undefined)
-            throw new Error(`cannot start a process: the launcher answered "${answer}"`);
-        this.n++;
-        return Number(pid);
-    }
-    async exited() {
-        const answer = await this.next();
-        const status = /^exit (\d+)$/.exec(answer)?.[1];
-        if (status === undefined)
-            throw new Error(`the launcher answered "${answer}"`);
-        return Number(status);
-    }
-    /** Back to the idle list once its process has been waited for. */
-    release() {
-        this.setBusy(false);
-        if (this.gone)
-            return;
-        idle.push(this);
-    }
-    retire() {
-        this.child.stdin?.end();
-        this.end(new Error('retired'));
-    }
-    next() {
-        const line = this.lines.shift();
-        if (line !== undefined)
-            return Promise.resolve(line);
-        if (this.gone)
-            return Promise.reject(this.gone);
-        return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
-    }
-    receive(text) {
-        this.buffer += text;
-        for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
-            const line = this.buffer.slice(0, nl);
-            this.buffer = this.buffer.slice(nl + 1);
-            const waiter = this.waiting.shift();
-            if (waiter)
-                waiter.resolve(line);
-            else
-                this.lines.push(line);
-        }
-    }
-    end(error) {
-        if (this.gone)
-            return;
-        this.gone = error;
-        const at = idle.indexOf(this);
-        if (at >= 0)
-            idle.splice(at, 1);
-        for (const waiter of this.waiting.splice(0))
-            waiter.reject(error);
-    }
-    /** A busy launcher keeps the engine's process alive until it answers; an idle one does not. */
-    setBusy(busy) {
-        const stdout = this.child.stdout;
-        const stdin = this.child.stdin;
-        if (busy) {
-            this.child.ref();
-            stdout?.ref();
-        }
-        else {
-            this.child.unref();
-            stdout?.unref();
-            stdin?.unref();
-        }
-    }
-}
-/** <tmp>/tako-launch-<pid>-XXXXXX, owner-only; removed at exit, and by the next engine if this one was killed. */
-function launchFolder() {
-    if (folder !== undefined)
-        return folder;
-    const parent = external_node_os_default().tmpdir();
-    try {
-        for (const name of (0,external_node_fs_namespaceObject.readdirSync)(parent)) {
-            const owner = /^tako-launch-(\d+)-/.exec(name)?.[1];
-            if (owner !== undefined && !processExists(Number(owner)))
-                (0,external_node_fs_namespaceObject.rmSync)(external_node_path_default().join(parent, name), { recursive: true, force: true });
-        }
-        folder = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(parent, `tako-launch-${process.pid}-`));
-    }
-    catch {
-        disabled = true;
-        return undefined;
-    }
-    const made = folder;
-    process.once('exit', () => (0,external_node_fs_namespaceObject.rmSync)(made, { recursive: true, force: true }));
-    return folder;
-}
-
 ;// CONCATENATED MODULE: ./src/engine/process-groups.ts
-// Starts the processes the engine runs (step shells, git) each leading its own process group, and keeps the
-// registry of live groups a forced exit kills, mirrored to a watchdog that kills them if the engine dies.
-
+// Starts processes each leading its own process group through child_process.spawn (launcher.ts starts the rest and
+// picks which way), and keeps the registry of live groups a forced exit kills, mirrored to a watchdog that kills
+// them if the engine dies.
 
 /** An environment without the unset entries process.env may have. */
 function stringEnv(env) {
@@ -66674,10 +66219,22 @@ function killGroup(pgid, signal) {
         // Not ours to signal.
     }
 }
+/** The signals the engine sent to each group whose starter asked (watchSignals). */
+const signalsSent = new Map();
+/** From now on, records the signals the engine sends this group, until takeSignals. */
+function watchSignals(pgid) {
+    signalsSent.set(pgid, new Set());
+}
+/** The signals sent to a watched group since watchSignals; it is watched no more. */
+function takeSignals(pgid) {
+    const sent = signalsSent.get(pgid);
+    signalsSent.delete(pgid);
+    return sent;
+}
 /** Sends a signal (0: only checks) to a process group; false when no process of it can be signalled any more. */
 function signalGroup(pgid, signal) {
     if (signal !== 0)
-        noteSignal(pgid, signal);
+        signalsSent.get(pgid)?.add(signal);
     try {
         process.kill(-pgid, signal);
         return true;
@@ -66696,11 +66253,22 @@ function killAllGroups() {
         killGroup(pgid, 'SIGKILL');
     liveGroups.clear();
 }
-/** Starts a process leading its own group: through a launcher (launcher.ts) where it can, else child_process.spawn,
-    detached. Resolves once the process runs; rejects as spawn's `error` does when it cannot start. */
-function startInGroup(req) {
-    return launch(req) ?? spawnInGroup(req);
+/** A long-lived helper process (a clone lane, a launcher) keeps the engine's process alive only while it works for
+    the engine: busy, its process and its answers hold the event loop; idle, nothing of it does. */
+function holdWhileBusy(child, busy) {
+    const streams = [child.stdin, child.stdout, child.stderr];
+    if (busy) {
+        child.ref();
+        child.stdout?.ref();
+    }
+    else {
+        child.unref();
+        for (const stream of streams)
+            stream?.unref();
+    }
 }
+/** child_process.spawn, detached so the process leads its own group. Resolves once the process runs; rejects as
+    spawn's `error` does when it cannot start. Use startInGroup (launcher.ts), which picks this or a launcher. */
 function spawnInGroup(req) {
     return new Promise((resolve, reject) => {
         const child = (0,external_node_child_process_namespaceObject.spawn)(req.command, req.args, {
@@ -67286,9 +66854,445 @@ const pushOnlyDelivery = {
     api: () => undefined
 };
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
+;// CONCATENATED MODULE: ./src/engine/directories.ts
+// Creating the folders a user names (run root, cache): one component at a time, each failure a UsageError
+// naming the option and the folder. Node's recursive mkdir is not used for them: on a path whose parent
+// exists but refuses children with ENOENT (`/proc/self/x`) it retries forever at 100% CPU.
+
+
+
+/** Creates `dir` and its missing parents; returns it resolved. `what` names it for the user (`--workspace x`). */
+async function makeDirectory(dir, what) {
+    const full = external_node_path_default().resolve(dir);
+    const missing = [];
+    for (let current = full;;) {
+        const { info, error } = await (0,promises_namespaceObject.stat)(current).then((info) => ({ info, error: undefined }), (error) => ({ info: undefined, error }));
+        if (info) {
+            if (!info.isDirectory())
+                throw new UsageError(`${what}: ${current} is not a directory`);
+            break;
+        }
+        if (error.code !== 'ENOENT')
+            throw new UsageError(`${what}: cannot use ${current}: ${reason(error)}`);
+        const parent = external_node_path_default().dirname(current);
+        if (parent === current)
+            break;
+        missing.unshift(current);
+        current = parent;
+    }
+    for (const folder of missing) {
+        try {
+            await (0,promises_namespaceObject.mkdir)(folder);
+        }
+        catch (error) {
+            const code = error.code;
+            // Made meanwhile by someone else (another run on the same root): fine if it is a folder.
+            if (code === 'EEXIST' && (await (0,promises_namespaceObject.stat)(folder).catch(() => undefined))?.isDirectory())
+                continue;
+            throw new UsageError(`${what}: cannot create ${folder}: ${reason(error)}`);
+        }
+    }
+    return full;
+}
+/** "no such file or directory" rather than "ENOENT: no such file or directory, mkdir '/x'". */
+function reason(error) {
+    const text = /^[A-Z]+: (.*?)(, \w+ '.*')?$/.exec(error.message)?.[1] ?? error.message;
+    return error.code ? `${text} (${error.code})` : text;
+}
+
+;// CONCATENATED MODULE: ./src/engine/scratch.ts
+// Per-run scratch space under a run root: <run root>/.tako-tmp/<pid>-<run id>/ holds the script files and
+// TAKO_OUTPUT files of one run and nothing else, so two runs sharing a --workspace never delete each other's.
+// The engine's process id in the name lets the next run on that root remove what a killed run left behind.
+
+
+
+/** Parent of every run's scratch folder in a run root. */
+const TEMP_DIR = '.tako-tmp';
+/** Creates this run's scratch folder; first removes the folders of runs whose engine process is gone. */
+async function createScratch(runRoot, runId, pid = process.pid) {
+    const parent = external_node_path_default().join(runRoot, TEMP_DIR);
+    await removeStale(parent);
+    const dir = external_node_path_default().join(parent, `${pid}-${runId}`);
+    return makeDirectory(dir, "the run's scratch folder");
+}
+/** Removes this run's scratch folder, and the shared parent when no other run holds one. */
+async function removeScratch(dir) {
+    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    await (0,promises_namespaceObject.rmdir)(external_node_path_default().dirname(dir)).catch(() => { });
+}
+async function removeStale(parent) {
+    const entries = await (0,promises_namespaceObject.readdir)(parent).catch(() => []);
+    await Promise.all(entries
+        .filter((name) => {
+        const pid = /^(\d+)-/.exec(name)?.[1];
+        // A folder without an owner (an older tako's, or anything else) is left alone.
+        return pid !== undefined && !processExists(Number(pid));
+    })
+        .map((name) => (0,promises_namespaceObject.rm)(external_node_path_default().join(parent, name), { recursive: true, force: true })));
+}
+/** Whether a process exists on this machine. A reused pid keeps a stale folder a while longer, never the reverse. */
+function processExists(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/launcher.ts
+// Starts the engine's short-lived processes (step shells, git, rm) through long-lived bash launchers instead of
+// forking Node for each one.
+//
+// Why: child_process.spawn forks the whole engine. At 90-160 MB that blocks the engine's one thread for 2-3 ms per
+// start on a quiet machine and 14-23 ms under load, and half the engine's CPU in a wide fan-out was the kernel
+// copying its page tables. A launcher is a bash started once; it forks itself (a few MB) for each process. No
+// library does this: the clone lanes (clone-lanes.ts) do the same for `git clone`, and this generalises them.
+//
+// One launcher runs one process at a time, so launchers are made as requests come in (callers bound how many run
+// at once) and reused. For each request the engine opens the read ends of two FIFOs the launcher made ahead (see
+// LAUNCHER_SCRIPT), writes a file of NUL-separated fields (cwd, program, argv, environment) and sends one line.
+// The launcher reads the file, forks a subshell (in its own process group: `set -m`), answers `started <pid>`,
+// waits for it and answers `exit <status>`. The subshell redirects stdout and stderr to the FIFOs, changes
+// directory, exports exactly the requested environment and execs the program with argv[0] as given. FIFOs are
+// never reused, so a process that escaped its group cannot write into a later process's output, as with pipes.
+//
+// Given up against spawn: `wait` gives 128+n both for a process killed by signal n and for one that exited with
+// 128+n. A status of 128+n is read as the signal when the engine sent signal n to that group (a timeout or a
+// cancellation), and as an exit code otherwise, which is what GitHub Actions reports for an OOM-killed step too.
+//
+// What goes through spawn instead: a request with a credential on fd 3 (a FIFO has a name another process of the
+// user could open first; an inherited socket has none), an environment name bash cannot export or must not
+// (BASH_*, SHELLOPTS, UID, ...), a path with a line break, and every platform but Linux.
+
+
+
+
+
+
+
+
+// $1 is the launcher's own prefix: request n uses <prefix>-<n>.req, .out and .err. FIFOs are made 16 requests at a
+// time, the next batch in the background while a process runs, so a request never waits for mkfifo and the
+// engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no writer yet).
+// Before `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n,
+// its FIFOs exist.
+const LAUNCHER_SCRIPT = `set -m
+fifos() { local made=() i; for ((i = $1; i <= $2; i++)); do made+=("$prefix-$i.out" "$prefix-$i.err"); done; mkfifo -m 600 -- "\${made[@]}"; }
+prefix=$1
+n=1
+fifos 1 16 || exit 1
+printf 'ready\\n'
+while IFS= read -r line; do
+  if ! mapfile -d '' -t f < "$prefix-$n.req"; then
+    printf 'failed\\n'
+    continue
+  fi
+  argc=\${f[2]}
+  (
+    exec </dev/null >"$prefix-$n.out" 2>"$prefix-$n.err" || exit 126
+    cd -- "\${f[0]}" || exit 126
+    unset PATH PWD OLDPWD SHLVL
+    [ "\${#f[@]}" -eq $((3 + argc)) ] || export "\${f[@]:3+argc}" || exit 126
+    exec -a "\${f[3]}" -- "\${f[1]}" "\${f[@]:4:argc-1}"
+  ) &
+  pid=$!
+  printf 'started %s\\n' "$pid"
+  if [ $((n % 16)) -eq 1 ]; then fifos $((n + 16)) $((n + 31)) & batch=$!; fi
+  wait "$pid"
+  status=$?
+  if [ $((n % 16)) -eq 0 ]; then wait "$batch" || exit 1; fi
+  n=$((n + 1))
+  printf 'exit %s\\n' "$status"
+done`;
+/** Names bash cannot export from a subshell, or that would change that subshell before it execs. */
+const UNEXPORTABLE = /^(?![A-Za-z_][A-Za-z0-9_]*$)|^(BASH.*|SHELLOPTS|POSIXLY_CORRECT|EUID|UID|PPID|GROUPS|RANDOM|SRANDOM|SECONDS|LINENO|EPOCH.*|FUNCNAME|HISTCMD)$/;
+/** `_` is a shell's scratch variable (the last argument, or the program a shell ran) that almost every environment
+    holds; bash owns it, so it is left out rather than sending every request through spawn. */
+const SHELL_SCRATCH = '_';
+let disabled = process.platform !== 'linux' || process.env.TAKO_LAUNCHER === 'spawn';
+const idle = [];
+let folder;
+/** Starts a process leading its own process group: through a launcher where it can, else through spawn (see above).
+    Resolves once the process runs; rejects as spawn's `error` does when it cannot start. */
+function startInGroup(req) {
+    return launch(req) ?? spawnInGroup(req);
+}
+/** Starts the request through a launcher; undefined when it must go through spawn (see above). */
+function launch(req) {
+    if (disabled || req.fd3 !== undefined)
+        return undefined;
+    if (Object.keys(req.env).some((name) => name !== SHELL_SCRATCH && UNEXPORTABLE.test(name)))
+        return undefined;
+    const fields = [req.cwd, req.command, ...req.args, ...Object.values(req.env)];
+    if (fields.some((field) => field.includes('\0')))
+        return undefined;
+    const dir = launchFolder();
+    if (dir === undefined || /[\r\n]/.test(dir))
+        return undefined;
+    return startVia(req, dir);
+}
+async function startVia(req, dir) {
+    const program = await resolveProgram(req.command, req.env.PATH, req.cwd);
+    const launcher = idle.pop() ?? new Launcher(dir);
+    let base;
+    try {
+        base = await launcher.nextBase();
+    }
+    catch (error) {
+        launcher.retire();
+        throw error;
+    }
+    const env = Object.entries(req.env)
+        .filter(([name]) => name !== SHELL_SCRATCH)
+        .map(([name, value]) => `${name}=${value}`);
+    const fields = [req.cwd, program, String(req.args.length + 1), req.command, ...req.args, ...env];
+    // Small files on the engine's own temp folder are written, read and removed synchronously: a few microseconds
+    // each, where the promise API costs a thread-pool round trip per call.
+    const opened = [];
+    let pid;
+    try {
+        opened.push(readFifo(`${base}.out`, req.stdout), readFifo(`${base}.err`, req.stderr));
+        // Owner-only: the environment may hold secrets. Removed as soon as the launcher has read it.
+        (0,external_node_fs_namespaceObject.writeFileSync)(`${base}.req`, fields.join('\0') + '\0', { mode: 0o600 });
+        pid = await launcher.start();
+    }
+    catch (error) {
+        for (const fifo of opened)
+            fifo.destroy();
+        launcher.retire();
+        throw error;
+    }
+    finally {
+        removeQuietly(`${base}.req`);
+    }
+    const [stdout, stderr] = opened;
+    watchSignals(pid);
+    const exited = launcher.exited().then((status) => {
+        const sent = takeSignals(pid);
+        const signal = status > 128 ? signalNamed(status - 128) : undefined;
+        return signal && sent?.has(signal) ? { code: null, signal } : { code: status, signal: null };
+    }, () => {
+        // The launcher died (something killed it): the process is out of its parent's sight; end it.
+        takeSignals(pid);
+        killGroup(pid, 'SIGKILL');
+        return { code: null, signal: 'SIGKILL' };
+    });
+    // A process that never opened its FIFOs (killed before it could) would leave them waiting for a writer forever:
+    // once it has exited, open and close a writer of our own, so each ends as soon as no other writer holds it.
+    // The launcher is then free for the next request.
+    void exited.then(() => {
+        stdout.nudge();
+        stderr.nudge();
+        launcher.release();
+    });
+    const closed = Promise.all([stdout.ended, stderr.ended]).then(() => {
+        removeQuietly(`${base}.out`);
+        removeQuietly(`${base}.err`);
+    });
+    return {
+        pid,
+        exited,
+        closed,
+        destroyOutput: () => {
+            stdout.destroy();
+            stderr.destroy();
+        }
+    };
+}
+let launchers = 0;
+function removeQuietly(file) {
+    try {
+        (0,external_node_fs_namespaceObject.unlinkSync)(file);
+    }
+    catch {
+        // Gone already.
+    }
+}
+/** The name of signal number n, if it is one. */
+function signalNamed(n) {
+    return Object.entries((external_node_os_default()).constants.signals).find(([, number]) => number === n)?.[0];
+}
+/** The program as execve needs it, looked up in the process's own PATH as spawn would; cached per PATH. */
+const programs = new Map();
+async function resolveProgram(command, searchPath, cwd) {
+    if (command.includes('/'))
+        return external_node_path_default().resolve(cwd, command);
+    const key = `${searchPath ?? ''}\0${command}`;
+    const known = programs.get(key);
+    if (known !== undefined)
+        return known;
+    for (const dir of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+        const candidate = external_node_path_default().resolve(cwd, dir || '.', command);
+        if (await (0,promises_namespaceObject.access)(candidate, external_node_fs_namespaceObject.constants.X_OK).then(() => true, () => false)) {
+            // A PATH entry relative to the working directory is looked up again next time.
+            if (external_node_path_default().isAbsolute(dir))
+                programs.set(key, candidate);
+            return candidate;
+        }
+    }
+    throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT' });
+}
+/** Reads a FIFO without blocking a thread: opened non-blocking (so opening never waits), it sees end-of-file only
+    once a writer came and went. */
+function readFifo(file, onData) {
+    const socket = new (external_node_net_default()).Socket({ fd: (0,external_node_fs_namespaceObject.openSync)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK), readable: true, writable: false });
+    socket.on('data', onData);
+    socket.on('error', () => { });
+    const ended = new Promise((resolve) => socket.once('close', () => resolve()));
+    return {
+        ended,
+        nudge: () => {
+            if (socket.destroyed)
+                return;
+            try {
+                (0,external_node_fs_namespaceObject.closeSync)((0,external_node_fs_namespaceObject.openSync)(file, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK));
+            }
+            catch {
+                // Read to its end already.
+            }
+        },
+        destroy: () => void socket.destroy()
+    };
+}
+class Launcher {
+    prefix;
+    /** Which request is next: its files are <prefix>-<n>.*. */
+    n = 1;
+    ready;
+    child;
+    buffer = '';
+    /** Answers nobody asked for yet. */
+    lines = [];
+    waiting = [];
+    gone;
+    constructor(dir) {
+        this.prefix = external_node_path_default().join(dir, String(++launchers));
+        // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
+        this.child = (0,external_node_child_process_namespaceObject.spawn)('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT, 'tako-launcher', this.prefix], {
+            // Named so that `ps` tells what it is.
+            argv0: 'tako-launcher',
+            detached: true,
+            stdio: ['pipe', 'pipe', 'ignore'],
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+        });
+        this.child.stdout?.setEncoding('latin1');
+        this.child.stdout?.on('data', (text) => this.receive(text));
+        this.child.stdin?.on('error', () => { });
+        this.child.on('error', (error) => {
+            // No bash: everything goes through spawn from now on.
+            disabled = true;
+            this.end(new Error(`cannot start bash to launch processes: ${error.message}`));
+        });
+        this.child.on('exit', (code, signal) => this.end(new Error(`the launcher ended (${signal ?? `exit ${code}`})`)));
+        this.setBusy(false);
+    }
+    /** Where the next request's files are, once its FIFOs exist. */
+    async nextBase() {
+        this.setBusy(true);
+        this.ready ??= this.next().then((answer) => {
+            if (answer !== 'ready')
+                throw new Error(`cannot start a process: the launcher answered "${answer}"`);
+        });
+        await this.ready;
+        return `${this.prefix}-${this.n}`;
+    }
+    async start() {
+        this.child.stdin?.write('run\n');
+        const answer = await this.next();
+        const pid = /^started (\d+)$/.exec(answer)?.[1];
+        if (pid === undefined)
+            throw new Error(`cannot start a process: the launcher answered "${answer}"`);
+        this.n++;
+        return Number(pid);
+    }
+    async exited() {
+        const answer = await this.next();
+        const status = /^exit (\d+)$/.exec(answer)?.[1];
+        if (status === undefined)
+            throw new Error(`the launcher answered "${answer}"`);
+        return Number(status);
+    }
+    /** Back to the idle list once its process has been waited for. */
+    release() {
+        this.setBusy(false);
+        if (this.gone)
+            return;
+        idle.push(this);
+    }
+    retire() {
+        this.child.stdin?.end();
+        this.end(new Error('retired'));
+    }
+    next() {
+        const line = this.lines.shift();
+        if (line !== undefined)
+            return Promise.resolve(line);
+        if (this.gone)
+            return Promise.reject(this.gone);
+        return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    }
+    receive(text) {
+        this.buffer += text;
+        for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
+            const line = this.buffer.slice(0, nl);
+            this.buffer = this.buffer.slice(nl + 1);
+            const waiter = this.waiting.shift();
+            if (waiter)
+                waiter.resolve(line);
+            else
+                this.lines.push(line);
+        }
+    }
+    end(error) {
+        if (this.gone)
+            return;
+        this.gone = error;
+        const at = idle.indexOf(this);
+        if (at >= 0)
+            idle.splice(at, 1);
+        for (const waiter of this.waiting.splice(0))
+            waiter.reject(error);
+    }
+    /** A busy launcher keeps the engine's process alive until it answers; an idle one does not. */
+    setBusy(busy) {
+        holdWhileBusy(this.child, busy);
+    }
+}
+/** <tmp>/tako-launch-<pid>-XXXXXX, owner-only; removed at exit, and by the next engine if this one was killed. */
+function launchFolder() {
+    if (folder !== undefined)
+        return folder;
+    const parent = external_node_os_default().tmpdir();
+    try {
+        for (const name of (0,external_node_fs_namespaceObject.readdirSync)(parent)) {
+            const owner = /^tako-launch-(\d+)-/.exec(name)?.[1];
+            if (owner !== undefined && !processExists(Number(owner)))
+                (0,external_node_fs_namespaceObject.rmSync)(external_node_path_default().join(parent, name), { recursive: true, force: true });
+        }
+        folder = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(parent, `tako-launch-${process.pid}-`));
+    }
+    catch {
+        disabled = true;
+        return undefined;
+    }
+    const made = folder;
+    process.once('exit', () => (0,external_node_fs_namespaceObject.rmSync)(made, { recursive: true, force: true }));
+    return folder;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/git.ts
 // Runs git as a child process (async, bounded output) for checkouts and config reads, and owns how git is given a
 // credential: the one place fetch, clone and push authenticate.
+
 
 /** The credential for `serverUrl`; with an empty token git only resets configured helpers and goes anonymous. */
 function git_gitAuth(serverUrl, token) {
@@ -69152,6 +69156,7 @@ function isContinuation(byte) {
 
 
 
+
 const DEFAULT_KILL_GRACE_MS = 10_000;
 const POLL_MS = 50;
 /** How long output may still arrive once the group is gone, before pipes held by an escaped process are closed. */
@@ -70113,6 +70118,7 @@ function interpret(candidate, file) {
 // workspaces wait on disk.
 
 
+
 class WorkspaceReaper {
     batch;
     queue = [];
@@ -70659,17 +70665,7 @@ class Lane {
     }
     /** A busy lane keeps the engine's process alive until it answers; an idle one does not. */
     setBusy(busy) {
-        const stdout = this.child.stdout;
-        if (busy) {
-            this.child.ref();
-            stdout.ref();
-        }
-        else {
-            this.child.unref();
-            stdout.unref();
-            this.child.stdin.unref();
-            this.child.stderr.unref();
-        }
+        holdWhileBusy(this.child, busy);
     }
 }
 

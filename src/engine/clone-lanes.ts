@@ -14,8 +14,7 @@
 // is not what `git clone` gives.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import type { Socket } from 'node:net'
-import { inheritedEnv, killGroup, trackGroup, untrackGroup } from './process-groups.js'
+import { holdWhileBusy, inheritedEnv, killGroup, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface CloneRequest {
   /** The checkout to clone. */
@@ -167,15 +166,6 @@ class Lane {
 
   /** A busy lane keeps the engine's process alive until it answers; an idle one does not. */
   private setBusy(busy: boolean): void {
-    const stdout = this.child.stdout as unknown as Socket
-    if (busy) {
-      this.child.ref()
-      stdout.ref()
-    } else {
-      this.child.unref()
-      stdout.unref()
-      ;(this.child.stdin as unknown as Socket).unref()
-      ;(this.child.stderr as unknown as Socket).unref()
-    }
+    holdWhileBusy(this.child, busy)
   }
 }

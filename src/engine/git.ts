@@ -1,7 +1,8 @@
 // Runs git as a child process (async, bounded output) for checkouts and config reads, and owns how git is given a
 // credential: the one place fetch, clone and push authenticate.
 
-import { inheritedEnv, killGroup, startInGroup, trackGroup, untrackGroup } from './process-groups.js'
+import { startInGroup } from './launcher.js'
+import { inheritedEnv, killGroup, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface GitResult {
   code: number

@@ -28,8 +28,8 @@ import { access } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { holdWhileBusy, killGroup, spawnInGroup, takeSignals, watchSignals, type ExitStatus, type StartedProcess, type StartRequest } from './process-groups.js'
 import { processExists } from './scratch.js'
-import type { ExitStatus, StartedProcess, StartRequest } from './process-groups.js'
 
 // $1 is the launcher's own prefix: request n uses <prefix>-<n>.req, .out and .err. FIFOs are made 16 requests at a
 // time, the next batch in the background while a process runs, so a request never waits for mkfifo and the
@@ -72,20 +72,18 @@ const UNEXPORTABLE =
     holds; bash owns it, so it is left out rather than sending every request through spawn. */
 const SHELL_SCRATCH = '_'
 
-/** Signals the engine sent to each launched group, to read a status of 128+n (see above). */
-const sent = new Map<number, Set<number>>()
-
-/** Called for every signal the engine sends a process group. */
-export function noteSignal(pgid: number, signal: NodeJS.Signals): void {
-  sent.get(pgid)?.add(os.constants.signals[signal])
-}
-
 let disabled = process.platform !== 'linux' || process.env.TAKO_LAUNCHER === 'spawn'
 const idle: Launcher[] = []
 let folder: string | undefined
 
+/** Starts a process leading its own process group: through a launcher where it can, else through spawn (see above).
+    Resolves once the process runs; rejects as spawn's `error` does when it cannot start. */
+export function startInGroup(req: StartRequest): Promise<StartedProcess> {
+  return launch(req) ?? spawnInGroup(req)
+}
+
 /** Starts the request through a launcher; undefined when it must go through spawn (see above). */
-export function launch(req: StartRequest): Promise<StartedProcess> | undefined {
+function launch(req: StartRequest): Promise<StartedProcess> | undefined {
   if (disabled || req.fd3 !== undefined) return undefined
   if (Object.keys(req.env).some((name) => name !== SHELL_SCRATCH && UNEXPORTABLE.test(name))) return undefined
   const fields = [req.cwd, req.command, ...req.args, ...Object.values(req.env)]
@@ -126,33 +124,32 @@ async function startVia(req: StartRequest, dir: string): Promise<StartedProcess>
     removeQuietly(`${base}.req`)
   }
   const [stdout, stderr] = opened
-  sent.set(pid, new Set())
-  const status = launcher.exited()
-  const exited = status.then(
+  watchSignals(pid)
+  const exited = launcher.exited().then(
     (status): ExitStatus => {
-      const signals = sent.get(pid)
-      sent.delete(pid)
-      if (status > 128 && signals?.has(status - 128)) return { code: null, signal: signalName(status - 128) }
-      return { code: status, signal: null }
+      const sent = takeSignals(pid)
+      const signal = status > 128 ? signalNamed(status - 128) : undefined
+      return signal && sent?.has(signal) ? { code: null, signal } : { code: status, signal: null }
     },
     (): ExitStatus => {
       // The launcher died (something killed it): the process is out of its parent's sight; end it.
-      sent.delete(pid)
-      killQuietly(pid)
+      takeSignals(pid)
+      killGroup(pid, 'SIGKILL')
       return { code: null, signal: 'SIGKILL' }
     }
   )
   // A process that never opened its FIFOs (killed before it could) would leave them waiting for a writer forever:
   // once it has exited, open and close a writer of our own, so each ends as soon as no other writer holds it.
+  // The launcher is then free for the next request.
   void exited.then(() => {
     stdout.nudge()
     stderr.nudge()
+    launcher.release()
   })
   const closed = Promise.all([stdout.ended, stderr.ended]).then(() => {
     removeQuietly(`${base}.out`)
     removeQuietly(`${base}.err`)
   })
-  void exited.then(() => launcher.release())
   return {
     pid,
     exited,
@@ -174,17 +171,9 @@ function removeQuietly(file: string): void {
   }
 }
 
-function killQuietly(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL')
-  } catch {
-    // Already gone.
-  }
-}
-
-function signalName(n: number): NodeJS.Signals {
-  const found = Object.entries(os.constants.signals).find(([, number]) => number === n)
-  return (found?.[0] ?? 'SIGKILL') as NodeJS.Signals
+/** The name of signal number n, if it is one. */
+function signalNamed(n: number): NodeJS.Signals | undefined {
+  return Object.entries(os.constants.signals).find(([, number]) => number === n)?.[0] as NodeJS.Signals | undefined
 }
 
 /** The program as execve needs it, looked up in the process's own PATH as spawn would; cached per PATH. */
@@ -338,16 +327,7 @@ class Launcher {
 
   /** A busy launcher keeps the engine's process alive until it answers; an idle one does not. */
   private setBusy(busy: boolean): void {
-    const stdout = this.child.stdout as net.Socket | null
-    const stdin = this.child.stdin as net.Socket | null
-    if (busy) {
-      this.child.ref()
-      stdout?.ref()
-    } else {
-      this.child.unref()
-      stdout?.unref()
-      stdin?.unref()
-    }
+    holdWhileBusy(this.child, busy)
   }
 }
 

@@ -1,9 +1,10 @@
-// Starts the processes the engine runs (step shells, git) each leading its own process group, and keeps the
-// registry of live groups a forced exit kills, mirrored to a watchdog that kills them if the engine dies.
+// Starts processes each leading its own process group through child_process.spawn (launcher.ts starts the rest and
+// picks which way), and keeps the registry of live groups a forced exit kills, mirrored to a watchdog that kills
+// them if the engine dies.
 
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
+import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
-import { launch, noteSignal } from './launcher.js'
 
 export interface StartRequest {
   command: string
@@ -125,9 +126,24 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** The signals the engine sent to each group whose starter asked (watchSignals). */
+const signalsSent = new Map<number, Set<NodeJS.Signals>>()
+
+/** From now on, records the signals the engine sends this group, until takeSignals. */
+export function watchSignals(pgid: number): void {
+  signalsSent.set(pgid, new Set())
+}
+
+/** The signals sent to a watched group since watchSignals; it is watched no more. */
+export function takeSignals(pgid: number): Set<NodeJS.Signals> | undefined {
+  const sent = signalsSent.get(pgid)
+  signalsSent.delete(pgid)
+  return sent
+}
+
 /** Sends a signal (0: only checks) to a process group; false when no process of it can be signalled any more. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  if (signal !== 0) noteSignal(pgid, signal)
+  if (signal !== 0) signalsSent.get(pgid)?.add(signal)
   try {
     process.kill(-pgid, signal)
     return true
@@ -145,13 +161,22 @@ export function killAllGroups(): void {
   liveGroups.clear()
 }
 
-/** Starts a process leading its own group: through a launcher (launcher.ts) where it can, else child_process.spawn,
-    detached. Resolves once the process runs; rejects as spawn's `error` does when it cannot start. */
-export function startInGroup(req: StartRequest): Promise<StartedProcess> {
-  return launch(req) ?? spawnInGroup(req)
+/** A long-lived helper process (a clone lane, a launcher) keeps the engine's process alive only while it works for
+    the engine: busy, its process and its answers hold the event loop; idle, nothing of it does. */
+export function holdWhileBusy(child: ChildProcess, busy: boolean): void {
+  const streams = [child.stdin, child.stdout, child.stderr] as Array<Socket | null>
+  if (busy) {
+    child.ref()
+    ;(child.stdout as Socket | null)?.ref()
+  } else {
+    child.unref()
+    for (const stream of streams) stream?.unref()
+  }
 }
 
-function spawnInGroup(req: StartRequest): Promise<StartedProcess> {
+/** child_process.spawn, detached so the process leads its own group. Resolves once the process runs; rejects as
+    spawn's `error` does when it cannot start. Use startInGroup (launcher.ts), which picks this or a launcher. */
+export function spawnInGroup(req: StartRequest): Promise<StartedProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(req.command, req.args, {
       cwd: req.cwd,

@@ -3,7 +3,8 @@
 // workspaces wait on disk.
 
 import { rm } from 'node:fs/promises'
-import { inheritedEnv, startInGroup } from './process-groups.js'
+import { startInGroup } from './launcher.js'
+import { inheritedEnv } from './process-groups.js'
 
 export class WorkspaceReaper {
   private queue: string[] = []
