@@ -1,7 +1,7 @@
 // Builders for tests: temp folders and real git repositories holding given files.
 
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -39,6 +39,22 @@ export function makeRepo(dir: string, files: Record<string, string>, remote?: st
 export function makeRepos(root: string, repos: Record<string, Record<string, string>>): string {
   for (const [name, files] of Object.entries(repos)) makeRepo(path.join(root, name), files)
   return root
+}
+
+/** The processes this test process started itself whose command line (arguments joined by NUL) passes `matches`. */
+export function ownChildren(matches: (cmdline: string) => boolean): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+        return ppid === process.pid && matches(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
 }
 
 /** Whether a process id is still running (a zombie awaiting its reaper counts as gone). */

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { CloneLanes } from '../../src/engine/clone-lanes.js'
 import { LocalRepositorySource } from '../../src/engine/local-source.js'
-import { cleanupTempDirs, gitSync, makeRepo, tempDir } from '../../__fixtures__/repos.js'
+import { cleanupTempDirs, gitSync, makeRepo, ownChildren, tempDir } from '../../__fixtures__/repos.js'
 
 const signal = new AbortController().signal
 let lanes: CloneLanes
@@ -12,20 +12,7 @@ afterEach(() => lanes?.close())
 afterAll(() => cleanupTempDirs())
 
 /** The lanes this process started that still run: sh processes whose script reads clone requests. */
-function laneProcesses(): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('read -r upstream')
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
-}
+const laneProcesses = (): number[] => ownChildren((cmdline) => cmdline.includes('read -r upstream'))
 
 describe('CloneLanes', () => {
   it('clones, sets the origin and checks out the ref, one shell serving clone after clone', async () => {

@@ -2,26 +2,13 @@
 // That it kills every step when the engine dies is shown through the CLI bundle (__tests__/cli/faults.test.ts).
 
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { runScript } from '../../src/engine/process.js'
-import { cleanupTempDirs, tempDir } from '../../__fixtures__/repos.js'
+import { cleanupTempDirs, ownChildren, tempDir } from '../../__fixtures__/repos.js'
 
 afterAll(cleanupTempDirs)
 
-function watchdogs(): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sh\0-c\0trap ')
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
-}
+const watchdogs = (): number[] => ownChildren((cmdline) => cmdline.startsWith('sh\0-c\0trap '))
 
 describe('the watchdog', () => {
   it('runs once per engine, in its own process group, with PATH as its whole environment', async () => {
