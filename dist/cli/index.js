@@ -77455,6 +77455,10 @@ function tooBig(why) {
 }
 /** http(s) only, with every character that could leave the quoted string or the URL percent-encoded. */
 function safeUrl(url) {
+    return escapedHttpUrl(url, /["'<>`\\|{} ;]/g);
+}
+/** An http(s) URL with each character `unsafe` matches percent-encoded; undefined for anything else. */
+function escapedHttpUrl(url, unsafe) {
     if (!url)
         return undefined;
     let parsed;
@@ -77466,7 +77470,7 @@ function safeUrl(url) {
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
         return undefined;
-    return parsed.href.replace(/["'<>`\\|{} ;]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    return parsed.href.replace(unsafe, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 /** A report's children, flat, whether the report nests them (`children` of a child) or not. */
 function run_diagram_flatten(children) {

@@ -98,6 +98,11 @@ function tooBig(why: string): Diagram {
 
 /** http(s) only, with every character that could leave the quoted string or the URL percent-encoded. */
 function safeUrl(url: string | null | undefined): string | undefined {
+  return escapedHttpUrl(url, /["'<>`\\|{} ;]/g)
+}
+
+/** An http(s) URL with each character `unsafe` matches percent-encoded; undefined for anything else. */
+export function escapedHttpUrl(url: string | null | undefined, unsafe: RegExp): string | undefined {
   if (!url) return undefined
   let parsed: URL
   try {
@@ -106,7 +111,7 @@ function safeUrl(url: string | null | undefined): string | undefined {
     return undefined
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return undefined
-  return parsed.href.replace(/["'<>`\\|{} ;]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return parsed.href.replace(unsafe, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
 /** A report's children, flat, whether the report nests them (`children` of a child) or not. */

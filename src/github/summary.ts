@@ -5,7 +5,7 @@ import type { FanOutPlan } from '../engine/engine.js'
 import type { PlannedChild } from '../engine/builtins/fan-out.js'
 import type { PullRequestPreview } from '../engine/builtins/pull-request.js'
 import { formatMs } from '../engine/run-scope.js'
-import { plannedDiagram, runDiagram, type Diagram } from '../engine/run-diagram.js'
+import { escapedHttpUrl, plannedDiagram, runDiagram, type Diagram } from '../engine/run-diagram.js'
 import type { ChildReport, PullRequestRecord, RunReport, StepReport } from '../engine/types.js'
 import { countChildren, ENDED, isFailedChild } from './outputs.js'
 
@@ -363,15 +363,8 @@ function row(cells: string[]): string {
 
 /** A markdown link for http(s) URLs only; anything else stays text. */
 export function link(text: string, url: string | undefined): string {
-  if (!url) return text
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return text
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return text
-  return `[${text}](${parsed.href.replace(/[()|<> ]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)})`
+  const href = escapedHttpUrl(url, /[()|<> ]/g)
+  return href === undefined ? text : `[${text}](${href})`
 }
 
 function groupDigits(n: number): string {
