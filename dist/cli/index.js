@@ -67285,7 +67285,15 @@ function launchFolder() {
         return undefined;
     }
     const made = folder;
-    process.once('exit', () => (0,external_node_fs_namespaceObject.rmSync)(made, { recursive: true, force: true }));
+    process.once('exit', () => {
+        try {
+            (0,external_node_fs_namespaceObject.rmSync)(made, { recursive: true, force: true });
+        }
+        catch {
+            // A launcher making its next FIFOs in the background as the engine exits can leave the folder not empty
+            // (ENOTEMPTY); what is left is removed by the next engine, as after a kill.
+        }
+    });
     return folder;
 }
 

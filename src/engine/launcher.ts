@@ -346,6 +346,13 @@ function launchFolder(): string | undefined {
     return undefined
   }
   const made = folder
-  process.once('exit', () => rmSync(made, { recursive: true, force: true }))
+  process.once('exit', () => {
+    try {
+      rmSync(made, { recursive: true, force: true })
+    } catch {
+      // A launcher making its next FIFOs in the background as the engine exits can leave the folder not empty
+      // (ENOTEMPTY); what is left is removed by the next engine, as after a kill.
+    }
+  })
   return folder
 }
