@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CloneLanes } from '../../src/engine/clone-lanes.js'
 import { LocalRepositorySource } from '../../src/engine/local-source.js'
@@ -75,6 +75,38 @@ describe('CloneLanes', () => {
     const dst = path.join(tempDir(), 'line\nbreak')
     await source.checkout({ repository: 'acme/lib', ref: '' }, dst, signal)
     expect(readFileSync(path.join(dst, 'a.txt'), 'utf8')).toBe('x\n')
+    source.close()
+  })
+})
+
+describe('LocalRepositorySource.readConfigs', () => {
+  it('hands each answer on as its shell reads it, before later candidates are read', async () => {
+    const root = tempDir()
+    const names = Array.from({ length: 10 }, (_, i) => `acme/r${i}`)
+    for (const name of names) makeRepo(path.join(root, name), { 'tako.yml': `# ${name} first\n` })
+    const source = new LocalRepositorySource({ reposDir: root })
+    const { candidates } = await source.list([])
+    expect(candidates.map((c) => c.repository)).toEqual(names)
+    const seen: string[] = []
+    const files = await source.readConfigs(candidates, signal, (i) => {
+      seen.push(candidates[i].repository)
+      // The first answer of the first reading shell: its later candidates (r4, r8) have not been read yet, so
+      // what is committed now is what they give.
+      if (i === 0)
+        for (const later of ['acme/r4', 'acme/r8']) {
+          writeFileSync(path.join(root, later, 'tako.yml'), `# ${later} second\n`)
+          gitSync(path.join(root, later), 'commit', '-qam', 'second')
+        }
+    })
+    expect([...seen].sort()).toEqual(names)
+    const text = (i: number): string => {
+      const file = files[i]
+      return file && !(file instanceof Error) ? file.text : String(file)
+    }
+    expect(text(0)).toBe('# acme/r0 first\n')
+    expect(text(4)).toBe('# acme/r4 second\n')
+    expect(text(8)).toBe('# acme/r8 second\n')
+    expect(text(5)).toBe('# acme/r5 first\n')
     source.close()
   })
 })

@@ -67386,9 +67386,14 @@ async function collect(command, args, opts) {
     }
 }
 /** One shell runs `git cat-file` in each repository in turn: one process for the engine to start, not one per
-    repository (each start blocks the engine's thread for a fork of the whole Node process). */
+    repository (each start blocks the engine's thread for a fork of the whole Node process). The two names go in
+    as a here-document, which sh writes into git's stdin itself: a `printf | git` pipeline forked a second process
+    per repository. */
 const BATCH_SCRIPT = `while [ $# -gt 0 ]; do
-  printf '%s\\n%s\\n' "$2:tako.yml" "$2:tako.yaml" | git -C "$1" cat-file --batch
+  git -C "$1" cat-file --batch <<EOF
+$2:tako.yml
+$2:tako.yaml
+EOF
   printf 'end %s\\n' "$?"
   shift 2
 done`;
@@ -69943,6 +69948,10 @@ class Discovery {
         const offset = listing.problems.length;
         const key = eventKey(event);
         const judge = (i, read) => emit(offset + i, this.verdict(listing.candidates[i], read, event, key, warnings));
+        // A fan-out that comes while the first one is still reading (its matches start as soon as their verdicts are
+        // known, and may fan out again) waits for the index rather than judge every candidate a second time.
+        if (!listing.index && listing.indexed && !opts.every)
+            await listing.indexed;
         if (listing.index && !opts.every) {
             // Everything was read before: visit the subscribers of this event and the unreadable, count the others.
             const visit = [...(listing.index.subscribers.get(subscriptionKey(event.source, event.artifact, event.type)) ?? []), ...listing.index.unreadable];
@@ -69956,8 +69965,12 @@ class Discovery {
                 judge(i, read);
                 return read;
             }));
-            const all = await Promise.all(reads);
-            listing.index ??= indexOf(all);
+            const all = Promise.all(reads);
+            listing.indexed ??= all.then((read) => {
+                listing.index ??= indexOf(read);
+            });
+            await all;
+            await listing.indexed;
         }
         return { candidates: kept.sort((a, b) => a.i - b.i).map((k) => k.found), counts, warnings, listed: listing.candidates.length };
     }
@@ -70545,17 +70558,17 @@ function crossChecks(configs) {
 // is not what `git clone` gives.
 
 
-// One request is four lines (src, dst, upstream, ref); the answer is `<status> <bytes>` and that many bytes of
-// git's output. LC_ALL=C makes ${#out} count bytes in every sh.
-const LANE_SCRIPT = `while IFS= read -r src && IFS= read -r dst && IFS= read -r upstream && IFS= read -r ref; do
-  out=$( {
-    git clone --quiet -- "$src" "$dst" || exit 1
-    if [ -n "$upstream" ]; then git -C "$dst" remote set-url origin "$upstream" || exit 2; fi
-    if [ -n "$ref" ]; then git -C "$dst" checkout --quiet "$ref" -- || exit 3; fi
-  } 2>&1 )
-  status=$?
-  printf '%s %s\\n' "$status" "\${#out}"
-  printf '%s' "$out"
+// One request is four lines (src, dst, upstream, ref). git writes what it has to say straight into the lane's one
+// output pipe (stderr joined to stdout), and the answer follows it: a NUL byte (git's messages never hold one),
+// the status and a line break. No command substitution to capture the output: that was a fork per clone.
+const LANE_SCRIPT = `exec 2>&1
+while IFS= read -r src && IFS= read -r dst && IFS= read -r upstream && IFS= read -r ref; do
+  if ! git clone --quiet -- "$src" "$dst" </dev/null; then status=1
+  elif [ -n "$upstream" ] && ! git -C "$dst" remote set-url origin "$upstream" </dev/null; then status=2
+  elif [ -n "$ref" ] && ! git -C "$dst" checkout --quiet "$ref" -- </dev/null; then status=3
+  else status=0
+  fi
+  printf '\\000%s\\n' "$status"
 done`;
 const FAILED_AT = { 0: null, 1: 'clone', 2: 'remote', 3: 'checkout' };
 class CloneLanes {
@@ -70602,11 +70615,10 @@ class Lane {
         // Its own process group, so a cancelled clone is stopped with everything git started for it.
         this.child = (0,external_node_child_process_namespaceObject.spawn)('sh', ['-c', LANE_SCRIPT], {
             detached: true,
-            stdio: ['pipe', 'pipe', 'pipe'],
-            env: { ...inheritedEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '' }
+            stdio: ['pipe', 'pipe', 'ignore'],
+            env: { ...inheritedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '' }
         });
         this.child.stdout.on('data', (chunk) => this.receive(chunk));
-        this.child.stderr.on('data', () => { });
         this.child.stdin.on('error', () => { });
         this.child.on('error', (error) => this.end(new Error(`cannot start sh for git clone: ${error.message}`)));
         this.child.on('exit', (code, signal) => this.end(new Error(`the shell running git clone ended (${signal ?? `exit ${code}`})`)));
@@ -70650,15 +70662,14 @@ class Lane {
         this.end(new Error('the clone was stopped'));
     }
     receive(chunk) {
-        this.buffer = Buffer.concat([this.buffer, chunk]);
-        const nl = this.buffer.indexOf(10);
+        this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+        const nul = this.buffer.indexOf(0);
+        const nl = nul < 0 ? -1 : this.buffer.indexOf(10, nul);
         if (nl < 0)
             return;
-        const [status, length] = this.buffer.subarray(0, nl).toString('latin1').split(' ').map(Number);
-        if (this.buffer.length < nl + 1 + length)
-            return;
-        const output = this.buffer.subarray(nl + 1, nl + 1 + length).toString('utf8');
-        this.buffer = this.buffer.subarray(nl + 1 + length);
+        const output = this.buffer.subarray(0, nul).toString('utf8');
+        const status = Number(this.buffer.subarray(nul + 1, nl).toString('latin1'));
+        this.buffer = this.buffer.subarray(nl + 1);
         const failed = FAILED_AT[status];
         this.pending?.resolve({ failed: failed === undefined ? 'clone' : failed, output });
     }
@@ -70686,6 +70697,8 @@ class Lane {
 
 /** Shells reading tako files side by side, as `xargs -P 4` would. */
 const READ_LANES = 4;
+/** The most candidates one of those shells reads. */
+const READ_CHUNK = 32;
 class LocalRepositorySource {
     opts;
     paths = new Map();
@@ -70744,20 +70757,29 @@ class LocalRepositorySource {
         ];
         return where.length ? `${where.join(', ')}; expected DIR/<owner>/<repo> git checkouts` : 'nowhere: no --repos DIR or --repo given';
     }
-    /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). */
-    async readConfigs(candidates, signal) {
+    /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). Each shell reads
+        a few candidates, each next one twice as many (up to READ_CHUNK): the first verdicts come after one
+        repository's read, so a match starts its clone while the rest are still read, and a wide fan-out still needs
+        few shells. */
+    async readConfigs(candidates, signal, each) {
         const lanes = Math.min(READ_LANES, candidates.length);
         const results = new Array(candidates.length);
+        const settle = async (i, file) => {
+            const c = candidates[i];
+            results[i] = file instanceof Error ? new SourceError(`cannot read ${c.repository}: ${file.message}`) : await explain(c, this.pathOf(c), file);
+            each?.(i, results[i]);
+        };
         await Promise.all(Array.from({ length: lanes }, async (_, lane) => {
-            const mine = candidates.map((c, i) => ({ c, i })).filter(({ i }) => i % lanes === lane);
-            const items = mine.map(({ c }) => ({ dir: this.pathOf(c), rev: c.ref || 'HEAD' }));
-            const files = await readTakoFiles(items, { signal });
-            mine.forEach(({ c, i }, k) => {
-                const file = files[k];
-                results[i] = file instanceof Error ? new SourceError(`cannot read ${c.repository}: ${file.message}`) : file;
-            });
+            const mine = [];
+            for (let i = lane; i < candidates.length; i += lanes)
+                mine.push(i);
+            for (let start = 0, size = 1; start < mine.length; start += size, size = Math.min(size * 2, READ_CHUNK)) {
+                const chunk = mine.slice(start, start + size);
+                const files = await readTakoFiles(chunk.map((i) => ({ dir: this.pathOf(candidates[i]), rev: candidates[i].ref || 'HEAD' })), { signal });
+                await Promise.all(chunk.map((i, k) => settle(i, files[k])));
+            }
         }));
-        return Promise.all(results.map(async (r, i) => (r instanceof Error ? r : explain(candidates[i], this.pathOf(candidates[i]), r))));
+        return results;
     }
     async checkout(candidate, dir, signal) {
         const src = this.pathOf(candidate);

@@ -13,7 +13,8 @@
 // clone makes (more git processes, which is what the time is spent on). The 15 % is not worth a workspace that
 // is not what `git clone` gives.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable, Writable } from 'node:stream'
 import { holdWhileBusy, inheritedEnv, killGroup, trackGroup, untrackGroup } from './process-groups.js'
 
 export interface CloneRequest {
@@ -34,17 +35,17 @@ export interface CloneResult {
   output: string
 }
 
-// One request is four lines (src, dst, upstream, ref); the answer is `<status> <bytes>` and that many bytes of
-// git's output. LC_ALL=C makes ${#out} count bytes in every sh.
-const LANE_SCRIPT = `while IFS= read -r src && IFS= read -r dst && IFS= read -r upstream && IFS= read -r ref; do
-  out=$( {
-    git clone --quiet -- "$src" "$dst" || exit 1
-    if [ -n "$upstream" ]; then git -C "$dst" remote set-url origin "$upstream" || exit 2; fi
-    if [ -n "$ref" ]; then git -C "$dst" checkout --quiet "$ref" -- || exit 3; fi
-  } 2>&1 )
-  status=$?
-  printf '%s %s\\n' "$status" "\${#out}"
-  printf '%s' "$out"
+// One request is four lines (src, dst, upstream, ref). git writes what it has to say straight into the lane's one
+// output pipe (stderr joined to stdout), and the answer follows it: a NUL byte (git's messages never hold one),
+// the status and a line break. No command substitution to capture the output: that was a fork per clone.
+const LANE_SCRIPT = `exec 2>&1
+while IFS= read -r src && IFS= read -r dst && IFS= read -r upstream && IFS= read -r ref; do
+  if ! git clone --quiet -- "$src" "$dst" </dev/null; then status=1
+  elif [ -n "$upstream" ] && ! git -C "$dst" remote set-url origin "$upstream" </dev/null; then status=2
+  elif [ -n "$ref" ] && ! git -C "$dst" checkout --quiet "$ref" -- </dev/null; then status=3
+  else status=0
+  fi
+  printf '\\000%s\\n' "$status"
 done`
 
 const FAILED_AT = { 0: null, 1: 'clone', 2: 'remote', 3: 'checkout' } as const
@@ -88,8 +89,8 @@ export class CloneLanes {
 }
 
 class Lane {
-  private readonly child: ChildProcessWithoutNullStreams
-  private buffer = Buffer.alloc(0)
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>
+  private buffer: Buffer = Buffer.alloc(0)
   private pending?: { resolve: (r: CloneResult) => void; reject: (e: Error) => void }
   private ended?: Error
 
@@ -97,11 +98,10 @@ class Lane {
     // Its own process group, so a cancelled clone is stopped with everything git started for it.
     this.child = spawn('sh', ['-c', LANE_SCRIPT], {
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...inheritedEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '' }
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { ...inheritedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '' }
     })
     this.child.stdout.on('data', (chunk: Buffer) => this.receive(chunk))
-    this.child.stderr.on('data', () => {})
     this.child.stdin.on('error', () => {})
     this.child.on('error', (error) => this.end(new Error(`cannot start sh for git clone: ${error.message}`)))
     this.child.on('exit', (code, signal) => this.end(new Error(`the shell running git clone ended (${signal ?? `exit ${code}`})`)))
@@ -145,13 +145,13 @@ class Lane {
   }
 
   private receive(chunk: Buffer): void {
-    this.buffer = Buffer.concat([this.buffer, chunk])
-    const nl = this.buffer.indexOf(10)
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
+    const nul = this.buffer.indexOf(0)
+    const nl = nul < 0 ? -1 : this.buffer.indexOf(10, nul)
     if (nl < 0) return
-    const [status, length] = this.buffer.subarray(0, nl).toString('latin1').split(' ').map(Number)
-    if (this.buffer.length < nl + 1 + length) return
-    const output = this.buffer.subarray(nl + 1, nl + 1 + length).toString('utf8')
-    this.buffer = this.buffer.subarray(nl + 1 + length)
+    const output = this.buffer.subarray(0, nul).toString('utf8')
+    const status = Number(this.buffer.subarray(nul + 1, nl).toString('latin1'))
+    this.buffer = this.buffer.subarray(nl + 1)
     const failed = FAILED_AT[status as keyof typeof FAILED_AT]
     this.pending?.resolve({ failed: failed === undefined ? 'clone' : failed, output })
   }

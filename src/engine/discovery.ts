@@ -48,6 +48,8 @@ interface Listing {
   problems: Problem[]
   /** Once every candidate was read: candidate indexes by subscription key, and the unreadable ones. */
   index?: { subscribers: Map<string, number[]>; unreadable: number[] }
+  /** Settles once the first fan-out over this list has read every candidate and built the index. */
+  indexed?: Promise<void>
 }
 
 const READ_CONCURRENCY = 8
@@ -90,6 +92,9 @@ export class Discovery {
     const key = eventKey(event)
     const judge = (i: number, read: ConfigRead): void => emit(offset + i, this.verdict(listing.candidates[i], read, event, key, warnings))
 
+    // A fan-out that comes while the first one is still reading (its matches start as soon as their verdicts are
+    // known, and may fan out again) waits for the index rather than judge every candidate a second time.
+    if (!listing.index && listing.indexed && !opts.every) await listing.indexed
     if (listing.index && !opts.every) {
       // Everything was read before: visit the subscribers of this event and the unreadable, count the others.
       const visit = [...(listing.index.subscribers.get(subscriptionKey(event.source, event.artifact, event.type)) ?? []), ...listing.index.unreadable]
@@ -103,8 +108,12 @@ export class Discovery {
           return read
         })
       )
-      const all = await Promise.all(reads)
-      listing.index ??= indexOf(all)
+      const all = Promise.all(reads)
+      listing.indexed ??= all.then((read) => {
+        listing.index ??= indexOf(read)
+      })
+      await all
+      await listing.indexed
     }
     return { candidates: kept.sort((a, b) => a.i - b.i).map((k) => k.found), counts, warnings, listed: listing.candidates.length }
   }

@@ -113,9 +113,14 @@ async function collect(command: string, args: string[], opts: GitOptions): Promi
 }
 
 /** One shell runs `git cat-file` in each repository in turn: one process for the engine to start, not one per
-    repository (each start blocks the engine's thread for a fork of the whole Node process). */
+    repository (each start blocks the engine's thread for a fork of the whole Node process). The two names go in
+    as a here-document, which sh writes into git's stdin itself: a `printf | git` pipeline forked a second process
+    per repository. */
 const BATCH_SCRIPT = `while [ $# -gt 0 ]; do
-  printf '%s\\n%s\\n' "$2:tako.yml" "$2:tako.yaml" | git -C "$1" cat-file --batch
+  git -C "$1" cat-file --batch <<EOF
+$2:tako.yml
+$2:tako.yaml
+EOF
   printf 'end %s\\n' "$?"
   shift 2
 done`

@@ -16,6 +16,8 @@ export interface LocalSourceOptions {
 
 /** Shells reading tako files side by side, as `xargs -P 4` would. */
 const READ_LANES = 4
+/** The most candidates one of those shells reads. */
+const READ_CHUNK = 32
 
 export class LocalRepositorySource implements RepositorySource {
   private readonly paths = new Map<string, string>()
@@ -74,22 +76,37 @@ export class LocalRepositorySource implements RepositorySource {
     return where.length ? `${where.join(', ')}; expected DIR/<owner>/<repo> git checkouts` : 'nowhere: no --repos DIR or --repo given'
   }
 
-  /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). */
-  async readConfigs(candidates: Candidate[], signal: AbortSignal): Promise<Array<TakoFileRead | null | Error>> {
+  /** Reads many checkouts with a few shells rather than one git process each (see readTakoFiles). Each shell reads
+      a few candidates, each next one twice as many (up to READ_CHUNK): the first verdicts come after one
+      repository's read, so a match starts its clone while the rest are still read, and a wide fan-out still needs
+      few shells. */
+  async readConfigs(
+    candidates: Candidate[],
+    signal: AbortSignal,
+    each?: (index: number, file: TakoFileRead | null | Error) => void
+  ): Promise<Array<TakoFileRead | null | Error>> {
     const lanes = Math.min(READ_LANES, candidates.length)
     const results: Array<TakoFileRead | null | Error> = new Array(candidates.length)
+    const settle = async (i: number, file: TakoFileRead | null | Error): Promise<void> => {
+      const c = candidates[i]
+      results[i] = file instanceof Error ? new SourceError(`cannot read ${c.repository}: ${file.message}`) : await explain(c, this.pathOf(c), file)
+      each?.(i, results[i])
+    }
     await Promise.all(
       Array.from({ length: lanes }, async (_, lane) => {
-        const mine = candidates.map((c, i) => ({ c, i })).filter(({ i }) => i % lanes === lane)
-        const items = mine.map(({ c }) => ({ dir: this.pathOf(c), rev: c.ref || 'HEAD' }))
-        const files = await readTakoFiles(items, { signal })
-        mine.forEach(({ c, i }, k) => {
-          const file = files[k]
-          results[i] = file instanceof Error ? new SourceError(`cannot read ${c.repository}: ${file.message}`) : file
-        })
+        const mine: number[] = []
+        for (let i = lane; i < candidates.length; i += lanes) mine.push(i)
+        for (let start = 0, size = 1; start < mine.length; start += size, size = Math.min(size * 2, READ_CHUNK)) {
+          const chunk = mine.slice(start, start + size)
+          const files = await readTakoFiles(
+            chunk.map((i) => ({ dir: this.pathOf(candidates[i]), rev: candidates[i].ref || 'HEAD' })),
+            { signal }
+          )
+          await Promise.all(chunk.map((i, k) => settle(i, files[k])))
+        }
       })
     )
-    return Promise.all(results.map(async (r, i) => (r instanceof Error ? r : explain(candidates[i], this.pathOf(candidates[i]), r))))
+    return results
   }
 
   async checkout(candidate: Candidate, dir: string, signal: AbortSignal): Promise<void> {
