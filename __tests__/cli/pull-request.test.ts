@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { runTako } from '../../__fixtures__/cli.js'
+import { startFakeGitHub } from '../../__fixtures__/github-api.js'
+import { startGitServer } from '../../__fixtures__/git-server.js'
 import { cleanupTempDirs, gitSync, makeRepo, tempDir } from '../../__fixtures__/repos.js'
 import type { RunReport } from '../../src/engine/types.js'
 
@@ -78,6 +80,39 @@ describe('tako exec with tako/pull-request@v1', () => {
     expect(gitSync(checkout, 'rev-parse', 'HEAD').trim()).toBe(head)
     expect(gitSync(checkout, 'status', '--porcelain')).toBe('')
     expect(gitSync(checkout, 'for-each-ref', '--format=%(refname)', 'refs/heads').trim()).toBe('refs/heads/main')
+  })
+
+  it('opens the pull request through the API of a GHES host given with --api-url, with a token', async () => {
+    // One origin for git and the API, as GHES has: the fake API proxies everything outside /api/v3 to the git server.
+    const token = 'ghp_takoCliPullRequestToken0123456789'
+    const { base, env, origin, checkout } = layout()
+    const gitRoot = path.join(base, 'origins')
+    const git = await startGitServer({ root: gitRoot, token })
+    const api = await startFakeGitHub({ token, prefix: '/api/v3', upstream: git.url, repos: { 'acme/app': {} } })
+    try {
+      const served = `${api.origin}/acme/app.git`
+      gitSync(checkout, 'remote', 'set-url', 'origin', served)
+      // The user's own git credential for that host; the API gets GITHUB_TOKEN.
+      writeFileSync(
+        path.join(base, 'gitconfig'),
+        `[user]\n\tname = Jane Doe\n\temail = jane@example.com\n[credential]\n\thelper = "!f() { echo username=jane; echo password=${token}; }; f"\n`
+      )
+      const res = await runTako(
+        ['exec', 'release', '--root', path.join(base, 'api'), '--source', 'acme/api', '--repos', path.join(base, 'repos'), '--api-url', api.url],
+        { env: { ...env, GITHUB_TOKEN: token } }
+      )
+
+      expect(res.stderr).toBe('')
+      expect(res.code).toBe(0)
+      expect(res.stdout).toContain(`Pull requests:\n  created   acme/app tako/api-v2.0.0 → main  ${api.origin}/acme/app/pull/1\n`)
+      expect(api.pulls).toEqual([
+        expect.objectContaining({ repository: 'acme/app', number: 1, head: 'tako/api-v2.0.0', base: 'main', title: 'Update the API to v2.0.0' })
+      ])
+      expect(gitSync(origin, 'show', 'tako/api-v2.0.0:API_VERSION').trim()).toBe('v2.0.0')
+    } finally {
+      await api.close()
+      await git.close()
+    }
   })
 
   it('says in a dry run which branch would be proposed against which base, and pushes nothing', async () => {

@@ -10,6 +10,8 @@ import { retry } from '@octokit/plugin-retry'
 import { throttling } from '@octokit/plugin-throttling'
 import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici'
 
+export { statusOf } from './status.js'
+
 const TakoOctokit = Core.plugin(restEndpointMethods, paginateRest, retry, throttling)
 export type Octokit = InstanceType<typeof TakoOctokit>
 
@@ -55,12 +57,6 @@ function proxyFetch(): { fetch: typeof fetch } | undefined {
   if (!(env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY)) return undefined
   const dispatcher = new EnvHttpProxyAgent()
   return { fetch: ((url: string, init: object) => undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch }
-}
-
-/** The HTTP status of an Octokit error, if it has one. */
-export function statusOf(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status
-  return typeof status === 'number' ? status : undefined
 }
 
 /** Whether an answer says "too many requests" rather than "not allowed": 429, or a 403 with the budget spent, a

@@ -1,7 +1,8 @@
 // The pull-request side of tako/pull-request@v1 over the GitHub REST API (Octokit), and the two ways the engine is
 // told how to deliver: the action's (token, github-actions[bot]) and the CLI's (the user's own git setup).
 
-import { createOctokit, statusOf, type Octokit } from './octokit.js'
+import type { Octokit } from './octokit.js'
+import { statusOf } from './status.js'
 import { gitAuth } from '../engine/git.js'
 import { PullRequestApiError, type Delivery, type NewPullRequest, type PullRequestApi, type PullRequestInfo } from '../engine/builtins/pull-request-api.js'
 
@@ -14,52 +15,53 @@ interface PullJson {
   body?: string | null
 }
 
-/** One repository's pull requests through Octokit; API errors become PullRequestApiError with GitHub's words. */
+/** One repository's pull requests through Octokit; API errors become PullRequestApiError with GitHub's words. The
+    CLI hands it an Octokit still being loaded (see cliDelivery). */
 export class GitHubPullRequests implements PullRequestApi {
   constructor(
-    private readonly octokit: Octokit,
+    private readonly octokit: Octokit | Promise<Octokit>,
     private readonly owner: string,
     private readonly repo: string
   ) {}
 
   async findOpen(head: string, base: string): Promise<PullRequestInfo | undefined> {
     const { owner, repo } = this
-    const { data } = await this.call(() => this.octokit.rest.pulls.list({ owner, repo, state: 'open', head: `${owner}:${head}`, base, per_page: 10 }))
+    const { data } = await this.call((octokit) => octokit.rest.pulls.list({ owner, repo, state: 'open', head: `${owner}:${head}`, base, per_page: 10 }))
     return data.length ? info(data[0]) : undefined
   }
 
   async create(pr: NewPullRequest): Promise<PullRequestInfo> {
     const { owner, repo } = this
-    const { data } = await this.call(() =>
-      this.octokit.rest.pulls.create({ owner, repo, title: pr.title, body: pr.body, head: pr.head, base: pr.base, draft: pr.draft })
+    const { data } = await this.call((octokit) =>
+      octokit.rest.pulls.create({ owner, repo, title: pr.title, body: pr.body, head: pr.head, base: pr.base, draft: pr.draft })
     )
     return info(data)
   }
 
   async update(number: number, fields: { title: string; body: string }): Promise<PullRequestInfo> {
     const { owner, repo } = this
-    const { data } = await this.call(() => this.octokit.rest.pulls.update({ owner, repo, pull_number: number, title: fields.title, body: fields.body }))
+    const { data } = await this.call((octokit) => octokit.rest.pulls.update({ owner, repo, pull_number: number, title: fields.title, body: fields.body }))
     return info(data)
   }
 
   async addLabels(number: number, labels: string[]): Promise<void> {
     const { owner, repo } = this
-    await this.call(() => this.octokit.rest.issues.addLabels({ owner, repo, issue_number: number, labels }))
+    await this.call((octokit) => octokit.rest.issues.addLabels({ owner, repo, issue_number: number, labels }))
   }
 
   async requestReviewers(number: number, reviewers: string[], teamReviewers: string[]): Promise<void> {
     const { owner, repo } = this
-    await this.call(() => this.octokit.rest.pulls.requestReviewers({ owner, repo, pull_number: number, reviewers, team_reviewers: teamReviewers }))
+    await this.call((octokit) => octokit.rest.pulls.requestReviewers({ owner, repo, pull_number: number, reviewers, team_reviewers: teamReviewers }))
   }
 
   async addAssignees(number: number, assignees: string[]): Promise<void> {
     const { owner, repo } = this
-    await this.call(() => this.octokit.rest.issues.addAssignees({ owner, repo, issue_number: number, assignees }))
+    await this.call((octokit) => octokit.rest.issues.addAssignees({ owner, repo, issue_number: number, assignees }))
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(fn: (octokit: Octokit) => Promise<T>): Promise<T> {
     try {
-      return await fn()
+      return await fn(await this.octokit)
     } catch (error) {
       throw new PullRequestApiError(apiWords(error), statusOf(error))
     }
@@ -112,9 +114,10 @@ export interface CliDeliveryOptions {
 }
 
 /** The CLI: push to the workspace's origin with the user's own git credentials and identity; the API only for an
-    origin on github.com (or the --api-url host) and with a token. */
+    origin on github.com (or the --api-url host) and with a token. Octokit (and undici under it) is loaded on the
+    first pull request, not when the CLI starts: a third of the bundle that most runs never use. */
 export function cliDelivery(opts: CliDeliveryOptions): Delivery {
-  const octokits = new Map<string, Octokit>()
+  const octokits = new Map<string, Promise<Octokit>>()
   return {
     remoteUrl: (_repository, origin) => origin,
     gitAuth: () => undefined,
@@ -124,7 +127,11 @@ export function cliDelivery(opts: CliDeliveryOptions): Delivery {
       const baseUrl = where.host === 'github.com' ? 'https://api.github.com' : opts.apiUrl && new URL(opts.apiUrl).host === where.host ? opts.apiUrl : undefined
       if (!baseUrl) return undefined
       let octokit = octokits.get(baseUrl)
-      if (!octokit) octokits.set(baseUrl, (octokit = createOctokit({ token: opts.token, baseUrl, log: opts.log })))
+      if (!octokit) {
+        const token = opts.token
+        octokit = import('./octokit.js').then(({ createOctokit }) => createOctokit({ token, baseUrl, log: opts.log }))
+        octokits.set(baseUrl, octokit)
+      }
       return new GitHubPullRequests(octokit, where.owner, where.repo)
     }
   }
