@@ -118,6 +118,18 @@ describe('runScript', () => {
     expect(lines).toContain("b=c 'd'")
   })
 
+  it("forks the engine once for every launcher: launchers running side by side share one parent, the engine's child", async () => {
+    // Both steps run until both have written their launcher's parent, so they need two launchers at once.
+    const script = 'ps -o ppid= -p $PPID > "parent-$TAKO_N"\nwhile [ ! -s parent-1 ] || [ ! -s parent-2 ]; do sleep 0.05; done'
+    const [a, b] = await Promise.all(['1', '2'].map((n) => run(script, { env: { ...baseEnv, TAKO_N: n } })))
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0])
+    const parents = ['1', '2'].map((n) => Number(readFileSync(path.join(work, `parent-${n}`), 'utf8').trim()))
+    expect(parents[0]).toBe(parents[1])
+    const stat = readFileSync(`/proc/${parents[0]}/stat`, 'utf8')
+    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(process.pid)
+    expect(readFileSync(`/proc/${parents[0]}/cmdline`, 'utf8').split('\0')[0]).toBe('tako-launcher')
+  })
+
   it('reads a status of 128+n as a signal only when the engine sent that signal', async () => {
     const exited = await run('exit 143')
     expect(exited).toMatchObject({ exitCode: 143, signal: null })

@@ -37088,7 +37088,9 @@ function processExists(pid) {
 // library does this: the clone lanes (clone-lanes.ts) do the same for `git clone`, and this generalises them.
 //
 // One launcher runs one process at a time, so launchers are made as requests come in (callers bound how many run
-// at once) and reused. For each request the engine opens the read ends of two FIFOs the launcher made ahead (see
+// at once) and reused. The engine forks itself once for all of them: a root shell (ROOT_SCRIPT) starts each launcher
+// with two FIFOs as its stdin and stdout, which the engine opens (a fork of the engine blocked its thread 15-20 ms
+// here, per launcher). For each request the engine opens the read ends of two FIFOs the launcher made ahead (see
 // LAUNCHER_SCRIPT), writes a file of NUL-separated fields (cwd, program, argv, environment) and sends one line.
 // The launcher reads the file, forks a subshell (in its own process group: `set -m`), answers `started <pid>`,
 // waits for it and answers `exit <status>`. The subshell redirects stdout and stderr to the FIFOs, changes
@@ -37142,6 +37144,18 @@ while IFS= read -r line; do
   if [ $((n % 16)) -eq 0 ]; then wait "$batch" || exit 1; fi
   n=$((n + 1))
   printf 'exit %s\\n' "$status"
+done`;
+// The launchers' parent. For each prefix it reads, it makes <prefix>.in and <prefix>.out and starts a launcher reading
+// the one and writing the other ($1 is LAUNCHER_SCRIPT), then answers `born`. The launcher's opens wait for the
+// engine's (see Launcher), never the root's loop. It ends when the engine closes its stdin, and so does each
+// launcher (its stdin's only writer is the engine).
+const ROOT_SCRIPT = `while IFS= read -r prefix; do
+  if mkfifo -m 600 -- "$prefix.in" "$prefix.out"; then
+    ( exec <"$prefix.in" >"$prefix.out" || exit 1; exec -a tako-launcher bash --noprofile --norc -c "$1" tako-launcher "$prefix" ) &
+    printf 'born\\n'
+  else
+    printf 'failed\\n'
+  fi
 done`;
 /** Names bash cannot export from a subshell, or that would change that subshell before it execs. */
 const UNEXPORTABLE = /^(?![A-Za-z_][A-Za-z0-9_]*$)|^(BASH.*|SHELLOPTS|POSIXLY_CORRECT|EUID|UID|PPID|GROUPS|RANDOM|SRANDOM|SECONDS|LINENO|EPOCH.*|FUNCNAME|HISTCMD)$/;
@@ -37293,83 +37307,12 @@ function readFifo(file, onData) {
         destroy: () => void socket.destroy()
     };
 }
-class Launcher {
-    prefix;
-    /** Which request is next: its files are <prefix>-<n>.*. */
-    n = 1;
-    ready;
-    child;
+/** Lines from a stream, each to the next waiter; the stream's end rejects every waiter, now and later. */
+class Answers {
     buffer = '';
-    /** Answers nobody asked for yet. */
     lines = [];
     waiting = [];
     gone;
-    constructor(dir) {
-        this.prefix = external_node_path_default().join(dir, String(++launchers));
-        // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
-        this.child = (0,external_node_child_process_namespaceObject.spawn)('bash', ['--noprofile', '--norc', '-c', LAUNCHER_SCRIPT, 'tako-launcher', this.prefix], {
-            // Named so that `ps` tells what it is.
-            argv0: 'tako-launcher',
-            detached: true,
-            stdio: ['pipe', 'pipe', 'ignore'],
-            env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
-        });
-        this.child.stdout?.setEncoding('latin1');
-        this.child.stdout?.on('data', (text) => this.receive(text));
-        this.child.stdin?.on('error', () => { });
-        this.child.on('error', (error) => {
-            // No bash: everything goes through spawn from now on.
-            disabled = true;
-            this.end(new Error(`cannot start bash to launch processes: ${error.message}`));
-        });
-        this.child.on('exit', (code, signal) => this.end(new Error(`the launcher ended (${signal ?? `exit ${code}`})`)));
-        this.setBusy(false);
-    }
-    /** Where the next request's files are, once its FIFOs exist. */
-    async nextBase() {
-        this.setBusy(true);
-        this.ready ??= this.next().then((answer) => {
-            if (answer !== 'ready')
-                throw new Error(`cannot start a process: the launcher answered "${answer}"`);
-        });
-        await this.ready;
-        return `${this.prefix}-${this.n}`;
-    }
-    async start() {
-        this.child.stdin?.write('run\n');
-        const answer = await this.next();
-        const pid = /^started (\d+)$/.exec(answer)?.[1];
-        if (pid === undefined)
-            throw new Error(`cannot start a process: the launcher answered "${answer}"`);
-        this.n++;
-        return Number(pid);
-    }
-    async exited() {
-        const answer = await this.next();
-        const status = /^exit (\d+)$/.exec(answer)?.[1];
-        if (status === undefined)
-            throw new Error(`the launcher answered "${answer}"`);
-        return Number(status);
-    }
-    /** Back to the idle list once its process has been waited for. */
-    release() {
-        this.setBusy(false);
-        if (this.gone)
-            return;
-        idle.push(this);
-    }
-    retire() {
-        this.child.stdin?.end();
-        this.end(new Error('retired'));
-    }
-    next() {
-        const line = this.lines.shift();
-        if (line !== undefined)
-            return Promise.resolve(line);
-        if (this.gone)
-            return Promise.reject(this.gone);
-        return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
-    }
     receive(text) {
         this.buffer += text;
         for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
@@ -37382,19 +37325,151 @@ class Launcher {
                 this.lines.push(line);
         }
     }
-    end(error) {
+    next() {
+        const line = this.lines.shift();
+        if (line !== undefined)
+            return Promise.resolve(line);
         if (this.gone)
-            return;
-        this.gone = error;
-        const at = idle.indexOf(this);
-        if (at >= 0)
-            idle.splice(at, 1);
+            return Promise.reject(this.gone);
+        return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    }
+    end(error) {
+        this.gone ??= error;
         for (const waiter of this.waiting.splice(0))
             waiter.reject(error);
     }
+}
+/** The one process the engine forks for launchers (ROOT_SCRIPT); a new one if it died. */
+class Root {
+    child;
+    answers = new Answers();
+    pending = 0;
+    /** Births go one at a time: each answer belongs to the oldest request. */
+    queue = Promise.resolve();
+    constructor() {
+        // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
+        this.child = (0,external_node_child_process_namespaceObject.spawn)('bash', ['--noprofile', '--norc', '-c', ROOT_SCRIPT, 'tako-launcher', LAUNCHER_SCRIPT], {
+            // Named so that `ps` tells what it is.
+            argv0: 'tako-launcher',
+            detached: true,
+            stdio: ['pipe', 'pipe', 'ignore'],
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+        });
+        this.child.stdout?.setEncoding('latin1');
+        this.child.stdout?.on('data', (text) => this.answers.receive(text));
+        this.child.stdin?.on('error', () => { });
+        this.child.on('error', (error) => {
+            // No bash: everything goes through spawn from now on.
+            disabled = true;
+            this.answers.end(new Error(`cannot start bash to launch processes: ${error.message}`));
+        });
+        this.child.on('exit', (code, signal) => this.answers.end(new Error(`the launchers' shell ended (${signal ?? `exit ${code}`})`)));
+        holdWhileBusy(this.child, false);
+    }
+    get gone() {
+        return this.answers.gone !== undefined;
+    }
+    /** Starts a launcher on <prefix>.in and <prefix>.out; resolves once both FIFOs exist. */
+    birth(prefix) {
+        const born = this.queue.then(async () => {
+            if (this.pending++ === 0)
+                holdWhileBusy(this.child, true);
+            try {
+                this.child.stdin?.write(`${prefix}\n`);
+                const answer = await this.answers.next();
+                if (answer !== 'born')
+                    throw new Error(`cannot start a launcher: its shell answered "${answer}"`);
+            }
+            finally {
+                if (--this.pending === 0)
+                    holdWhileBusy(this.child, false);
+            }
+        });
+        this.queue = born.catch(() => { });
+        return born;
+    }
+}
+let root;
+class Launcher {
+    prefix;
+    /** Which request is next: its files are <prefix>-<n>.*. */
+    n = 1;
+    ready;
+    input;
+    output;
+    answers = new Answers();
+    constructor(dir) {
+        this.prefix = external_node_path_default().join(dir, String(++launchers));
+        if (!root || root.gone)
+            root = new Root();
+        this.ready = root.birth(this.prefix).then(async () => {
+            // Both opens return at once: a FIFO opened for reading without blocking needs no writer yet, and one opened
+            // for reading and writing needs no reader. The launcher's own opens of them return once these are made.
+            // The engine is then its stdin's only writer: when the engine ends, for any reason, the launcher reads EOF.
+            this.output = new (external_node_net_default()).Socket({ fd: (0,external_node_fs_namespaceObject.openSync)(`${this.prefix}.out`, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK), readable: true, writable: false });
+            this.input = new (external_node_net_default()).Socket({ fd: (0,external_node_fs_namespaceObject.openSync)(`${this.prefix}.in`, external_node_fs_namespaceObject.constants.O_RDWR), readable: false, writable: true });
+            this.output.setEncoding('latin1');
+            this.output.on('data', (text) => this.answers.receive(text));
+            this.output.on('error', () => { });
+            this.input.on('error', () => { });
+            // Its stdout ends when it does (a step may kill it): whatever it was asked fails.
+            this.output.on('close', () => this.end(new Error('the launcher ended')));
+            const answer = await this.answers.next();
+            if (answer !== 'ready')
+                throw new Error(`cannot start a process: the launcher answered "${answer}"`);
+        });
+        this.ready.catch((error) => this.end(error instanceof Error ? error : new Error(String(error))));
+    }
+    /** Where the next request's files are, once its FIFOs exist. */
+    async nextBase() {
+        this.setBusy(true);
+        await this.ready;
+        return `${this.prefix}-${this.n}`;
+    }
+    async start() {
+        this.input?.write('run\n');
+        const answer = await this.answers.next();
+        const pid = /^started (\d+)$/.exec(answer)?.[1];
+        if (pid === undefined)
+            throw new Error(`cannot start a process: the launcher answered "${answer}"`);
+        this.n++;
+        return Number(pid);
+    }
+    async exited() {
+        const answer = await this.answers.next();
+        const status = /^exit (\d+)$/.exec(answer)?.[1];
+        if (status === undefined)
+            throw new Error(`the launcher answered "${answer}"`);
+        return Number(status);
+    }
+    /** Back to the idle list once its process has been waited for. */
+    release() {
+        this.setBusy(false);
+        if (this.answers.gone)
+            return;
+        idle.push(this);
+    }
+    retire() {
+        this.input?.destroy();
+        this.output?.destroy();
+        this.end(new Error('retired'));
+    }
+    end(error) {
+        if (this.answers.gone)
+            return;
+        this.answers.end(error);
+        const at = idle.indexOf(this);
+        if (at >= 0)
+            idle.splice(at, 1);
+    }
     /** A busy launcher keeps the engine's process alive until it answers; an idle one does not. */
     setBusy(busy) {
-        holdWhileBusy(this.child, busy);
+        if (busy)
+            this.output?.ref();
+        else {
+            this.output?.unref();
+            this.input?.unref();
+        }
     }
 }
 /** <tmp>/tako-launch-<pid>-XXXXXX, owner-only; removed at exit, and by the next engine if this one was killed. */
