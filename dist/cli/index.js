@@ -35615,8 +35615,9 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 ;// CONCATENATED MODULE: ./src/engine/regular-file.ts
 // Reads files a subscriber controls (`from_file:` outputs, `$TAKO_OUTPUT`, a repository's tako file) without letting
 // them stall the engine or read what is not theirs: regular files only, inside a given folder once links are resolved,
-// opened without following a link and without blocking (a FIFO with no writer would hold one of libuv's four threads in open() for good), and bounded.
-
+// opened without following a link and without blocking (a FIFO with no writer would block open() for good), and
+// bounded. The calls are synchronous: once a file is known to be a regular file of bounded size, reading it cannot
+// wait on anything, and each promise call was a round trip through libuv's thread pool (several per child step).
 
 
 /** A file refused before or without reading it; the message says why, never what it holds. */
@@ -35624,10 +35625,13 @@ class RefusedFile extends Error {
 }
 /** The whole content of `file`, or a RefusedFile; other errors (ENOENT) as fs gives them. */
 async function readRegularFile(file, opts) {
-    const target = opts.within ? await insideFolder(file, opts.within, opts.folderName ?? 'folder') : file;
-    let handle;
+    return readRegularFileSync(file, opts);
+}
+function readRegularFileSync(file, opts) {
+    const target = opts.within ? insideFolder(file, opts.within, opts.folderName ?? 'folder') : file;
+    let fd;
     try {
-        handle = await (0,promises_namespaceObject.open)(target, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK | external_node_fs_namespaceObject.constants.O_NOCTTY);
+        fd = (0,external_node_fs_namespaceObject.openSync)(target, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK | external_node_fs_namespaceObject.constants.O_NOCTTY);
     }
     catch (error) {
         if (error.code === 'ELOOP')
@@ -35635,7 +35639,7 @@ async function readRegularFile(file, opts) {
         throw error;
     }
     try {
-        const info = await handle.stat();
+        const info = (0,external_node_fs_namespaceObject.fstatSync)(fd);
         if (!info.isFile())
             throw new RefusedFile(`is not a regular file (${kindOf(info)})`);
         if (info.size > opts.maxBytes)
@@ -35644,7 +35648,7 @@ async function readRegularFile(file, opts) {
         const buf = Buffer.alloc(Math.min(info.size, opts.maxBytes) + 1);
         let length = 0;
         for (;;) {
-            const { bytesRead } = await handle.read(buf, length, buf.length - length, length);
+            const bytesRead = (0,external_node_fs_namespaceObject.readSync)(fd, buf, length, buf.length - length, length);
             if (bytesRead === 0)
                 break;
             length += bytesRead;
@@ -35656,14 +35660,14 @@ async function readRegularFile(file, opts) {
         return buf.subarray(0, length);
     }
     finally {
-        await handle.close();
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
     }
 }
 /** `file` with every symbolic link resolved, when that is inside `dir` (a link within the folder is fine); else a
     RefusedFile, before anything is opened. */
-async function insideFolder(file, dir, folder) {
-    const root = await (0,promises_namespaceObject.realpath)(dir);
-    const real = await (0,promises_namespaceObject.realpath)(external_node_path_default().resolve(dir, file));
+function insideFolder(file, dir, folder) {
+    const root = (0,external_node_fs_namespaceObject.realpathSync)(dir);
+    const real = (0,external_node_fs_namespaceObject.realpathSync)(external_node_path_default().resolve(dir, file));
     const rel = external_node_path_default().relative(root, real);
     if (rel === '' || rel.startsWith('..') || external_node_path_default().isAbsolute(rel))
         throw new RefusedFile(`is outside the ${folder}`);
@@ -36174,7 +36178,7 @@ function checkPayloadSize(payload, what) {
 async function payloadEnv(payload, tempDir) {
     const json = JSON.stringify(payload);
     const file = external_node_path_default().join(tempDir, 'event-payload.json');
-    await (0,promises_namespaceObject.writeFile)(file, json, { mode: 0o600 });
+    (0,external_node_fs_namespaceObject.writeFileSync)(file, json, { mode: 0o600 });
     const size = Buffer.byteLength(json);
     return {
         TAKO_EVENT_PAYLOAD_FILE: file,
@@ -38108,7 +38112,8 @@ function builtinExecutors(deps) {
 
 
 
-const MAX_BYTES = 1024 * 1024;
+/** The largest tako file read. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 const MAX_DEPTH = 64;
 /** Unclosed `[`/`{` counted in the raw text before parsing: far beyond MAX_DEPTH, it spares the parser a pathological input. */
 const MAX_BRACKETS = 1000;
@@ -38148,7 +38153,7 @@ async function loadConfig(opts) {
         let text;
         try {
             // Not a FIFO, a device or a link out of the repository (to /proc/self/environ, say): refused unread.
-            text = (await readRegularFile(candidate, { maxBytes: MAX_BYTES, within: root, folderName: 'repository' })).toString('utf8');
+            text = (await readRegularFile(candidate, { maxBytes: MAX_CONFIG_BYTES, within: root, folderName: 'repository' })).toString('utf8');
         }
         catch (error) {
             const code = error.code;
@@ -38201,8 +38206,8 @@ class Loader {
         this.issues = issues;
     }
     load() {
-        if (this.text.length > MAX_BYTES)
-            return this.fail(0, `the file is larger than ${MAX_BYTES / 1024} KiB`);
+        if (this.text.length > MAX_CONFIG_BYTES)
+            return this.fail(0, `the file is larger than ${MAX_CONFIG_BYTES / 1024} KiB`);
         const brackets = unclosedBracketOffset(this.text);
         if (brackets !== undefined)
             return this.fail(brackets, DEPTH_MESSAGE);
@@ -39375,6 +39380,7 @@ function isContinuation(byte) {
 
 
 
+
 const DEFAULT_KILL_GRACE_MS = 10_000;
 const POLL_MS = 50;
 /** How long output may still arrive once the group is gone, before pipes held by an escaped process are closed. */
@@ -39398,15 +39404,16 @@ async function runScript(opts) {
         result.cancelled = true;
         return result;
     }
-    await assertDirectory(opts.cwd);
+    assertDirectory(opts.cwd);
     const file = external_node_path_default().join(opts.tempDir, `tako-step-${(0,external_node_crypto_.randomUUID)()}.sh`);
-    // Owner-only: the templated script may contain secrets.
-    await (0,promises_namespaceObject.writeFile)(file, opts.script, { mode: 0o600 });
+    // Owner-only: the templated script may contain secrets. A small file in the engine's own temp folder: written and
+    // removed synchronously (microseconds), not through a thread-pool round trip per call.
+    (0,external_node_fs_namespaceObject.writeFileSync)(file, opts.script, { mode: 0o600 });
     try {
         await execute(file, opts, result);
     }
     finally {
-        await (0,promises_namespaceObject.unlink)(file).catch(() => { });
+        (0,external_node_fs_namespaceObject.rmSync)(file, { force: true });
     }
     result.durationMs = Math.round(performance.now() - started);
     return result;
@@ -39476,8 +39483,8 @@ function capture(name, own, result, onOutput) {
         }
     };
 }
-async function assertDirectory(dir) {
-    const info = await (0,promises_namespaceObject.stat)(dir).catch(() => undefined);
+function assertDirectory(dir) {
+    const info = (0,external_node_fs_namespaceObject.statSync)(dir, { throwIfNoEntry: false });
     if (!info?.isDirectory())
         throw new Error(`working directory ${dir} does not exist or is not a directory`);
 }
@@ -39549,7 +39556,7 @@ class ScriptExecutor {
         const script = renderTemplate(step.run ?? '', inv.context, `step "${step.id}" run`);
         // Straight in the run's temp folder, not a folder per step: fewer inodes made and removed per step.
         const outputFile = external_node_path_default().join(scope.tempDir, `output-${(0,external_node_crypto_.randomUUID)()}`);
-        await (0,promises_namespaceObject.writeFile)(outputFile, '');
+        (0,external_node_fs_namespaceObject.writeFileSync)(outputFile, '');
         try {
             const result = await scope.tree.stepSlots(() => runScript({
                 script,
@@ -39603,7 +39610,7 @@ class ScriptExecutor {
             return { status: 'success', exitCode: 0, outputs };
         }
         finally {
-            await (0,promises_namespaceObject.unlink)(outputFile).catch(() => { });
+            (0,external_node_fs_namespaceObject.rmSync)(outputFile, { force: true });
         }
     }
 }
@@ -40900,6 +40907,8 @@ class Lane {
 
 
 
+
+
 /** Shells reading tako files side by side, as `xargs -P 4` would. */
 const READ_LANES = 4;
 /** The most candidates one of those shells reads. */
@@ -41081,7 +41090,7 @@ async function cloneDirectly(req, signal) {
 }
 /** The origin URL from a checkout's .git/config, read as a file: no git process for the common case of none. */
 async function local_source_originUrl(repoDir) {
-    const text = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(repoDir, '.git', 'config'), 'utf8').catch(() => '');
+    const text = await readRegularFile(external_node_path_default().join(repoDir, '.git', 'config'), { maxBytes: MAX_CONFIG_BYTES }).then((buf) => buf.toString('utf8'), () => '');
     const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? '';
     return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1];
 }
@@ -41093,7 +41102,7 @@ async function explain(candidate, dir, file) {
     if (file) {
         if (candidate.ref)
             return file;
-        const onDisk = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(dir, file.file), 'utf8').catch(() => undefined);
+        const onDisk = await readRegularFile(external_node_path_default().join(dir, file.file), { maxBytes: MAX_CONFIG_BYTES }).then((buf) => buf.toString('utf8'), () => undefined);
         return onDisk !== undefined && onDisk !== file.text ? { ...file, note: `${file.file} has uncommitted changes (children run the committed state)` } : file;
     }
     if (candidate.ref) {

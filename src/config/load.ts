@@ -45,7 +45,8 @@ export interface LoadResult {
 
 type Path = (string | number)[]
 
-const MAX_BYTES = 1024 * 1024
+/** The largest tako file read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_DEPTH = 64
 /** Unclosed `[`/`{` counted in the raw text before parsing: far beyond MAX_DEPTH, it spares the parser a pathological input. */
 const MAX_BRACKETS = 1000
@@ -87,7 +88,7 @@ export async function loadConfig(opts: { root: string; configPath?: string }): P
     let text: string
     try {
       // Not a FIFO, a device or a link out of the repository (to /proc/self/environ, say): refused unread.
-      text = (await readRegularFile(candidate, { maxBytes: MAX_BYTES, within: root, folderName: 'repository' })).toString('utf8')
+      text = (await readRegularFile(candidate, { maxBytes: MAX_CONFIG_BYTES, within: root, folderName: 'repository' })).toString('utf8')
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT' && candidates.length > 1) continue
@@ -158,7 +159,7 @@ class Loader {
   ) {}
 
   load(): TakoConfig | undefined {
-    if (this.text.length > MAX_BYTES) return this.fail(0, `the file is larger than ${MAX_BYTES / 1024} KiB`)
+    if (this.text.length > MAX_CONFIG_BYTES) return this.fail(0, `the file is larger than ${MAX_CONFIG_BYTES / 1024} KiB`)
     const brackets = unclosedBracketOffset(this.text)
     if (brackets !== undefined) return this.fail(brackets, DEPTH_MESSAGE)
     // The parser's own uniqueKeys compares each key with every earlier one (quadratic): duplicates are found below.

@@ -1,6 +1,8 @@
 // Subscriber candidates from local checkouts: `--repos DIR` (DIR/<owner>/<repo>) and `--repo owner/name=PATH`.
 
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
+import { MAX_CONFIG_BYTES } from '../config/load.js'
+import { readRegularFile } from './regular-file.js'
 import path from 'node:path'
 import { CloneLanes, type CloneRequest, type CloneResult } from './clone-lanes.js'
 import { git, readTakoFile, readTakoFiles } from './git.js'
@@ -199,7 +201,10 @@ async function cloneDirectly(req: CloneRequest, signal: AbortSignal): Promise<Cl
 
 /** The origin URL from a checkout's .git/config, read as a file: no git process for the common case of none. */
 async function originUrl(repoDir: string): Promise<string | undefined> {
-  const text = await readFile(path.join(repoDir, '.git', 'config'), 'utf8').catch(() => '')
+  const text = await readRegularFile(path.join(repoDir, '.git', 'config'), { maxBytes: MAX_CONFIG_BYTES }).then(
+    (buf) => buf.toString('utf8'),
+    () => ''
+  )
   const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? ''
   return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
 }
@@ -211,7 +216,10 @@ async function originUrl(repoDir: string): Promise<string | undefined> {
 async function explain(candidate: Candidate, dir: string, file: TakoFileRead | null): Promise<TakoFileRead | null | Error> {
   if (file) {
     if (candidate.ref) return file
-    const onDisk = await readFile(path.join(dir, file.file), 'utf8').catch(() => undefined)
+    const onDisk = await readRegularFile(path.join(dir, file.file), { maxBytes: MAX_CONFIG_BYTES }).then(
+      (buf) => buf.toString('utf8'),
+      () => undefined
+    )
     return onDisk !== undefined && onDisk !== file.text ? { ...file, note: `${file.file} has uncommitted changes (children run the committed state)` } : file
   }
   if (candidate.ref) {

@@ -2,7 +2,7 @@
 // and as the TAKO_EVENT_PAYLOAD variable while it fits one environment string; plus the size limit a fan-out
 // checks before anything starts.
 
-import { writeFile } from 'node:fs/promises'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 /** Largest payload a fan-out sends, as JSON. Every child's report carries the payload, and so does the run
@@ -34,7 +34,7 @@ export function checkPayloadSize(payload: unknown, what: string): void {
 export async function payloadEnv(payload: unknown, tempDir: string): Promise<Record<string, string>> {
   const json = JSON.stringify(payload)
   const file = path.join(tempDir, 'event-payload.json')
-  await writeFile(file, json, { mode: 0o600 })
+  writeFileSync(file, json, { mode: 0o600 })
   const size = Buffer.byteLength(json)
   return {
     TAKO_EVENT_PAYLOAD_FILE: file,

@@ -1,9 +1,10 @@
 // Reads files a subscriber controls (`from_file:` outputs, `$TAKO_OUTPUT`, a repository's tako file) without letting
 // them stall the engine or read what is not theirs: regular files only, inside a given folder once links are resolved,
-// opened without following a link and without blocking (a FIFO with no writer would hold one of libuv's four threads in open() for good), and bounded.
+// opened without following a link and without blocking (a FIFO with no writer would block open() for good), and
+// bounded. The calls are synchronous: once a file is known to be a regular file of bounded size, reading it cannot
+// wait on anything, and each promise call was a round trip through libuv's thread pool (several per child step).
 
-import { constants } from 'node:fs'
-import { open, realpath, type FileHandle } from 'node:fs/promises'
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs'
 import path from 'node:path'
 
 /** A file refused before or without reading it; the message says why, never what it holds. */
@@ -19,23 +20,27 @@ export interface ReadOptions {
 
 /** The whole content of `file`, or a RefusedFile; other errors (ENOENT) as fs gives them. */
 export async function readRegularFile(file: string, opts: ReadOptions): Promise<Buffer> {
-  const target = opts.within ? await insideFolder(file, opts.within, opts.folderName ?? 'folder') : file
-  let handle: FileHandle
+  return readRegularFileSync(file, opts)
+}
+
+function readRegularFileSync(file: string, opts: ReadOptions): Buffer {
+  const target = opts.within ? insideFolder(file, opts.within, opts.folderName ?? 'folder') : file
+  let fd: number
   try {
-    handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
+    fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new RefusedFile('is a symbolic link')
     throw error
   }
   try {
-    const info = await handle.stat()
+    const info = fstatSync(fd)
     if (!info.isFile()) throw new RefusedFile(`is not a regular file (${kindOf(info)})`)
     if (info.size > opts.maxBytes) throw new RefusedFile(`is larger than ${opts.maxBytes} bytes`)
     // One byte more than allowed tells a file that grew since fstat.
     const buf = Buffer.alloc(Math.min(info.size, opts.maxBytes) + 1)
     let length = 0
     for (;;) {
-      const { bytesRead } = await handle.read(buf, length, buf.length - length, length)
+      const bytesRead = readSync(fd, buf, length, buf.length - length, length)
       if (bytesRead === 0) break
       length += bytesRead
       if (length === buf.length) break
@@ -43,15 +48,15 @@ export async function readRegularFile(file: string, opts: ReadOptions): Promise<
     if (length > opts.maxBytes) throw new RefusedFile(`is larger than ${opts.maxBytes} bytes`)
     return buf.subarray(0, length)
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 
 /** `file` with every symbolic link resolved, when that is inside `dir` (a link within the folder is fine); else a
     RefusedFile, before anything is opened. */
-async function insideFolder(file: string, dir: string, folder: string): Promise<string> {
-  const root = await realpath(dir)
-  const real = await realpath(path.resolve(dir, file))
+function insideFolder(file: string, dir: string, folder: string): string {
+  const root = realpathSync(dir)
+  const real = realpathSync(path.resolve(dir, file))
   const rel = path.relative(root, real)
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new RefusedFile(`is outside the ${folder}`)
   return real

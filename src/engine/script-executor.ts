@@ -1,7 +1,7 @@
 // Executes `run:` steps: the templated script in a temp file under bash/sh, outputs collected afterwards.
 
 import { randomUUID } from 'node:crypto'
-import { unlink, writeFile } from 'node:fs/promises'
+import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { renderTemplate } from './template.js'
 import { runScript } from './process.js'
@@ -23,7 +23,7 @@ export class ScriptExecutor implements StepExecutor {
     const script = renderTemplate(step.run ?? '', inv.context, `step "${step.id}" run`)
     // Straight in the run's temp folder, not a folder per step: fewer inodes made and removed per step.
     const outputFile = path.join(scope.tempDir, `output-${randomUUID()}`)
-    await writeFile(outputFile, '')
+    writeFileSync(outputFile, '')
     try {
       const result = await scope.tree.stepSlots(() =>
         runScript({
@@ -74,7 +74,7 @@ export class ScriptExecutor implements StepExecutor {
       }
       return { status: 'success', exitCode: 0, outputs }
     } finally {
-      await unlink(outputFile).catch(() => {})
+      rmSync(outputFile, { force: true })
     }
   }
 }
