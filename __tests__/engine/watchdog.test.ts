@@ -1,5 +1,6 @@
-// The dead-man switch's watchdog (process-groups.ts): started with the first step, holding no secret of the engine.
-// That it kills every step when the engine dies is shown through the CLI bundle (__tests__/cli/faults.test.ts).
+// The dead-man switch's watchdog (process-groups.ts): started with the first process a launcher does not guard (one
+// started through spawn), holding no secret of the engine. That every step dies with the engine, guarded by its
+// launcher or by the watchdog, is shown through the CLI bundle (__tests__/cli/faults.test.ts).
 
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
@@ -18,8 +19,14 @@ describe('the watchdog', () => {
       // only the one this file's engine started is new.
       const before = new Set(watchdogs())
       const dir = tempDir()
+      // Through launchers: their own root shell ends them if the engine dies; no watchdog is needed.
+      const launched = await runScript({ script: 'true', shell: 'sh', cwd: dir, env: { PATH: process.env.PATH ?? '' }, tempDir: dir })
+      expect(launched.exitCode).toBe(0)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(watchdogs().filter((p) => !before.has(p))).toEqual([])
+      // SHELLOPTS cannot be exported by a launcher's bash: these go through spawn, and the watchdog guards them.
       for (let i = 0; i < 2; i++) {
-        const result = await runScript({ script: 'true', shell: 'sh', cwd: dir, env: { PATH: process.env.PATH ?? '' }, tempDir: dir })
+        const result = await runScript({ script: 'true', shell: 'sh', cwd: dir, env: { PATH: process.env.PATH ?? '', SHELLOPTS: 'braceexpand' }, tempDir: dir })
         expect(result.exitCode).toBe(0)
       }
       const [pid, ...more] = watchdogs().filter((p) => !before.has(p))

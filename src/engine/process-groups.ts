@@ -55,14 +55,21 @@ export function inheritedEnv(): Record<string, string> {
 /** Process groups the engine started and has not seen end, for a forced exit; whoever starts one tracks it. */
 const liveGroups = new Set<number>()
 
+/** Groups a launcher ends itself if the engine dies (launcher.ts): the watchdog is not told of them. */
+const guarded = new Set<number>()
+
+export function guardedByLauncher(pgid: number): void {
+  guarded.add(pgid)
+}
+
 export function trackGroup(pgid: number): void {
   liveGroups.add(pgid)
-  tellWatchdog(`+${pgid}\n`)
+  if (!guarded.has(pgid)) tellWatchdog(`+${pgid}\n`)
 }
 
 export function untrackGroup(pgid: number): void {
   liveGroups.delete(pgid)
-  tellWatchdog(`-${pgid}\n`)
+  if (!guarded.delete(pgid)) tellWatchdog(`-${pgid}\n`)
 }
 
 /** The dead-man switch: a shell in its own process group that learns every live group on its stdin. Only the
