@@ -303,8 +303,6 @@ class Root {
   private readonly child: ChildProcess
   private readonly answers = new Answers()
   private pending = 0
-  /** Births go one at a time: each answer belongs to the oldest request. */
-  private queue: Promise<unknown> = Promise.resolve()
 
   constructor() {
     // Only PATH: it lives as long as the engine, and a step running as the same user can read its /proc environ.
@@ -331,20 +329,17 @@ class Root {
     return this.answers.gone !== undefined
   }
 
-  /** Starts a launcher on <prefix>.in and <prefix>.out; resolves once both FIFOs exist. */
-  birth(prefix: string): Promise<void> {
-    const born = this.queue.then(async () => {
-      if (this.pending++ === 0) holdWhileBusy(this.child, true)
-      try {
-        this.child.stdin?.write(`${prefix}\n`)
-        const answer = await this.answers.next()
-        if (answer !== 'born') throw new Error(`cannot start a launcher: its shell answered "${answer}"`)
-      } finally {
-        if (--this.pending === 0) holdWhileBusy(this.child, false)
-      }
-    })
-    this.queue = born.catch(() => {})
-    return born
+  /** Starts a launcher on <prefix>.in and <prefix>.out; resolves once both FIFOs exist. The shell answers in the
+      order it was asked, and answers go to waiters in that order too. */
+  async birth(prefix: string): Promise<void> {
+    if (this.pending++ === 0) holdWhileBusy(this.child, true)
+    try {
+      this.child.stdin?.write(`${prefix}\n`)
+      const answer = await this.answers.next()
+      if (answer !== 'born') throw new Error(`cannot start a launcher: its shell answered "${answer}"`)
+    } finally {
+      if (--this.pending === 0) holdWhileBusy(this.child, false)
+    }
   }
 }
 

@@ -114,8 +114,9 @@ export interface CliDeliveryOptions {
 }
 
 /** The CLI: push to the workspace's origin with the user's own git credentials and identity; the API only for an
-    origin on github.com (or the --api-url host) and with a token. Octokit (and undici under it) is loaded on the
-    first pull request, not when the CLI starts: a third of the bundle that most runs never use. */
+    origin on github.com (or the --api-url host) and with a token. Octokit (and undici under it) is evaluated on the
+    first pull request, not when the CLI starts: a third of the bundle that most runs never use. It stays in the one
+    bundle file ("eager"): a separate chunk would get its own licences file, and ncc writes only one. */
 export function cliDelivery(opts: CliDeliveryOptions): Delivery {
   const octokits = new Map<string, Promise<Octokit>>()
   return {
@@ -129,7 +130,7 @@ export function cliDelivery(opts: CliDeliveryOptions): Delivery {
       let octokit = octokits.get(baseUrl)
       if (!octokit) {
         const token = opts.token
-        octokit = import('./octokit.js').then(({ createOctokit }) => createOctokit({ token, baseUrl, log: opts.log }))
+        octokit = import(/* webpackMode: "eager" */ './octokit.js').then(({ createOctokit }) => createOctokit({ token, baseUrl, log: opts.log }))
         octokits.set(baseUrl, octokit)
       }
       return new GitHubPullRequests(octokit, where.owner, where.repo)
