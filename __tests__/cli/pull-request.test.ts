@@ -3,7 +3,7 @@
 
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { runTako } from '../../__fixtures__/cli.js'
 import { startFakeGitHub } from '../../__fixtures__/github-api.js'
@@ -93,10 +93,7 @@ describe('tako exec with tako/pull-request@v1', () => {
       const served = `${api.origin}/acme/app.git`
       gitSync(checkout, 'remote', 'set-url', 'origin', served)
       // The user's own git credential for that host; the API gets GITHUB_TOKEN.
-      writeFileSync(
-        path.join(base, 'gitconfig'),
-        `[user]\n\tname = Jane Doe\n\temail = jane@example.com\n[credential]\n\thelper = "!f() { echo username=jane; echo password=${token}; }; f"\n`
-      )
+      appendFileSync(path.join(base, 'gitconfig'), `[credential]\n\thelper = "!f() { echo username=jane; echo password=${token}; }; f"\n`)
       const res = await runTako(
         ['exec', 'release', '--root', path.join(base, 'api'), '--source', 'acme/api', '--repos', path.join(base, 'repos'), '--api-url', api.url],
         { env: { ...env, GITHUB_TOKEN: token } }

@@ -70683,9 +70683,6 @@ class RefusedFile extends Error {
 }
 /** The whole content of `file`, or a RefusedFile; other errors (ENOENT) as fs gives them. */
 async function readRegularFile(file, opts) {
-    return readRegularFileSync(file, opts);
-}
-function readRegularFileSync(file, opts) {
     const target = opts.within ? insideFolder(file, opts.within, opts.folderName ?? 'folder') : file;
     let fd;
     try {

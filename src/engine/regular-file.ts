@@ -20,10 +20,6 @@ export interface ReadOptions {
 
 /** The whole content of `file`, or a RefusedFile; other errors (ENOENT) as fs gives them. */
 export async function readRegularFile(file: string, opts: ReadOptions): Promise<Buffer> {
-  return readRegularFileSync(file, opts)
-}
-
-function readRegularFileSync(file: string, opts: ReadOptions): Buffer {
   const target = opts.within ? insideFolder(file, opts.within, opts.folderName ?? 'folder') : file
   let fd: number
   try {
