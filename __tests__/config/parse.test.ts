@@ -751,3 +751,30 @@ describe('hostile sizes', () => {
     expect(issues[0].message).toMatch(/^unknown key "x+… \(cut\)$/)
   })
 })
+
+describe('the same text read twice', () => {
+  const text = workflow('      - uses: tako/fan-out@v1\n        with: { event_type: api_pushed }\n', 'events:\n  produces: [{ type: api_published }]\n')
+  const warning = 'tako.yml:8:29: warning: event type "api_pushed" is not declared in events.produces (declared: api_published)'
+
+  it('is parsed once, and each reader gets its own file name on the model and on every issue', () => {
+    const a = parseConfig(text, 'acme/a/tako.yml')
+    const b = parseConfig(text, 'acme/b/tako.yml')
+    expect(a.config?.file).toBe('acme/a/tako.yml')
+    expect(b.config?.file).toBe('acme/b/tako.yml')
+    expect(a.issues.map(formatIssue)).toEqual([`acme/a/${warning}`])
+    expect(b.issues.map(formatIssue)).toEqual([`acme/b/${warning}`])
+    // One model under both names: the second reader did not parse again.
+    expect(b.config?.workflows).toBe(a.config?.workflows)
+  })
+
+  it('shares a model nothing can change', () => {
+    const config = parseConfig(text, 'tako.yml').config!
+    expect(() => {
+      ;(config.workflows.w.steps as unknown[]).push({})
+    }).toThrow(TypeError)
+    expect(() => {
+      config.file = 'elsewhere'
+    }).toThrow(TypeError)
+    expect(parseConfig(text, 'tako.yml').config?.workflows.w.steps).toHaveLength(1)
+  })
+})

@@ -72184,15 +72184,15 @@ function processExists(pid) {
 // $1 is the launcher's own prefix: request n uses <prefix>-<n>.req, .out and .err. FIFOs are made 16 requests at a
 // time, the next batch in the background while a process runs, so a request never waits for mkfifo and the
 // engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no writer yet).
-// Before `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n,
-// its FIFOs exist.
+// The first batch is made by the root with the launcher's own two (one mkfifo process fewer per launcher). Before
+// `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n, its FIFOs
+// exist.
 const LAUNCHER_SCRIPT = `set -m
 pid=
 trap '[ -n "$pid" ] && { kill -TERM -- "-$pid"; sleep 1; kill -KILL -- "-$pid"; } 2>/dev/null; exit 0' HUP
 fifos() { local made=() i; for ((i = $1; i <= $2; i++)); do made+=("$prefix-$i.out" "$prefix-$i.err"); done; mkfifo -m 600 -- "\${made[@]}"; }
 prefix=$1
 n=1
-fifos 1 16 || exit 1
 printf 'ready\\n'
 while IFS= read -r line; do
   if ! mapfile -d '' -t f < "$prefix-$n.req"; then
@@ -72218,8 +72218,9 @@ while IFS= read -r line; do
   n=$((n + 1))
   printf 'exit %s\\n' "$status"
 done`;
-// The launchers' parent. For each prefix it reads, it makes <prefix>.in and <prefix>.out and starts a launcher reading
-// the one and writing the other ($1 is LAUNCHER_SCRIPT), then answers `born`. The launcher's opens wait for the
+// The launchers' parent. For each prefix it reads, it makes <prefix>.in and <prefix>.out (and the FIFOs of the
+// launcher's first 16 requests) and starts a launcher reading the one and writing the other ($1 is LAUNCHER_SCRIPT),
+// then answers `born`. The launcher's opens wait for the
 // engine's (see Launcher), never the root's loop.
 //
 // It is also the dead-man switch of every process a launcher runs: the root is always reading its stdin, whose only
@@ -72228,7 +72229,7 @@ done`;
 // second later) and exits; an idle one just exits. So the watchdog (process-groups.ts) need not be told of these
 // processes at all: a pipe write to it per start and per end was 2-3% of a fan-out's time here.
 const ROOT_SCRIPT = `while IFS= read -r prefix; do
-  if mkfifo -m 600 -- "$prefix.in" "$prefix.out"; then
+  if mkfifo -m 600 -- "$prefix.in" "$prefix.out" "$prefix"-{1..16}.{out,err}; then
     ( exec <"$prefix.in" >"$prefix.out" || exit 1; exec -a tako-launcher bash --noprofile --norc -c "$1" tako-launcher "$prefix" ) &
     printf 'born\\n'
   else
@@ -73210,8 +73211,29 @@ const MAX_BRACKETS = 1000;
 const MAX_ALIAS_COUNT = 100;
 const DEPTH_MESSAGE = `the file nests deeper than ${MAX_DEPTH} levels`;
 const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group';
-/** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input. */
+/** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input.
+    The same text is parsed once: a child run reads the tako file that discovery read from the same commit, and one
+    repository subscribed to many parents (a diamond's sink) runs once per parent. The result is the same for every
+    name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
 function parseConfig(text, file) {
+    let parsed = text.length <= MAX_REMEMBERED_BYTES ? remembered.get(text) : undefined;
+    if (parsed === undefined) {
+        parsed = parseText(text, file);
+        if (text.length <= MAX_REMEMBERED_BYTES) {
+            if (remembered.size >= MAX_REMEMBERED)
+                remembered.delete(remembered.keys().next().value);
+            remembered.set(text, parsed);
+        }
+    }
+    const issues = parsed.issues.map((issue) => (issue.file === file ? issue : { ...issue, file }));
+    return parsed.config === undefined ? { issues } : { config: parsed.config.file === file ? parsed.config : Object.freeze({ ...parsed.config, file }), issues };
+}
+/** Parsed files by their text, oldest first: at most MAX_REMEMBERED, none larger than MAX_REMEMBERED_BYTES (so the
+    cache holds at most 64 MiB however many repositories a tree reads; a tako file is typically 1-3 KB). */
+const remembered = new Map();
+const MAX_REMEMBERED = 1024;
+const MAX_REMEMBERED_BYTES = 64 * 1024;
+function parseText(text, file) {
     const issues = [];
     const loader = new Loader(text, file, issues);
     const config = loader.load();
@@ -73232,7 +73254,18 @@ function parseConfig(text, file) {
         });
     }
     const failed = issues.some((i) => i.severity === 'error');
-    return failed || config === undefined ? { issues } : { config, issues };
+    for (const issue of issues)
+        Object.freeze(issue);
+    return failed || config === undefined ? { issues } : { config: deepFreeze(config), issues };
+}
+/** Freezes a parsed model all the way down: shared between callers, nothing may change it. */
+function deepFreeze(value) {
+    if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const inner of Object.values(value))
+            deepFreeze(inner);
+    }
+    return value;
 }
 /** Finds tako.yml, else tako.yaml, in `root` (or uses `configPath`, relative to `root`), reads and parses it.
     Returns the config and its warnings; throws ConfigError when the file is missing or has any error. */

@@ -54,8 +54,30 @@ const MAX_ALIAS_COUNT = 100
 const DEPTH_MESSAGE = `the file nests deeper than ${MAX_DEPTH} levels`
 const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group'
 
-/** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input. */
+/** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input.
+    The same text is parsed once: a child run reads the tako file that discovery read from the same commit, and one
+    repository subscribed to many parents (a diamond's sink) runs once per parent. The result is the same for every
+    name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
 export function parseConfig(text: string, file: string): LoadResult {
+  let parsed = text.length <= MAX_REMEMBERED_BYTES ? remembered.get(text) : undefined
+  if (parsed === undefined) {
+    parsed = parseText(text, file)
+    if (text.length <= MAX_REMEMBERED_BYTES) {
+      if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string)
+      remembered.set(text, parsed)
+    }
+  }
+  const issues = parsed.issues.map((issue) => (issue.file === file ? issue : { ...issue, file }))
+  return parsed.config === undefined ? { issues } : { config: parsed.config.file === file ? parsed.config : Object.freeze({ ...parsed.config, file }), issues }
+}
+
+/** Parsed files by their text, oldest first: at most MAX_REMEMBERED, none larger than MAX_REMEMBERED_BYTES (so the
+    cache holds at most 64 MiB however many repositories a tree reads; a tako file is typically 1-3 KB). */
+const remembered = new Map<string, LoadResult>()
+const MAX_REMEMBERED = 1024
+const MAX_REMEMBERED_BYTES = 64 * 1024
+
+function parseText(text: string, file: string): LoadResult {
   const issues: ConfigIssue[] = []
   const loader = new Loader(text, file, issues)
   const config = loader.load()
@@ -76,7 +98,17 @@ export function parseConfig(text: string, file: string): LoadResult {
     })
   }
   const failed = issues.some((i) => i.severity === 'error')
-  return failed || config === undefined ? { issues } : { config, issues }
+  for (const issue of issues) Object.freeze(issue)
+  return failed || config === undefined ? { issues } : { config: deepFreeze(config), issues }
+}
+
+/** Freezes a parsed model all the way down: shared between callers, nothing may change it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const inner of Object.values(value)) deepFreeze(inner)
+  }
+  return value
 }
 
 /** Finds tako.yml, else tako.yaml, in `root` (or uses `configPath`, relative to `root`), reads and parses it.

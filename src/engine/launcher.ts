@@ -49,15 +49,15 @@ import { processExists } from './scratch.js'
 // $1 is the launcher's own prefix: request n uses <prefix>-<n>.req, .out and .err. FIFOs are made 16 requests at a
 // time, the next batch in the background while a process runs, so a request never waits for mkfifo and the
 // engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no writer yet).
-// Before `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n,
-// its FIFOs exist.
+// The first batch is made by the root with the launcher's own two (one mkfifo process fewer per launcher). Before
+// `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n, its FIFOs
+// exist.
 const LAUNCHER_SCRIPT = `set -m
 pid=
 trap '[ -n "$pid" ] && { kill -TERM -- "-$pid"; sleep 1; kill -KILL -- "-$pid"; } 2>/dev/null; exit 0' HUP
 fifos() { local made=() i; for ((i = $1; i <= $2; i++)); do made+=("$prefix-$i.out" "$prefix-$i.err"); done; mkfifo -m 600 -- "\${made[@]}"; }
 prefix=$1
 n=1
-fifos 1 16 || exit 1
 printf 'ready\\n'
 while IFS= read -r line; do
   if ! mapfile -d '' -t f < "$prefix-$n.req"; then
@@ -84,8 +84,9 @@ while IFS= read -r line; do
   printf 'exit %s\\n' "$status"
 done`
 
-// The launchers' parent. For each prefix it reads, it makes <prefix>.in and <prefix>.out and starts a launcher reading
-// the one and writing the other ($1 is LAUNCHER_SCRIPT), then answers `born`. The launcher's opens wait for the
+// The launchers' parent. For each prefix it reads, it makes <prefix>.in and <prefix>.out (and the FIFOs of the
+// launcher's first 16 requests) and starts a launcher reading the one and writing the other ($1 is LAUNCHER_SCRIPT),
+// then answers `born`. The launcher's opens wait for the
 // engine's (see Launcher), never the root's loop.
 //
 // It is also the dead-man switch of every process a launcher runs: the root is always reading its stdin, whose only
@@ -94,7 +95,7 @@ done`
 // second later) and exits; an idle one just exits. So the watchdog (process-groups.ts) need not be told of these
 // processes at all: a pipe write to it per start and per end was 2-3% of a fan-out's time here.
 const ROOT_SCRIPT = `while IFS= read -r prefix; do
-  if mkfifo -m 600 -- "$prefix.in" "$prefix.out"; then
+  if mkfifo -m 600 -- "$prefix.in" "$prefix.out" "$prefix"-{1..16}.{out,err}; then
     ( exec <"$prefix.in" >"$prefix.out" || exit 1; exec -a tako-launcher bash --noprofile --norc -c "$1" tako-launcher "$prefix" ) &
     printf 'born\\n'
   else
