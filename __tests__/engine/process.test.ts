@@ -118,6 +118,18 @@ describe('runScript', () => {
     expect(lines).toContain("b=c 'd'")
   })
 
+  it('serves request after request from one launcher past the FIFOs it made ahead (16 at a time)', async () => {
+    const launchers = new Set<string>()
+    for (let i = 1; i <= 40; i++) {
+      const result = await run(`echo "$PPID out ${i}"; echo "err ${i}" >&2`)
+      expect([result.exitCode, result.stderr.text()]).toEqual([0, `err ${i}\n`])
+      const [launcher, ...said] = result.stdout.text().trim().split(' ')
+      expect(said).toEqual(['out', String(i)])
+      launchers.add(launcher)
+    }
+    expect(launchers.size).toBe(1)
+  })
+
   it("forks the engine once for every launcher: launchers running side by side share one parent, the engine's child", async () => {
     // Both steps run until both have written their launcher's parent, so they need two launchers at once.
     const script = 'ps -o ppid= -p $PPID > "parent-$TAKO_N"\nwhile [ ! -s parent-1 ] || [ ! -s parent-2 ]; do sleep 0.05; done'

@@ -72182,11 +72182,12 @@ function processExists(pid) {
 
 
 // $1 is the launcher's own prefix: request n uses <prefix>-<n>.req, .out and .err. FIFOs are made 16 requests at a
-// time, the next batch in the background while a process runs, so a request never waits for mkfifo and the
-// engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no writer yet).
-// The first batch is made by the root with the launcher's own two (one mkfifo process fewer per launcher). Before
-// `exit` of the last request of a batch, the next batch is waited for: when the engine sends request n, its FIFOs
-// exist.
+// time, the next batch in the background while the 9th process of a batch runs, so a request never waits for
+// mkfifo and the engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no
+// writer yet). The first batch is made by the root with the launcher's own two, and a launcher that serves fewer
+// than 9 requests makes none (most do, in a fan-out with a few launchers per core): two processes fewer per
+// launcher each. Before `exit` of the last request of a batch, the next batch is waited for: when the engine sends
+// request n, its FIFOs exist.
 const LAUNCHER_SCRIPT = `set -m
 pid=
 trap '[ -n "$pid" ] && { kill -TERM -- "-$pid"; sleep 1; kill -KILL -- "-$pid"; } 2>/dev/null; exit 0' HUP
@@ -72209,7 +72210,7 @@ while IFS= read -r line; do
   ) &
   pid=$!
   printf 'started %s\\n' "$pid"
-  if [ $((n % 16)) -eq 1 ]; then fifos $((n + 16)) $((n + 31)) & batch=$!; fi
+  if [ $((n % 16)) -eq 9 ]; then fifos $((n + 8)) $((n + 23)) & batch=$!; fi
   wait "$pid"
   status=$?
   # Still guarded while anything of its group lives on (the engine ends what is left); then nothing to end.
