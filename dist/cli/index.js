@@ -73213,9 +73213,9 @@ const MAX_ALIAS_COUNT = 100;
 const DEPTH_MESSAGE = `the file nests deeper than ${MAX_DEPTH} levels`;
 const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group';
 /** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input.
-    The same text is parsed once: a child run reads the tako file that discovery read from the same commit, and one
-    repository subscribed to many parents (a diamond's sink) runs once per parent. The result is the same for every
-    name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
+    The same text is parsed once: repositories made from one template often carry the very same tako file, and
+    discovery reads each candidate (and the CLI each `--repos` folder) under its own name. The result is the same for
+    every name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
 function parseConfig(text, file) {
     let parsed = text.length <= MAX_REMEMBERED_BYTES ? remembered.get(text) : undefined;
     if (parsed === undefined) {
@@ -75716,10 +75716,7 @@ async function planRun(prepared, opts) {
         // planFanOuts applies the workflow's env to the context, so the previews below render as the run would.
         fanOuts = await planFanOuts(fanOut, prepared.workflow, context, rootScope, signal);
         const rootBranch = (await currentBranch(inWorkspace(rootScope.workspace, signal))) ?? '(the checked-out branch)';
-        for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request')) {
-            pullRequests.push(previewPullRequest(step, context, prepared.workflow.name, rootBranch));
-        }
-        pullRequests.push(...plannedPullRequests(fanOuts, context));
+        pullRequests.push(...workflowPullRequests(prepared.workflow, context, rootBranch), ...plannedPullRequests(fanOuts, context));
     }
     catch (e) {
         error = messageOf(e);
@@ -75780,7 +75777,10 @@ function childPullRequests(child, event, parent) {
                 // Known only at run time: previewed as written.
             }
         }
-    const base = child.candidate.ref || '(its default branch)';
+    return workflowPullRequests(workflow, context, child.candidate.ref || '(its default branch)');
+}
+/** The pull requests a workflow's tako/pull-request steps would propose against `base`, rendered in `context`. */
+function workflowPullRequests(workflow, context, base) {
     return workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request').map((s) => previewPullRequest(s, context, workflow.name, base));
 }
 

@@ -55,9 +55,9 @@ const DEPTH_MESSAGE = `the file nests deeper than ${MAX_DEPTH} levels`
 const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NAME> or a regular expression with one capture group'
 
 /** Pure: parse text as the file `file`. Collects ALL problems at once, sorted in file order (line, col). Never throws for user input.
-    The same text is parsed once: a child run reads the tako file that discovery read from the same commit, and one
-    repository subscribed to many parents (a diamond's sink) runs once per parent. The result is the same for every
-    name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
+    The same text is parsed once: repositories made from one template often carry the very same tako file, and
+    discovery reads each candidate (and the CLI each `--repos` folder) under its own name. The result is the same for
+    every name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
 export function parseConfig(text: string, file: string): LoadResult {
   let parsed = text.length <= MAX_REMEMBERED_BYTES ? remembered.get(text) : undefined
   if (parsed === undefined) {

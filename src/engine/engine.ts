@@ -283,10 +283,7 @@ export async function planRun(prepared: PreparedRun, opts: RunOptions): Promise<
     // planFanOuts applies the workflow's env to the context, so the previews below render as the run would.
     fanOuts = await planFanOuts(fanOut, prepared.workflow, context, rootScope, signal)
     const rootBranch = (await currentBranch(inWorkspace(rootScope.workspace, signal))) ?? '(the checked-out branch)'
-    for (const step of prepared.workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request')) {
-      pullRequests.push(previewPullRequest(step, context, prepared.workflow.name, rootBranch))
-    }
-    pullRequests.push(...plannedPullRequests(fanOuts, context))
+    pullRequests.push(...workflowPullRequests(prepared.workflow, context, rootBranch), ...plannedPullRequests(fanOuts, context))
   } catch (e) {
     error = messageOf(e)
   } finally {
@@ -343,6 +340,10 @@ function childPullRequests(child: ChildPlan, event: TakoEvent, parent: RunContex
         // Known only at run time: previewed as written.
       }
     }
-  const base = child.candidate.ref || '(its default branch)'
+  return workflowPullRequests(workflow, context, child.candidate.ref || '(its default branch)')
+}
+
+/** The pull requests a workflow's tako/pull-request steps would propose against `base`, rendered in `context`. */
+function workflowPullRequests(workflow: WorkflowSpec, context: RunContext, base: string): PullRequestPreview[] {
   return workflow.steps.filter((s) => builtinFor(s.uses)?.name === 'tako/pull-request').map((s) => previewPullRequest(s, context, workflow.name, base))
 }
