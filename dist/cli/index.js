@@ -72185,9 +72185,9 @@ function processExists(pid) {
 // time, the next batch in the background while the 9th process of a batch runs, so a request never waits for
 // mkfifo and the engine can open its read ends before it asks (a FIFO opened for reading without blocking needs no
 // writer yet). The first batch is made by the root with the launcher's own two, and a launcher that serves fewer
-// than 9 requests makes none (most do, in a fan-out with a few launchers per core): two processes fewer per
-// launcher each. Before `exit` of the last request of a batch, the next batch is waited for: when the engine sends
-// request n, its FIFOs exist.
+// than 9 requests makes no other (in a fan-out with a few launchers per core, most serve fewer): two processes
+// fewer per launcher. Before `exit` of the last request of a batch, the next batch is waited for: when the engine
+// sends request n, its FIFOs exist.
 const LAUNCHER_SCRIPT = `set -m
 pid=
 trap '[ -n "$pid" ] && { kill -TERM -- "-$pid"; sleep 1; kill -KILL -- "-$pid"; } 2>/dev/null; exit 0' HUP
@@ -72221,8 +72221,7 @@ while IFS= read -r line; do
 done`;
 // The launchers' parent. For each prefix it reads, it makes <prefix>.in and <prefix>.out (and the FIFOs of the
 // launcher's first 16 requests) and starts a launcher reading the one and writing the other ($1 is LAUNCHER_SCRIPT),
-// then answers `born`. The launcher's opens wait for the
-// engine's (see Launcher), never the root's loop.
+// then answers `born`. The launcher's opens wait for the engine's (see Launcher), never the root's loop.
 //
 // It is also the dead-man switch of every process a launcher runs: the root is always reading its stdin, whose only
 // writer is the engine, so it reads EOF the moment the engine ends, for any reason, SIGKILL included. It then sends
