@@ -3,8 +3,11 @@
 // launcher or by the watchdog, is shown through the CLI bundle (__tests__/cli/faults.test.ts).
 
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { runScript } from '../../src/engine/process.js'
+import { WATCHDOG_SCRIPT } from '../../src/engine/process-groups.js'
 import { cleanupTempDirs, ownChildren, tempDir } from '../../__fixtures__/repos.js'
 
 afterAll(cleanupTempDirs)
@@ -38,5 +41,41 @@ describe('the watchdog', () => {
     } finally {
       delete process.env.TAKO_TEST_SECRET
     }
+  })
+
+  describe('when the engine is gone', () => {
+    /** Runs the watchdog's script told of `groups`, then closes its stdin as the engine's exit does; its `sleep`
+        (the one pause before SIGKILL) only notes that it was called. */
+    async function watch(groups: number[]): Promise<{ slept: boolean }> {
+      const dir = tempDir()
+      const bin = path.join(dir, 'bin')
+      mkdirSync(bin)
+      const note = path.join(dir, 'slept')
+      writeFileSync(path.join(bin, 'sleep'), `#!/bin/sh\necho "$*" >> '${note}'\n`, { mode: 0o755 })
+      const dog = spawn('sh', ['-c', WATCHDOG_SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: `${bin}:${process.env.PATH}` } })
+      dog.stdin.end(groups.map((g) => `+${g}\n`).join(''))
+      await new Promise((resolve) => dog.once('exit', resolve))
+      return { slept: existsSync(note) }
+    }
+
+    /** A process group of its own that has ended. */
+    async function endedGroup(): Promise<number> {
+      const child = spawn('true', [], { detached: true, stdio: 'ignore' })
+      await new Promise((resolve) => child.once('exit', resolve))
+      return child.pid as number
+    }
+
+    it('leaves at once when every group it knows has ended, signalling nothing a second later', async () => {
+      expect(await watch([await endedGroup(), await endedGroup()])).toEqual({ slept: false })
+    })
+
+    it('sends SIGKILL a second after SIGTERM to a group that is still there', async () => {
+      // Ignores SIGTERM, as a step may; told of once it does.
+      const stubborn = spawn('sh', ['-c', "trap '' TERM; echo ready; exec sleep 300"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] })
+      const ended = new Promise<NodeJS.Signals | null>((resolve) => stubborn.once('exit', (_code, signal) => resolve(signal)))
+      await new Promise((resolve) => stubborn.stdout.once('data', resolve))
+      expect(await watch([await endedGroup(), stubborn.pid as number])).toEqual({ slept: true })
+      expect(await ended).toBe('SIGKILL')
+    })
   })
 })

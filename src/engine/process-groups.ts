@@ -74,10 +74,12 @@ export function untrackGroup(pgid: number): void {
 
 /** The dead-man switch: a shell in its own process group that learns every live group on its stdin. Only the
     engine holds the write end of that pipe, so the kernel closes it when the engine exits for any reason, SIGKILL
-    included; the shell then reads EOF and kills every group still registered (SIGTERM, SIGKILL a second later).
-    No library does this, and a shell needs nothing the engine does not already require. A process that left
-    its group (setsid, a double-forked daemon) is out of its reach, as it is out of the engine's. */
-const WATCHDOG_SCRIPT = `trap '' INT TERM HUP
+    included; the shell then reads EOF and ends every group still registered: SIGTERM, and a second later SIGKILL
+    to those that were still there (none left: it exits at once, and signals no process id a second later that
+    may since belong to someone else). No library does this, and a shell needs nothing the engine does not already
+    require. A process that left its group (setsid, a double-forked daemon) is out of its reach, as it is out of
+    the engine's. Exported for its tests. */
+export const WATCHDOG_SCRIPT = `trap '' INT TERM HUP
 groups=' '
 while IFS= read -r line; do
   case $line in
@@ -86,9 +88,11 @@ while IFS= read -r line; do
   esac
 done
 [ "$groups" = ' ' ] && exit 0
-for g in $groups; do kill -TERM "-$g" 2>/dev/null; done
+alive=
+for g in $groups; do kill -TERM "-$g" 2>/dev/null && alive="$alive $g"; done
+[ -z "$alive" ] && exit 0
 sleep 1
-for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
+for g in $alive; do kill -KILL "-$g" 2>/dev/null; done
 exit 0`
 
 let watchdog: ChildProcess | undefined
@@ -101,7 +105,16 @@ function tellWatchdog(line: string): void {
   if (process.platform === 'win32') return
   if (unsent === '') setImmediate(flushWatchdog).unref()
   unsent += line
+  // The last turn's ends go out as the engine exits (a pipe write is made at once when the pipe has room), so the
+  // watchdog is not left with groups the engine already ended (the clone lanes, closed just before exit).
+  if (!flushesAtExit) {
+    flushesAtExit = true
+    process.once('exit', () => {
+      if (unsent !== '' && watchdog && watchdog.exitCode === null && watchdog.signalCode === null) flushWatchdog()
+    })
+  }
 }
+let flushesAtExit = false
 
 function flushWatchdog(): void {
   const lines = unsent
