@@ -74850,10 +74850,7 @@ async function planFanOuts(fanOut, workflow, context, scope, signal) {
             continue;
         }
         try {
-            // The one rule for event types, shared with the run (parseFanOutWith applies it too).
-            const typeProblem = checkEventType(rendered.event_type);
-            if (typeProblem)
-                throw new Error(typeProblem);
+            // The run's own reading of `with`, its one rule for event types included.
             const settings = parseFanOutWith({ ...rendered, payload });
             plan.event = {
                 id: 'dry-run',

@@ -5,7 +5,7 @@ import type { InputValue, TakoConfig, WorkflowSpec } from '../config/types.js'
 import { renderSubscriptionInputs } from './event-input.js'
 import { applyWorkflowEnv, messageOf } from './workflow-runner.js'
 import { builtinFor } from './builtins/index.js'
-import { checkEventType, parseFanOutWith, type FanOutExecutor, type PlannedChild } from './builtins/fan-out.js'
+import { parseFanOutWith, type FanOutExecutor, type PlannedChild } from './builtins/fan-out.js'
 import { resolveInputs } from './inputs.js'
 import { renderDeep } from './template.js'
 import { stringEnv } from './process-groups.js'
@@ -80,9 +80,7 @@ export async function planFanOuts(
       continue
     }
     try {
-      // The one rule for event types, shared with the run (parseFanOutWith applies it too).
-      const typeProblem = checkEventType(rendered.event_type)
-      if (typeProblem) throw new Error(typeProblem)
+      // The run's own reading of `with`, its one rule for event types included.
       const settings = parseFanOutWith({ ...rendered, payload })
       plan.event = {
         id: 'dry-run',

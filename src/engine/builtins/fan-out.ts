@@ -50,7 +50,7 @@ export interface PlannedChild {
 }
 
 /** The one rule for a fan-out's rendered `event_type` (SPEC 1.1: snake_case), for the run and the dry run alike. */
-export function checkEventType(value: unknown): string | undefined {
+function checkEventType(value: unknown): string | undefined {
   if (typeof value === 'string' && EVENT_TYPE_PATTERN.test(value)) return undefined
   return `fan-out: event_type must be snake_case (like api_published), got ${JSON.stringify(value ?? '')}`
 }
