@@ -71387,23 +71387,14 @@ function tellWatchdog(line) {
     if (unsent === '')
         setImmediate(flushWatchdog).unref();
     unsent += line;
-    // The last turn's ends go out as the engine exits (a pipe write is made at once when the pipe has room), so the
-    // watchdog is not left with groups the engine already ended (the clone lanes, closed just before exit).
-    if (!flushesAtExit) {
-        flushesAtExit = true;
-        process.once('exit', () => {
-            if (unsent !== '' && watchdog && watchdog.exitCode === null && watchdog.signalCode === null)
-                flushWatchdog();
-        });
-    }
 }
-let flushesAtExit = false;
+const running = (dog) => dog !== undefined && dog.exitCode === null && dog.signalCode === null;
 function flushWatchdog() {
     const lines = unsent;
     unsent = '';
     if (lines === '')
         return;
-    if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null)
+    if (!running(watchdog))
         watchdog = startWatchdog();
     else
         watchdog.stdin?.write(lines);
@@ -71418,6 +71409,12 @@ function startWatchdog() {
     dog.stdin?.unref?.();
     // Every group alive now, so a restarted watchdog knows them too.
     dog.stdin?.write([...liveGroups].map((pgid) => `+${pgid}\n`).join(''));
+    // The last turn's ends go out as the engine exits (a pipe write is made at once when the pipe has room), so the
+    // watchdog is not left with groups the engine already ended (the clone lanes, closed just before exit).
+    process.once('exit', () => {
+        if (watchdog === dog && running(dog))
+            flushWatchdog();
+    });
     return dog;
 }
 /** Sends `signal` to every process of a group; a group that is already gone is no error. */
@@ -73230,10 +73227,11 @@ const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NA
     discovery reads each candidate (and the CLI each `--repos` folder) under its own name. The result is the same for
     every name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
 function parseConfig(text, file) {
-    let parsed = text.length <= MAX_REMEMBERED_BYTES ? remembered.get(text) : undefined;
+    const rememberable = text.length <= MAX_REMEMBERED_CHARS;
+    let parsed = rememberable ? remembered.get(text) : undefined;
     if (parsed === undefined) {
         parsed = parseText(text, file);
-        if (text.length <= MAX_REMEMBERED_BYTES) {
+        if (rememberable) {
             if (remembered.size >= MAX_REMEMBERED)
                 remembered.delete(remembered.keys().next().value);
             remembered.set(text, parsed);
@@ -73242,11 +73240,12 @@ function parseConfig(text, file) {
     const issues = parsed.issues.map((issue) => (issue.file === file ? issue : { ...issue, file }));
     return parsed.config === undefined ? { issues } : { config: parsed.config.file === file ? parsed.config : Object.freeze({ ...parsed.config, file }), issues };
 }
-/** Parsed files by their text, oldest first: at most MAX_REMEMBERED, none larger than MAX_REMEMBERED_BYTES (so the
-    cache holds at most 64 MiB however many repositories a tree reads; a tako file is typically 1-3 KB). */
+/** Parsed files by their text, oldest first: at most MAX_REMEMBERED, none longer than MAX_REMEMBERED_CHARS (so the
+    cache holds at most 64 Mi characters of text however many repositories a tree reads; a tako file is typically
+    1-3 KB). */
 const remembered = new Map();
 const MAX_REMEMBERED = 1024;
-const MAX_REMEMBERED_BYTES = 64 * 1024;
+const MAX_REMEMBERED_CHARS = 64 * 1024;
 function parseText(text, file) {
     const issues = [];
     const loader = new Loader(text, file, issues);

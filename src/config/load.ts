@@ -59,10 +59,11 @@ const OUTPUT_SOURCES = 'from_stdout, from_stderr, from_file:<path>, from_env:<NA
     discovery reads each candidate (and the CLI each `--repos` folder) under its own name. The result is the same for
     every name but `file`, which each caller gets its own copy of; the model under it is shared and frozen. */
 export function parseConfig(text: string, file: string): LoadResult {
-  let parsed = text.length <= MAX_REMEMBERED_BYTES ? remembered.get(text) : undefined
+  const rememberable = text.length <= MAX_REMEMBERED_CHARS
+  let parsed = rememberable ? remembered.get(text) : undefined
   if (parsed === undefined) {
     parsed = parseText(text, file)
-    if (text.length <= MAX_REMEMBERED_BYTES) {
+    if (rememberable) {
       if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string)
       remembered.set(text, parsed)
     }
@@ -71,11 +72,12 @@ export function parseConfig(text: string, file: string): LoadResult {
   return parsed.config === undefined ? { issues } : { config: parsed.config.file === file ? parsed.config : Object.freeze({ ...parsed.config, file }), issues }
 }
 
-/** Parsed files by their text, oldest first: at most MAX_REMEMBERED, none larger than MAX_REMEMBERED_BYTES (so the
-    cache holds at most 64 MiB however many repositories a tree reads; a tako file is typically 1-3 KB). */
+/** Parsed files by their text, oldest first: at most MAX_REMEMBERED, none longer than MAX_REMEMBERED_CHARS (so the
+    cache holds at most 64 Mi characters of text however many repositories a tree reads; a tako file is typically
+    1-3 KB). */
 const remembered = new Map<string, LoadResult>()
 const MAX_REMEMBERED = 1024
-const MAX_REMEMBERED_BYTES = 64 * 1024
+const MAX_REMEMBERED_CHARS = 64 * 1024
 
 function parseText(text: string, file: string): LoadResult {
   const issues: ConfigIssue[] = []

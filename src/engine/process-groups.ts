@@ -105,22 +105,15 @@ function tellWatchdog(line: string): void {
   if (process.platform === 'win32') return
   if (unsent === '') setImmediate(flushWatchdog).unref()
   unsent += line
-  // The last turn's ends go out as the engine exits (a pipe write is made at once when the pipe has room), so the
-  // watchdog is not left with groups the engine already ended (the clone lanes, closed just before exit).
-  if (!flushesAtExit) {
-    flushesAtExit = true
-    process.once('exit', () => {
-      if (unsent !== '' && watchdog && watchdog.exitCode === null && watchdog.signalCode === null) flushWatchdog()
-    })
-  }
 }
-let flushesAtExit = false
+
+const running = (dog: ChildProcess | undefined): dog is ChildProcess => dog !== undefined && dog.exitCode === null && dog.signalCode === null
 
 function flushWatchdog(): void {
   const lines = unsent
   unsent = ''
   if (lines === '') return
-  if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null) watchdog = startWatchdog()
+  if (!running(watchdog)) watchdog = startWatchdog()
   else watchdog.stdin?.write(lines)
 }
 
@@ -134,6 +127,11 @@ function startWatchdog(): ChildProcess {
   ;(dog.stdin as unknown as { unref?: () => void } | null)?.unref?.()
   // Every group alive now, so a restarted watchdog knows them too.
   dog.stdin?.write([...liveGroups].map((pgid) => `+${pgid}\n`).join(''))
+  // The last turn's ends go out as the engine exits (a pipe write is made at once when the pipe has room), so the
+  // watchdog is not left with groups the engine already ended (the clone lanes, closed just before exit).
+  process.once('exit', () => {
+    if (watchdog === dog && running(dog)) flushWatchdog()
+  })
   return dog
 }
 
