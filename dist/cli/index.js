@@ -77141,10 +77141,10 @@ function buildGraph(repositories) {
         warnings
     };
 }
-/** Fan-out steps of a workflow, including those in on_failure handlers. */
 function cycleWarning(chain) {
     return `cycle: ${chain.join(' → ')} (filters or step conditions may break it at run time; the engine never re-enters a chain)`;
 }
+/** Fan-out steps of a workflow, including those in on_failure handlers. */
 function fanOutSteps(steps) {
     return steps.flatMap((s) => [...(s.uses === FAN_OUT_USES ? [s] : []), ...fanOutSteps(s.on_failure)]);
 }
